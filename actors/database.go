@@ -1,0 +1,175 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// DatabaseProps returns the props of the database actor for s. Every
+// instance the props produce — the first and any after a restart — works on
+// the same State.
+func DatabaseProps(s *State) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s} })
+}
+
+type databaseActor struct{ s *State }
+
+// Receive implements actor.Actor.
+func (a *databaseActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *messages.Connect:
+		c.Respond(a.connect(m))
+	case *messages.Disconnect:
+		c.Respond(a.disconnect(m))
+	case *messages.GetStatus:
+		c.Respond(a.status())
+	case *faults.Panic:
+		panic(m.Value)
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+		// The State outlives the instance: nothing to open or close here.
+	default:
+		if c.Sender() != nil {
+			c.Respond(&messages.Status{Database: a.s.name, Error: &messages.Error{
+				Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name,
+				Message: fmt.Sprintf("database actor does not handle %T", m),
+			}})
+		}
+	}
+}
+
+// opContext bounds one request: it ends a margin before the caller's deadline
+// so the reply reaches the caller in time. ok is false when that moment has
+// already passed — the caller has given up and the request must not act.
+func (a *databaseActor) opContext(ts *timestamppb.Timestamp) (context.Context, context.CancelFunc, bool) {
+	now := time.Now()
+	d := deadline.Inner(deadline.FromMessage(ts, now, a.s.defaultTimeout), now)
+	if !d.After(now) {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), d)
+	return ctx, cancel, true
+}
+
+func (a *databaseActor) connect(m *messages.Connect) *messages.ConnectResult {
+	s := a.s
+	ctx, cancel, ok := a.opContext(m.GetDeadline())
+	if !ok {
+		return &messages.ConnectResult{Errors: []*messages.Error{a.expired("connect")}}
+	}
+	defer cancel()
+	if n := s.refCount.Load(); n > 0 {
+		s.refCount.Store(n + 1)
+		return &messages.ConnectResult{}
+	}
+	// 0 → 1: count first (databasez D1), undone on any failure below.
+	s.refCount.Store(1)
+	start := time.Now()
+	if err := runHook(ctx, s.hooks.OnConnect); err != nil {
+		s.refCount.Store(0)
+		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_HOOK_FAILED, "on-connect hook", ctx, err)}}
+	}
+	if err := s.open(ctx); err != nil {
+		s.refCount.Store(0)
+		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_CONNECT_FAILED, "", ctx, err)}}
+	}
+	if ctx.Err() != nil {
+		// Opened, but too late for the caller to learn it: undo, so no count
+		// is held by a caller who saw a failure.
+		s.refCount.Store(0)
+		s.startClose()
+		return &messages.ConnectResult{Errors: []*messages.Error{a.expired("connect")}}
+	}
+	s.logger.Debug("dbactor: database connected", "dialect", s.cfg.Dialect, "duration", time.Since(start))
+	return &messages.ConnectResult{Opened: true}
+}
+
+func (a *databaseActor) disconnect(m *messages.Disconnect) *messages.DisconnectResult {
+	s := a.s
+	ctx, cancel, ok := a.opContext(m.GetDeadline())
+	if !ok {
+		// Acting now could count down twice if the caller retries.
+		return &messages.DisconnectResult{Errors: []*messages.Error{a.expired("disconnect")}}
+	}
+	defer cancel()
+	n := s.refCount.Load()
+	switch {
+	case m.GetForce():
+		if n > 0 {
+			s.logger.Warn("dbactor: force disconnect despite ref count not 0", "ref_count", n)
+		}
+		s.refCount.Store(0)
+		if !s.Connected() {
+			return &messages.DisconnectResult{}
+		}
+	case n == 0:
+		s.logger.Debug("dbactor: already disconnected")
+		return &messages.DisconnectResult{}
+	case n > 1:
+		s.refCount.Store(n - 1)
+		return &messages.DisconnectResult{}
+	default:
+		s.refCount.Store(0)
+	}
+	res := &messages.DisconnectResult{Closed: true}
+	select {
+	case <-s.startClose():
+	case <-ctx.Done():
+		res.Errors = append(res.Errors, a.failure(messages.Code_CODE_DISCONNECT_FAILED, "", ctx, errClosing))
+	}
+	if err := runHook(ctx, s.hooks.OnDisconnect); err != nil {
+		res.Errors = append(res.Errors, a.failure(messages.Code_CODE_HOOK_FAILED, "on-disconnect hook", ctx, err))
+	}
+	s.logger.Debug("dbactor: database disconnected", "forced", m.GetForce())
+	return res
+}
+
+func (a *databaseActor) status() *messages.Status {
+	s := a.s
+	return &messages.Status{
+		Database:    s.name,
+		Connected:   s.Connected(),
+		RefCount:    s.refCount.Load(),
+		Dialect:     string(s.cfg.Dialect),
+		RedactedUrl: s.cfg.Redacted,
+	}
+}
+
+func (a *databaseActor) expired(op string) *messages.Error {
+	return &messages.Error{
+		Code: messages.Code_CODE_TIMEOUT, Database: a.s.name,
+		Message: op + ": deadline passed before the database actor could finish",
+	}
+}
+
+// failure turns err into a reply error: timeouts are classified as such, the
+// SQLSTATE is kept, and every configured password is scrubbed from the text.
+// what names the failing step when it is not the request itself (a hook).
+func (a *databaseActor) failure(code messages.Code, what string, ctx context.Context, err error) *messages.Error {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		if code != messages.Code_CODE_HOOK_FAILED {
+			code = messages.Code_CODE_TIMEOUT
+		}
+	}
+	msg := err.Error()
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	e := &messages.Error{Code: code, Database: a.s.name, Message: dsn.Scrub(msg, a.s.cfg.Secrets()...)}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		e.Sqlstate = pgErr.Code
+	}
+	a.s.logger.Debug("dbactor: request failed", "code", code.String(), "error", e.Message)
+	return e
+}

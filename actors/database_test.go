@@ -1,0 +1,124 @@
+package actors_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/messages"
+)
+
+func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
+
+func quiet() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+}
+
+// spawn starts one database actor on a SQLite file, as the supervisor would.
+func spawn(t *testing.T, hooks actors.Hooks) (*actor.ActorSystem, *actors.State) {
+	t.Helper()
+	cfg, err := dsn.Parse("sqlite:///" + filepath.Join(t.TempDir(), "a.db"))
+	require.NoError(t, err)
+	sys := quiet()
+	s := actors.NewState("a", cfg, actors.StateOptions{Hooks: hooks})
+	pid := sys.Root.Spawn(actors.DatabaseProps(s))
+	s.SetPID(pid)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, ask.WaitStopped(ctx, sys, pid, false))
+		s.Shutdown()
+		require.NoError(t, s.WaitClosed(ctx))
+		sys.Shutdown()
+	})
+	return sys, s
+}
+
+func request(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reply, err := ask.Request(ctx, sys, pid, msg, 0)
+	require.NoError(t, err)
+	return reply
+}
+
+// A request whose deadline has already passed is refused without acting:
+// the caller gave up, and acting could leave a count nobody owns.
+func TestExpiredRequestDoesNothing(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{})
+	past := deadline.Proto(time.Now().Add(-time.Second))
+
+	r := request(t, sys, s.PID(), &messages.Connect{Deadline: past}).(*messages.ConnectResult)
+	require.Len(t, r.GetErrors(), 1)
+	require.ErrorIs(t, r.GetErrors()[0], messages.ErrTimeout)
+	require.EqualValues(t, 0, s.RefCount())
+	require.False(t, s.Connected())
+
+	r = request(t, sys, s.PID(), &messages.Connect{}).(*messages.ConnectResult)
+	require.Empty(t, r.GetErrors())
+	d := request(t, sys, s.PID(), &messages.Disconnect{Deadline: past}).(*messages.DisconnectResult)
+	require.ErrorIs(t, d.GetErrors()[0], messages.ErrTimeout)
+	require.EqualValues(t, 1, s.RefCount(), "an expired disconnect must not count down")
+}
+
+// A connect that succeeds only after its deadline is undone: count 0, pool
+// closed, and the caller hears a timeout.
+func TestLateConnectIsUndone(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{OnConnect: func(ctx context.Context) error {
+		<-ctx.Done() // the open below then runs past the deadline
+		return nil
+	}})
+	soon := deadline.Proto(time.Now().Add(200 * time.Millisecond))
+	r := request(t, sys, s.PID(), &messages.Connect{Deadline: soon}).(*messages.ConnectResult)
+	require.Len(t, r.GetErrors(), 1)
+	require.ErrorIs(t, r.GetErrors()[0], messages.ErrTimeout)
+	require.ErrorIs(t, r.GetErrors()[0], context.DeadlineExceeded)
+	require.EqualValues(t, 0, s.RefCount())
+	require.False(t, s.Connected())
+}
+
+func TestUnknownMessage(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{})
+	r := request(t, sys, s.PID(), &messages.ListDatabases{}).(*messages.Status)
+	require.ErrorIs(t, r.GetError(), messages.ErrInvalidArgument)
+}
+
+func TestStatus(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{})
+	st := request(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
+	require.Equal(t, "a", st.GetDatabase())
+	require.Equal(t, "sqlite", st.GetDialect())
+	require.False(t, st.GetConnected())
+	request(t, sys, s.PID(), &messages.Connect{})
+	st = request(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
+	require.True(t, st.GetConnected())
+	require.EqualValues(t, 1, st.GetRefCount())
+}
+
+// Shutdown (the owner's last word) closes what is open whatever the count.
+func TestShutdownClosesRegardlessOfCount(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{})
+	request(t, sys, s.PID(), &messages.Connect{})
+	request(t, sys, s.PID(), &messages.Connect{})
+	db := s.DB()
+	s.Shutdown()
+	require.Nil(t, s.DB())
+	require.EqualValues(t, 0, s.RefCount())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.WaitClosed(ctx))
+	require.Error(t, db.PingContext(ctx))
+}

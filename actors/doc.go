@@ -1,0 +1,15 @@
+// Package actors holds the database actor — one per database, owning its
+// connection pool from first connect to last disconnect — and the callback
+// actor adapter.
+//
+// A database actor keeps Edgy/databasez semantics: the first Connect (ref
+// count 0 → 1) runs the on-connect hook, opens the pool and pings it, so
+// "connected" means a round trip succeeded; later connects only count. The
+// last Disconnect (1 → 0) closes the pool and runs the on-disconnect hook; a
+// Disconnect at 0 clamps; a forced one sets the count to 0 and closes. The
+// mailbox serialises all of it, so the count needs no lock.
+//
+// The count and the pool live in a State that outlives the actor instance:
+// when a panic restarts the actor, the new instance picks up the same State,
+// so neither the pool nor the count is lost.
+package actors

@@ -1,0 +1,196 @@
+package actors
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/dbactor/dbactor/internal/dsn"
+)
+
+// State is everything a database actor owns that must survive a restart of
+// the actor: its configuration, ref count and open handles. Only the database
+// actor changes the count and opens pools (its mailbox serialises that);
+// Pool, DB, RefCount and Connected may be read from any goroutine.
+type State struct {
+	name           string
+	cfg            *dsn.Config
+	hooks          Hooks
+	logger         *slog.Logger
+	defaultTimeout time.Duration
+
+	pid      atomic.Pointer[actor.PID]
+	refCount atomic.Int64 // written only by the actor
+	pool     atomic.Pointer[pgxpool.Pool]
+	db       atomic.Pointer[sql.DB]
+
+	mu      sync.Mutex
+	closing chan struct{} // closed when the most recent close has finished
+}
+
+// StateOptions configure NewState.
+type StateOptions struct {
+	Hooks Hooks
+	// Logger receives the actor's lifecycle logs; nil discards them.
+	Logger *slog.Logger
+	// DefaultTimeout bounds requests that carry no deadline.
+	DefaultTimeout time.Duration
+}
+
+// NewState prepares the state of database name ("" is the main database).
+func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DefaultTimeout <= 0 {
+		opts.DefaultTimeout = 30 * time.Second
+	}
+	done := make(chan struct{})
+	close(done)
+	return &State{
+		name:           name,
+		cfg:            cfg,
+		hooks:          opts.Hooks,
+		logger:         logger.With("database", DisplayName(name)),
+		defaultTimeout: opts.DefaultTimeout,
+		closing:        done,
+	}
+}
+
+// DisplayName names a database for humans: the main database has no name.
+func DisplayName(name string) string {
+	if name == "" {
+		return "main database"
+	}
+	return fmt.Sprintf("database %q", name)
+}
+
+// Name is the database's name in its registry ("" for the main database).
+func (s *State) Name() string { return s.name }
+
+// Dialect is the database's SQL dialect.
+func (s *State) Dialect() dsn.Dialect { return s.cfg.Dialect }
+
+// RedactedURL is the configured URL with its password replaced.
+func (s *State) RedactedURL() string { return s.cfg.Redacted }
+
+// Secrets are the configured passwords, for scrubbing error texts.
+func (s *State) Secrets() []string { return s.cfg.Secrets() }
+
+// PID is the database actor's PID, nil before it is spawned.
+func (s *State) PID() *actor.PID { return s.pid.Load() }
+
+// SetPID records the PID the actor was spawned under.
+func (s *State) SetPID(pid *actor.PID) { s.pid.Store(pid) }
+
+// Pool is the open pgx pool (PostgreSQL only), nil when closed.
+func (s *State) Pool() *pgxpool.Pool { return s.pool.Load() }
+
+// DB is the open *sql.DB, nil when closed.
+func (s *State) DB() *sql.DB { return s.db.Load() }
+
+// RefCount is the current ref count.
+func (s *State) RefCount() int64 { return s.refCount.Load() }
+
+// Connected reports whether the pool is open.
+func (s *State) Connected() bool { return s.db.Load() != nil }
+
+// open opens the pool and pings it, bounded by ctx and the connect timeout.
+func (s *State) open(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	defer cancel()
+	switch s.cfg.Dialect {
+	case dsn.Postgres:
+		pool, err := pgxpool.NewWithConfig(ctx, s.cfg.Postgres.Copy())
+		if err != nil {
+			return err
+		}
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return err
+		}
+		s.pool.Store(pool)
+		s.db.Store(stdlib.OpenDBFromPool(pool))
+		return nil
+	case dsn.SQLite:
+		db, err := sql.Open("sqlite", s.cfg.SQLite.DSN)
+		if err != nil {
+			return err
+		}
+		if n := s.cfg.SQLite.MaxOpenConns; n > 0 {
+			db.SetMaxOpenConns(n)
+		}
+		if s.cfg.SQLite.Memory {
+			// Closing the only connection of a memory database destroys it.
+			db.SetMaxIdleConns(1)
+			db.SetConnMaxLifetime(0)
+			db.SetConnMaxIdleTime(0)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return err
+		}
+		s.db.Store(db)
+		return nil
+	}
+	return fmt.Errorf("unsupported dialect %q", s.cfg.Dialect)
+}
+
+// startClose drops the handles, so Pool and DB return nil at once, and closes
+// them in the background: closing a pool waits for every acquired connection
+// to be released, which only its users can do. The returned channel is
+// closed when both are closed.
+func (s *State) startClose() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db, pool := s.db.Swap(nil), s.pool.Swap(nil)
+	if db == nil && pool == nil {
+		return s.closing
+	}
+	prev, done := s.closing, make(chan struct{})
+	s.closing = done
+	go func() {
+		defer close(done)
+		<-prev // closes finish in order, so WaitClosed covers them all
+		if db != nil {
+			_ = db.Close() // the sql.DB of a pgx pool owns no connections
+		}
+		if pool != nil {
+			pool.Close()
+		}
+	}()
+	return done
+}
+
+// WaitClosed waits until every close started so far has finished, or ctx ends.
+func (s *State) WaitClosed(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.closing
+	s.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: pool still has acquired connections: %w", DisplayName(s.name), context.Cause(ctx))
+	}
+}
+
+// Shutdown closes whatever is open and sets the count to 0, without waiting.
+// Only the owner calls it, after the actor has stopped.
+func (s *State) Shutdown() {
+	s.refCount.Store(0)
+	s.startClose()
+}
+
+var errClosing = errors.New("pool still closing: connections are still acquired")

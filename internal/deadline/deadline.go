@@ -1,0 +1,48 @@
+// Package deadline turns request deadlines into operation deadlines. Every
+// hop (facade → registry → supervisor → database actor) finishes a little
+// before the hop that waits for it, so the waiter gets a typed reply rather
+// than its own timeout.
+package deadline
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+const (
+	minMargin = time.Millisecond
+	maxMargin = 50 * time.Millisecond
+)
+
+// Margin is the time a hop keeps for replying: a tenth of what remains,
+// between 1 ms and 50 ms.
+func Margin(remaining time.Duration) time.Duration {
+	return min(max(remaining/10, minMargin), maxMargin)
+}
+
+// Inner returns the deadline for the next hop: d less its margin.
+func Inner(d time.Time, now time.Time) time.Time {
+	return d.Add(-Margin(d.Sub(now)))
+}
+
+// FromMessage returns the deadline a message carries, or now+fallback when it
+// carries none.
+func FromMessage(ts *timestamppb.Timestamp, now time.Time, fallback time.Duration) time.Time {
+	if ts == nil || !ts.IsValid() {
+		return now.Add(fallback)
+	}
+	return ts.AsTime()
+}
+
+// FromContext returns ctx's deadline, or now+fallback when it has none.
+func FromContext(ctx context.Context, now time.Time, fallback time.Duration) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return now.Add(fallback)
+}
+
+// Proto converts a deadline for a message.
+func Proto(d time.Time) *timestamppb.Timestamp { return timestamppb.New(d) }

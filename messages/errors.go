@@ -1,0 +1,123 @@
+package messages
+
+import (
+	"context"
+	"errors"
+)
+
+// Sentinel errors, one per Code. A *Error matches the sentinel of its code
+// with errors.Is, so callers never compare codes by hand:
+//
+//	if errors.Is(err, messages.ErrTimeout) { … }
+//
+// The registry package re-exports these under the same names.
+var (
+	ErrInternal         = errors.New("dbactor: internal error")
+	ErrInvalidArgument  = errors.New("dbactor: invalid request")
+	ErrInvalidConfig    = errors.New("dbactor: invalid configuration")
+	ErrUnknownDatabase  = errors.New("dbactor: unknown database")
+	ErrConnectFailed    = errors.New("dbactor: connect failed")
+	ErrTimeout          = errors.New("dbactor: timeout")
+	ErrHookFailed       = errors.New("dbactor: hook failed")
+	ErrDisconnectFailed = errors.New("dbactor: disconnect failed")
+	ErrRollbackFailed   = errors.New("dbactor: rollback failed")
+	ErrClosed           = errors.New("dbactor: closed")
+	ErrCanceled         = errors.New("dbactor: canceled")
+)
+
+// codeSentinels is ordered so that CodeOf finds the most specific code first:
+// a hook failure that timed out is a hook failure.
+var codeSentinels = []struct {
+	code Code
+	err  error
+}{
+	{Code_CODE_ROLLBACK_FAILED, ErrRollbackFailed},
+	{Code_CODE_HOOK_FAILED, ErrHookFailed},
+	{Code_CODE_INVALID_CONFIG, ErrInvalidConfig},
+	{Code_CODE_INVALID_ARGUMENT, ErrInvalidArgument},
+	{Code_CODE_UNKNOWN_DATABASE, ErrUnknownDatabase},
+	{Code_CODE_CLOSED, ErrClosed},
+	{Code_CODE_TIMEOUT, ErrTimeout},
+	{Code_CODE_CANCELED, ErrCanceled},
+	{Code_CODE_CONNECT_FAILED, ErrConnectFailed},
+	{Code_CODE_DISCONNECT_FAILED, ErrDisconnectFailed},
+	{Code_CODE_INTERNAL, ErrInternal},
+}
+
+// Sentinel returns the sentinel error of the code (ErrInternal for
+// CODE_UNSPECIFIED and codes this binary does not know).
+func (c Code) Sentinel() error {
+	for _, cs := range codeSentinels {
+		if cs.code == c {
+			return cs.err
+		}
+	}
+	return ErrInternal
+}
+
+// Error implements error: the message, which never contains a password.
+func (e *Error) Error() string {
+	if e.GetMessage() == "" {
+		return e.GetCode().Sentinel().Error()
+	}
+	return e.GetMessage()
+}
+
+// Is reports whether target is the sentinel of e's code. A timeout also
+// matches context.DeadlineExceeded and a cancellation context.Canceled, so
+// callers can treat dbactor deadlines like their own.
+func (e *Error) Is(target error) bool {
+	if e == nil {
+		return false
+	}
+	switch e.GetCode() {
+	case Code_CODE_TIMEOUT:
+		if target == context.DeadlineExceeded {
+			return true
+		}
+	case Code_CODE_CANCELED:
+		if target == context.Canceled {
+			return true
+		}
+	}
+	return target == e.GetCode().Sentinel()
+}
+
+// CodeOf classifies a Go error: the code of a *Error in its chain, else the
+// code of the first sentinel it matches, else fallback.
+func CodeOf(err error, fallback Code) Code {
+	var me *Error
+	if errors.As(err, &me) && me.GetCode() != Code_CODE_UNSPECIFIED {
+		return me.GetCode()
+	}
+	for _, cs := range codeSentinels {
+		if errors.Is(err, cs.err) {
+			return cs.code
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Code_CODE_TIMEOUT
+	case errors.Is(err, context.Canceled):
+		return Code_CODE_CANCELED
+	}
+	return fallback
+}
+
+// NewError builds an Error about database from err. The message is err's text
+// as given: callers scrub secrets before calling.
+func NewError(code Code, database string, err error) *Error {
+	return &Error{Code: code, Message: err.Error(), Database: database}
+}
+
+// Join returns errs as one Go error (errors.Join), or nil when there are none.
+func Join(errs []*Error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}

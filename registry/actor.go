@@ -1,0 +1,114 @@
+package registry
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/supervisor"
+)
+
+// Props returns the props of a registry actor for cfg, to spawn it as a child
+// of your own actor (or anywhere) and talk to it with messages: Connect,
+// Disconnect, GetStatus, ListDatabases. An invalid cfg does not panic: the
+// actor answers every request with an ErrInvalidConfig error. Spawn the
+// props once; the databases they describe belong to that one actor.
+func Props(cfg Config, opts ...Option) *actor.Props {
+	return props(newPlan(cfg, opts...))
+}
+
+func props(p *plan) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p} },
+		actor.WithSupervisor(supervisor.NewStrategy(supervisor.DecideResume, restartBudget, restartWindow)))
+}
+
+// The budget of the registry's own crashes (and its supervisor's) before
+// they are stopped rather than resumed: a bug that fires on every message.
+const (
+	restartBudget = 10
+	restartWindow = 10 * time.Second
+)
+
+// closeRequest starts the registry's Close. Local only: no other node may
+// close a registry, so it is a Go type, not a protocol message.
+type closeRequest struct{}
+
+// registryActor fronts the supervisor: it refuses requests once closed (or
+// when misconfigured) and hands the rest on. It owns the databases' States:
+// when it stops for good, it closes them.
+type registryActor struct {
+	p          *plan
+	supervisor *actor.PID
+	refusal    *messages.Error
+}
+
+// Receive implements actor.Actor.
+func (a *registryActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.start(c)
+	case *actor.Stopped:
+		if a.refusal == nil {
+			for _, s := range a.p.owned() {
+				s.Shutdown()
+			}
+		}
+	case *faults.Panic:
+		panic(m.Value)
+	case *closeRequest:
+		if a.p.closed || a.refusal != nil {
+			c.Respond(&supervisor.Closed{})
+			return
+		}
+		a.p.closed = true
+		c.RequestWithCustomSender(a.supervisor, &supervisor.Close{}, c.Sender())
+	case *messages.Connect, *messages.Disconnect, *messages.GetStatus, *messages.ListDatabases:
+		if e := a.refuse(); e != nil {
+			c.Respond(supervisor.FailedReply(m, e))
+			return
+		}
+		c.Forward(a.supervisor)
+	default:
+		if c.Sender() != nil {
+			c.Respond(&messages.Status{Error: &messages.Error{
+				Code: messages.Code_CODE_INVALID_ARGUMENT, Message: fmt.Sprintf("registry does not handle %T", m),
+			}})
+		}
+	}
+}
+
+func (a *registryActor) start(c actor.Context) {
+	if a.p.err != nil {
+		a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Message: a.p.err.Error()}
+		return
+	}
+	// One set of States, one actor: a second spawn of the same props would
+	// otherwise open the same pools twice.
+	if owner := a.p.owner.Load(); owner != nil && !owner.Equal(c.Self()) {
+		a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG,
+			Message: "these registry props are already spawned as " + owner.GetId()}
+		return
+	}
+	a.p.owner.Store(c.Self())
+	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
+		Logger: a.p.logger, DefaultTimeout: a.p.timeout,
+	}), "supervisor")
+	if err != nil {
+		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}
+		return
+	}
+	a.supervisor = pid
+}
+
+func (a *registryActor) refuse() *messages.Error {
+	if a.refusal != nil {
+		return a.refusal
+	}
+	if a.p.closed {
+		return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry is closed"}
+	}
+	return nil
+}

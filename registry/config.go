@@ -1,0 +1,204 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/supervisor"
+)
+
+// DefaultTimeout bounds a call whose context has no deadline, and a request
+// message that carries none.
+const DefaultTimeout = 30 * time.Second
+
+// Config describes a registry: a main database and named extra databases,
+// connected and disconnected as one unit (Edgy's Registry(database, extra=…)).
+type Config struct {
+	// Database is the main database's URL: postgres://…, postgresql+asyncpg://…,
+	// libpq key=value, sqlite:///app.db, sqlite:///:memory:, file:app.db….
+	// Registry-only query keys (connect_timeout, echo, pool_size, …) are
+	// taken out before the rest reaches the driver.
+	Database string
+	// Extra maps a name to a database URL. Names must not be empty or blank;
+	// surrounding whitespace is allowed (and logged as a warning), as in
+	// Edgy. A Go map has no order, so extras are ordered by name wherever
+	// order shows: connect errors, status lists.
+	Extra map[string]string
+	// Schema is the default schema for models (used by schema and model
+	// operations). "" means the database's own default.
+	Schema string
+	// Timeout bounds calls whose context has no deadline. Zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Hooks are functions run by a database's actor when its pool opens
+// (OnConnect, before) and closes (OnDisconnect, after).
+type Hooks = actors.Hooks
+
+// Option adjusts a registry beyond its Config.
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+	shared []sharedDB
+	hooks  map[string]Hooks
+	name   string
+}
+
+type sharedDB struct {
+	name string
+	db   *Database
+}
+
+// WithExtraDatabase adds an extra database that another registry owns, like
+// passing the same databasez Database object to two Edgy registries: both
+// registries use one actor with one ref count, so the database stays open
+// while either holds it. Its owner's Close closes it for both.
+func WithExtraDatabase(name string, db *Database) Option {
+	return func(o *options) { o.shared = append(o.shared, sharedDB{name, db}) }
+}
+
+// WithHooks sets the hooks of one database ("" is the main database).
+func WithHooks(database string, hooks Hooks) Option {
+	return func(o *options) {
+		if o.hooks == nil {
+			o.hooks = map[string]Hooks{}
+		}
+		o.hooks[database] = hooks
+	}
+}
+
+// WithLogger sends the registry's logs (warnings, lifecycle at Debug) to
+// logger. Without it the registry logs nothing.
+func WithLogger(logger *slog.Logger) Option {
+	return func(o *options) { o.logger = logger }
+}
+
+// WithName spawns the registry actor under a well-known name instead of a
+// generated one, so other actors (and later other nodes) can address it.
+func WithName(name string) Option {
+	return func(o *options) { o.name = name }
+}
+
+// plan is a validated configuration: what the registry actor, its
+// supervisor and the facade share. It outlives actor restarts.
+type plan struct {
+	cfg     Config
+	opts    options
+	logger  *slog.Logger
+	timeout time.Duration
+	members []supervisor.Member // main first, then extras by name
+	// err is set when the configuration is invalid: a registry actor spawned
+	// from such props answers every request with it.
+	err error
+	// owner is the registry actor using these States.
+	owner atomic.Pointer[actor.PID]
+	// closed is set by the registry actor once Close has begun; it survives
+	// a restart of that actor. Only the actor's Receive touches it.
+	closed bool
+}
+
+func newPlan(cfg Config, opts ...Option) *plan {
+	p := &plan{cfg: cfg}
+	for _, o := range opts {
+		o(&p.opts)
+	}
+	p.logger = p.opts.logger
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	p.timeout = cfg.Timeout
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
+	p.err = p.build()
+	return p
+}
+
+// build validates everything and reports every problem at once.
+func (p *plan) build() error {
+	var errs []error
+	stateOpts := func(name string) actors.StateOptions {
+		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout}
+	}
+	owned := func(name, url string) {
+		if strings.TrimSpace(url) == "" && name == "" {
+			errs = append(errs, &ConfigError{Database: name, Err: errors.New("Config.Database is empty: give the main database's URL")})
+			return
+		}
+		c, err := dsn.Parse(url)
+		if err != nil {
+			errs = append(errs, &ConfigError{Database: name, Err: err})
+			return
+		}
+		p.members = append(p.members, supervisor.Member{Name: name, State: actors.NewState(name, c, stateOpts(name)), Owned: true})
+	}
+	owned("", p.cfg.Database)
+
+	type extra struct {
+		name, url string
+		db        *Database
+	}
+	var extras []extra
+	for name, url := range p.cfg.Extra {
+		extras = append(extras, extra{name: name, url: url})
+	}
+	for _, s := range p.opts.shared {
+		if _, dup := p.cfg.Extra[s.name]; dup || slices.ContainsFunc(extras, func(e extra) bool { return e.db != nil && e.name == s.name }) {
+			errs = append(errs, &ConfigError{Database: s.name, Err: fmt.Errorf("%w: name used twice", ErrInvalidName)})
+			continue
+		}
+		if s.db == nil {
+			errs = append(errs, &ConfigError{Database: s.name, Err: errors.New("WithExtraDatabase: nil *Database")})
+			continue
+		}
+		extras = append(extras, extra{name: s.name, db: s.db})
+	}
+	slices.SortFunc(extras, func(a, b extra) int { return strings.Compare(a.name, b.name) })
+	for _, e := range extras {
+		switch trimmed := strings.TrimSpace(e.name); {
+		case trimmed == "":
+			errs = append(errs, &ConfigError{Database: e.name, Err: fmt.Errorf("%w: %q is empty", ErrInvalidName, e.name)})
+			continue
+		case trimmed != e.name:
+			p.logger.Warn("dbactor: extra database name has surrounding whitespace", "name", e.name)
+		}
+		if e.db != nil {
+			if _, ok := p.opts.hooks[e.name]; ok {
+				errs = append(errs, &ConfigError{Database: e.name, Err: errors.New("hooks of a shared database belong to the registry that owns it")})
+			}
+			p.members = append(p.members, supervisor.Member{Name: e.name, State: e.db.state})
+			continue
+		}
+		owned(e.name, e.url)
+	}
+	for name := range p.opts.hooks {
+		if !slices.ContainsFunc(p.members, func(m supervisor.Member) bool { return m.Name == name }) && name != "" {
+			if _, isExtra := p.cfg.Extra[name]; !isExtra {
+				errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("WithHooks: %w", ErrUnknownDatabase)})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// owned lists the states this registry owns (and closes).
+func (p *plan) owned() []*actors.State {
+	var out []*actors.State
+	for _, m := range p.members {
+		if m.Owned {
+			out = append(out, m.State)
+		}
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package registry
+
+import (
+	"errors"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// Sentinel errors. Match them with errors.Is: every error a Registry or a
+// Database returns wraps one of them. Errors that travel as messages
+// (messages.Error) match the same sentinels, locally and across nodes.
+var (
+	// ErrClosed: the registry was closed, or the actor behind a call has
+	// stopped. Calls after Close fail fast with it.
+	ErrClosed = messages.ErrClosed
+	// ErrUnknownDatabase: the name is neither the main database nor an extra.
+	ErrUnknownDatabase = messages.ErrUnknownDatabase
+	// ErrInvalidConfig: the Config or an Option is invalid. Returned by New
+	// before anything is spawned; never retried.
+	ErrInvalidConfig = messages.ErrInvalidConfig
+	// ErrInvalidDSN: a database URL could not be parsed (also ErrInvalidConfig).
+	ErrInvalidDSN = dsn.ErrInvalidDSN
+	// ErrInvalidName: an extra database name is empty or blank (also
+	// ErrInvalidConfig).
+	ErrInvalidName = errors.New("dbactor: invalid extra database name")
+	// ErrConnectFailed: opening or pinging a database failed.
+	ErrConnectFailed = messages.ErrConnectFailed
+	// ErrTimeout: a deadline passed first. Such errors also match
+	// context.DeadlineExceeded.
+	ErrTimeout = messages.ErrTimeout
+	// ErrCanceled: the caller's context was cancelled. Also matches
+	// context.Canceled.
+	ErrCanceled = messages.ErrCanceled
+	// ErrHookFailed: an on-connect or on-disconnect hook failed.
+	ErrHookFailed = messages.ErrHookFailed
+	// ErrDisconnectFailed: closing a database failed.
+	ErrDisconnectFailed = messages.ErrDisconnectFailed
+	// ErrRollbackFailed: disconnecting a database while rolling back a failed
+	// Connect failed.
+	ErrRollbackFailed = messages.ErrRollbackFailed
+	// ErrInvalidArgument: a request message was malformed.
+	ErrInvalidArgument = messages.ErrInvalidArgument
+	// ErrInternal: a bug in dbactor.
+	ErrInternal = messages.ErrInternal
+)
+
+// ParseError is the error for a database URL that cannot be parsed. Its text
+// never contains the password.
+type ParseError = dsn.ParseError
+
+// ConnectError is one database's connect failure. A failed Registry.Connect
+// returns one per failed database (errors.Join, main database first, then the
+// extras in registry order); errors.As finds each.
+type ConnectError struct {
+	// Database is the name of the database: "" for the main database.
+	Database string
+	// Err is the cause; it matches ErrConnectFailed, ErrTimeout,
+	// ErrHookFailed or ErrClosed, and errors.As gives a *messages.Error
+	// carrying the SQLSTATE when the server reported one.
+	Err error
+}
+
+func (e *ConnectError) Error() string {
+	return "dbactor: connect " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// DisconnectError is one database's disconnect failure.
+type DisconnectError struct {
+	// Database is the name of the database: "" for the main database.
+	Database string
+	Err      error
+}
+
+func (e *DisconnectError) Error() string {
+	return "dbactor: disconnect " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *DisconnectError) Unwrap() error { return e.Err }
+
+// ConfigError is a problem with the configuration of one database: its URL
+// or its name. New returns every problem at once, joined.
+type ConfigError struct {
+	// Database is the name of the database: "" for the main database.
+	Database string
+	Err      error
+}
+
+func (e *ConfigError) Error() string {
+	return "dbactor: configuration of " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Is makes every ConfigError match ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// replyErrors turns the errors of a reply into Go errors: per-database
+// failures wrapped in wrap (ConnectError or DisconnectError), rollback
+// failures as they are.
+func replyErrors(errs []*messages.Error, wrap func(database string, err error) error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		switch e.GetCode() {
+		case messages.Code_CODE_ROLLBACK_FAILED:
+			all[i] = &DisconnectError{Database: e.GetDatabase(), Err: e}
+		default:
+			all[i] = wrap(e.GetDatabase(), e)
+		}
+	}
+	if len(all) == 1 {
+		return all[0]
+	}
+	return errors.Join(all...)
+}
+
+func connectError(database string, err error) error {
+	return &ConnectError{Database: database, Err: err}
+}
+func disconnectError(database string, err error) error {
+	return &DisconnectError{Database: database, Err: err}
+}

@@ -1,0 +1,234 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/supervisor"
+)
+
+// Registry is a main database plus named extra databases, connected and
+// disconnected as one unit. It fronts a registry actor (PID) whose
+// supervisor owns one actor per database. Safe for use from any goroutine.
+type Registry struct {
+	*caller
+	pid       *actor.PID
+	plan      *plan
+	ownSystem bool
+	main      *Database
+	extras    map[string]*Database
+	order     []*Database // main first, then extras by name
+
+	closeOnce sync.Once
+	closeDone chan struct{}
+	closeErr  error
+}
+
+// New spawns a registry actor in system (or, when system is nil, in a new
+// quiet actor system of its own, shut down by Close) and returns its facade.
+// Every configuration problem is reported at once, joined, and matches
+// ErrInvalidConfig; nothing is spawned then. New connects nothing: call
+// Connect.
+func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, error) {
+	p := newPlan(cfg, opts...)
+	if p.err != nil {
+		return nil, p.err
+	}
+	own := system == nil
+	if own {
+		system = NewActorSystem(p.logger)
+	}
+	for _, s := range p.opts.shared {
+		if s.db.system != system {
+			return nil, &ConfigError{Database: s.name, Err: errors.New("WithExtraDatabase: the database belongs to another actor system")}
+		}
+	}
+	// A root-level actor is supervised by its guardian strategy.
+	rp := props(p).Configure(actor.WithGuardian(supervisor.NewStrategy(supervisor.DecideResume, restartBudget, restartWindow)))
+	var pid *actor.PID
+	if p.opts.name != "" {
+		var err error
+		if pid, err = system.Root.SpawnNamed(rp, p.opts.name); err != nil {
+			return nil, fmt.Errorf("dbactor: spawning registry %q: %w", p.opts.name, err)
+		}
+	} else {
+		pid = system.Root.SpawnPrefix(rp, "dbactor-registry")
+	}
+	r := &Registry{
+		caller:    &caller{system: system, gate: &gate{}, timeout: p.timeout},
+		pid:       pid,
+		plan:      p,
+		ownSystem: own,
+		extras:    map[string]*Database{},
+		closeDone: make(chan struct{}),
+	}
+	// The supervisor answers once it has spawned every database actor.
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	if _, err := ask.Request(ctx, system, pid, &messages.ListDatabases{}, 0); err != nil {
+		_ = ask.WaitStopped(ctx, system, pid, false)
+		return nil, fmt.Errorf("dbactor: starting registry: %w", requestError(err))
+	}
+	for _, m := range p.members {
+		db := &Database{name: m.Name, state: m.State, caller: r.caller, owner: pid}
+		if !m.Owned {
+			owner := p.shared(m.Name)
+			db.caller, db.owner = owner.caller, owner.owner
+		}
+		r.order = append(r.order, db)
+		if m.Name == "" {
+			r.main = db
+		} else {
+			r.extras[m.Name] = db
+		}
+	}
+	return r, nil
+}
+
+// shared is the owner's handle on the shared database called name here:
+// calls on it go through the owner's caller, gated by the owner's Close.
+func (p *plan) shared(name string) *Database {
+	for _, s := range p.opts.shared {
+		if s.name == name {
+			return s.db
+		}
+	}
+	return nil
+}
+
+// PID is the registry actor: send it messages.Connect, Disconnect,
+// GetStatus and ListDatabases, from the root context or from any actor.
+func (r *Registry) PID() *actor.PID { return r.pid }
+
+// System is the actor system the registry runs in.
+func (r *Registry) System() *actor.ActorSystem { return r.system }
+
+// Schema is the configured default schema for models ("" when unset).
+func (r *Registry) Schema() string { return r.plan.cfg.Schema }
+
+// Database is the main database (Edgy's registry.database).
+func (r *Registry) Database() *Database { return r.main }
+
+// Extra is the extra database called name; the error matches
+// ErrUnknownDatabase when there is none.
+func (r *Registry) Extra(name string) (*Database, error) {
+	if db, ok := r.extras[name]; ok {
+		return db, nil
+	}
+	return nil, fmt.Errorf("%w: %q is not configured in extra", ErrUnknownDatabase, name)
+}
+
+// Databases lists every database: the main one first, then the extras
+// ordered by name.
+func (r *Registry) Databases() []*Database { return append([]*Database(nil), r.order...) }
+
+// Connect connects every database, all or nothing (Edgy's
+// `async with registry`): every database's ref count goes up by one. The
+// databases connect concurrently; if any fails, every one that succeeded is
+// disconnected again and Connect returns one *ConnectError per failed
+// database (errors.Join: main database first, then extras by name), then any
+// rollback failure. Nested Connects raise every count again. If ctx is
+// cancelled while the connect is under way, what it connected is
+// disconnected again.
+func (r *Registry) Connect(ctx context.Context) error {
+	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
+		return &messages.Connect{Deadline: ts}
+	}, func(late any) {
+		if res, ok := late.(*messages.ConnectResult); ok && len(res.GetErrors()) == 0 {
+			_ = r.Disconnect(context.Background())
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("dbactor: connect: %w", err)
+	}
+	res, ok := reply.(*messages.ConnectResult)
+	if !ok {
+		return unexpected(reply)
+	}
+	return replyErrors(res.GetErrors(), connectError)
+}
+
+// Disconnect disconnects every database once (each ref count goes down by
+// one; a database closes when its count reaches 0). Every database is
+// attempted, concurrently; failures are joined.
+func (r *Registry) Disconnect(ctx context.Context) error {
+	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
+		return &messages.Disconnect{Deadline: ts}
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("dbactor: disconnect: %w", err)
+	}
+	res, ok := reply.(*messages.DisconnectResult)
+	if !ok {
+		return unexpected(reply)
+	}
+	return replyErrors(res.GetErrors(), disconnectError)
+}
+
+// Close stops the registry: it refuses new calls, waits for those in flight,
+// gives back what this registry still holds on databases shared from other
+// registries, stops its actors and closes every pool it owns, whatever their
+// counts. It blocks until all of that is done or ctx ends. Close is
+// idempotent; every other call fails fast with ErrClosed afterwards.
+func (r *Registry) Close(ctx context.Context) error {
+	first := false
+	r.closeOnce.Do(func() {
+		first = true
+		r.closeErr = r.close(ctx)
+		close(r.closeDone)
+	})
+	if first {
+		return r.closeErr
+	}
+	select {
+	case <-r.closeDone:
+	case <-ctx.Done():
+		return fmt.Errorf("dbactor: close: %w", context.Cause(ctx))
+	}
+	return r.waitPools(ctx)
+}
+
+func (r *Registry) close(ctx context.Context) error {
+	var errs []error
+	if _, err := r.gate.shut(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, r.timeout); err != nil {
+		errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
+	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {
+		errs = append(errs, fmt.Errorf("dbactor: close: releasing shared databases: %w", c.Err))
+	}
+	// Poison, not Stop: requests already queued are answered first.
+	if err := ask.WaitStopped(ctx, r.system, r.pid, true); err != nil {
+		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", err))
+	}
+	if err := r.waitPools(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if r.ownSystem {
+		r.system.Shutdown()
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Registry) waitPools(ctx context.Context) error {
+	var errs []error
+	for _, s := range r.plan.owned() {
+		if err := s.WaitClosed(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("dbactor: close: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// String describes the registry without any password.
+func (r *Registry) String() string {
+	return fmt.Sprintf("dbactor.Registry{pid=%s databases=%d}", r.pid.GetId(), len(r.order))
+}

@@ -1,0 +1,97 @@
+package supervisor
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/messages"
+)
+
+// fakeSupervisor records which directive the strategy applied.
+type fakeSupervisor struct{ applied []string }
+
+func (f *fakeSupervisor) Children() []*actor.PID            { return nil }
+func (f *fakeSupervisor) EscalateFailure(any, any)          { f.applied = append(f.applied, "escalate") }
+func (f *fakeSupervisor) RestartChildren(...*actor.PID)     { f.applied = append(f.applied, "restart") }
+func (f *fakeSupervisor) StopChildren(...*actor.PID)        { f.applied = append(f.applied, "stop") }
+func (f *fakeSupervisor) ResumeChildren(pids ...*actor.PID) { f.applied = append(f.applied, "resume") }
+
+func quietSystem(t *testing.T) *actor.ActorSystem {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(sys.Shutdown)
+	return sys
+}
+
+func TestStrategyDirectives(t *testing.T) {
+	sys := quietSystem(t)
+	child := actor.NewPID(sys.Address(), "child")
+	tests := []struct {
+		name     string
+		decide   func(any) actor.Directive
+		budget   int
+		failures int
+		want     []string
+	}{
+		{"restart within budget", Decide, 3, 3, []string{"restart", "restart", "restart"}},
+		{"restart past budget stops", Decide, 2, 3, []string{"restart", "restart", "stop"}},
+		{"no budget stops at once", Decide, 0, 1, []string{"stop"}},
+		{"config errors stop", func(any) actor.Directive { return actor.StopDirective }, 5, 1, []string{"stop"}},
+		{"resume keeps the instance", DecideResume, 1, 3, []string{"resume", "resume", "resume"}},
+		{"escalate", func(any) actor.Directive { return actor.EscalateDirective }, 1, 1, []string{"escalate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewStrategy(tt.decide, tt.budget, time.Minute)
+			sup, rs := &fakeSupervisor{}, actor.NewRestartStatistics()
+			for range tt.failures {
+				s.HandleFailure(sys, sup, child, rs, "boom", "not a request")
+			}
+			require.Equal(t, tt.want, sup.applied)
+		})
+	}
+}
+
+// The sender of the message that crashed an actor gets an error reply of
+// the type it waits for, at once.
+func TestStrategyAnswersTheCrashedRequest(t *testing.T) {
+	sys := quietSystem(t)
+	got := make(chan any, 1)
+	sender := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *messages.ConnectResult, *messages.DisconnectResult, *messages.Status, *messages.DatabaseList, *Closed:
+			got <- m
+		}
+	}))
+	t.Cleanup(func() { _ = sys.Root.StopFuture(sender).Wait() })
+	child := actor.NewPID(sys.Address(), "db")
+	s := NewStrategy(Decide, 10, time.Minute)
+	for _, req := range []any{&messages.Connect{}, &messages.Disconnect{}, &messages.GetStatus{}, &messages.ListDatabases{}, &Close{}} {
+		s.HandleFailure(sys, &fakeSupervisor{}, child, actor.NewRestartStatistics(), "boom",
+			&actor.MessageEnvelope{Message: req, Sender: sender})
+		select {
+		case reply := <-got:
+			var e error
+			switch r := reply.(type) {
+			case *messages.ConnectResult:
+				e = r.GetErrors()[0]
+			case *messages.DisconnectResult:
+				e = r.GetErrors()[0]
+			case *messages.Status:
+				e = r.GetError()
+			case *messages.DatabaseList:
+				e = r.GetError()
+			case *Closed:
+				e = r.Err
+			}
+			require.ErrorIs(t, e, messages.ErrInternal, "%T", req)
+			require.Contains(t, e.Error(), "boom")
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no reply for a crashed %T", req)
+		}
+	}
+	require.Nil(t, FailedReply("not a request", &messages.Error{}))
+}
