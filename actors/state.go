@@ -108,8 +108,11 @@ func (s *State) Connected() bool { return s.db.Load() != nil }
 
 // open opens the pool and pings it, bounded by ctx and the connect timeout.
 func (s *State) open(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
-	defer cancel()
+	if t := s.cfg.ConnectTimeout; t > 0 { // 0: no limit but the request's deadline (libpq)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
 	switch s.cfg.Dialect {
 	case dsn.Postgres:
 		pool, err := pgxpool.NewWithConfig(ctx, s.cfg.Postgres.Copy())
