@@ -29,8 +29,10 @@ type databaseActor struct{ s *State }
 func (a *databaseActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *messages.Connect:
+		defer a.keepConsistent()()
 		c.Respond(a.connect(m))
 	case *messages.Disconnect:
+		defer a.keepConsistent()()
 		c.Respond(a.disconnect(m))
 	case *messages.GetStatus:
 		c.Respond(a.status())
@@ -45,6 +47,27 @@ func (a *databaseActor) Receive(c actor.Context) {
 				Message: fmt.Sprintf("database actor does not handle %T", m),
 			}})
 		}
+	}
+}
+
+// keepConsistent guards a request against a panic (a bug, or one inside the
+// driver): the count goes back to what it was, or to 0 with the handles
+// closed if the pool was being opened, so the count never claims a pool
+// that is not there. The panic then goes on to the supervisor.
+func (a *databaseActor) keepConsistent() func() {
+	before := a.s.refCount.Load()
+	return func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if before == 0 || !a.s.Connected() {
+			a.s.refCount.Store(0)
+			a.s.startClose()
+		} else {
+			a.s.refCount.Store(before)
+		}
+		panic(r)
 	}
 }
 
@@ -157,9 +180,9 @@ func (a *databaseActor) expired(op string) *messages.Error {
 // what names the failing step when it is not the request itself (a hook).
 func (a *databaseActor) failure(code messages.Code, what string, ctx context.Context, err error) *messages.Error {
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		if code != messages.Code_CODE_HOOK_FAILED {
-			code = messages.Code_CODE_TIMEOUT
-		}
+		// The deadline is the actionable cause, whichever step it cut short;
+		// the message still names the step.
+		code = messages.Code_CODE_TIMEOUT
 	}
 	msg := err.Error()
 	if what != "" {

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -22,15 +21,16 @@ func Props(cfg Config, opts ...Option) *actor.Props {
 
 func props(p *plan) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p} },
-		actor.WithSupervisor(supervisor.NewStrategy(supervisor.DecideResume, restartBudget, restartWindow)))
+		actor.WithSupervisor(resumeStrategy()))
 }
 
-// The budget of the registry's own crashes (and its supervisor's) before
-// they are stopped rather than resumed: a bug that fires on every message.
-const (
-	restartBudget = 10
-	restartWindow = 10 * time.Second
-)
+// resumeStrategy supervises the registry actor and its supervisor: a crash
+// drops the message (answering its sender) and keeps the instance, whose
+// state a restart would not repair, while a restart would stop every actor
+// below it.
+func resumeStrategy() *supervisor.Strategy {
+	return supervisor.NewStrategy(supervisor.DecideResume, 0, 0)
+}
 
 // closeRequest starts the registry's Close. Local only: no other node may
 // close a registry, so it is a Go type, not a protocol message.
@@ -52,6 +52,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		a.start(c)
 	case *actor.Stopped:
 		if a.refusal == nil {
+			a.p.release(c.ActorSystem())
 			for _, s := range a.p.owned() {
 				s.Shutdown()
 			}
@@ -94,7 +95,7 @@ func (a *registryActor) start(c actor.Context) {
 	}
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
-		Logger: a.p.logger, DefaultTimeout: a.p.timeout,
+		Logger: a.p.logger, DefaultTimeout: a.p.timeout, Held: &a.p.held,
 	}), "supervisor")
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}
@@ -111,4 +112,18 @@ func (a *registryActor) refuse() *messages.Error {
 		return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry is closed"}
 	}
 	return nil
+}
+
+// release gives back, without waiting, what the registry still holds on
+// shared databases when it stops without Close (say, its parent stopped
+// it): Close has released them already and left nothing held.
+func (p *plan) release(sys *actor.ActorSystem) {
+	n := p.held.Swap(0)
+	for _, m := range p.members {
+		if pid := m.State.PID(); !m.Owned && pid != nil {
+			for range n {
+				sys.Root.Send(pid, &messages.Disconnect{})
+			}
+		}
+	}
 }

@@ -50,19 +50,44 @@ func (g *gate) shut(ctx context.Context) (first bool, err error) {
 	}
 }
 
-// caller sends facade requests to actors of one actor system.
+// caller sends facade requests to actors of one actor system. Its calls pass
+// every gate in gates: a database shared from another registry is closed to
+// a registry's callers when either registry closes.
 type caller struct {
 	system  *actor.ActorSystem
-	gate    *gate
+	gates   []*gate
 	timeout time.Duration
 }
 
+// lateGrace is how long a call keeps listening, after its caller gave up,
+// for a reply whose effect must be undone.
+const lateGrace = 5 * time.Second
+
+func (c *caller) enter() error {
+	for i, g := range c.gates {
+		if err := g.enter(); err != nil {
+			for _, h := range c.gates[:i] {
+				h.leave()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *caller) leave() {
+	for _, g := range c.gates {
+		g.leave()
+	}
+}
+
 // call sends the request build makes (given the deadline to put in it) and
-// waits for the reply. When ctx is cancelled before the reply, undo (if not
-// nil) runs in the background with the late reply — so a connect that
-// completes after its caller left does not keep a count nobody owns.
+// waits for the reply. When the caller gives up first (ctx cancelled or past
+// its deadline) and undo is set, the call keeps listening in the background
+// and hands a late reply to undo — so a connect that completes after its
+// caller left keeps no count nobody owns. Close waits for that too.
 func (c *caller) call(ctx context.Context, pid *actor.PID, build func(*timestamppb.Timestamp) any, undo func(reply any)) (any, error) {
-	if err := c.gate.enter(); err != nil {
+	if err := c.enter(); err != nil {
 		return nil, err
 	}
 	d := deadline.FromContext(ctx, time.Now(), c.timeout)
@@ -70,20 +95,12 @@ func (c *caller) call(ctx context.Context, pid *actor.PID, build func(*timestamp
 	defer cancel()
 	pending := ask.Send(c.system, pid, build(deadline.Proto(d)))
 	reply, err := pending.Wait(ctx)
-	if err == nil || undo == nil || !errors.Is(err, context.Canceled) {
+	if err == nil || undo == nil || ctx.Err() == nil {
 		pending.Close()
-		c.gate.leave()
+		c.leave()
 		return reply, requestError(err)
 	}
-	go func() { // the gate stays entered: Close waits for the undo
-		defer c.gate.leave()
-		defer pending.Close()
-		wctx, cancel := context.WithDeadline(context.Background(), d)
-		defer cancel()
-		if late, err := pending.Wait(wctx); err == nil {
-			undo(late)
-		}
-	}()
+	pending.Abandon(max(time.Until(d), 0)+lateGrace, undo, c.leave)
 	return nil, requestError(err)
 }
 

@@ -106,6 +106,9 @@ type plan struct {
 	// closed is set by the registry actor once Close has begun; it survives
 	// a restart of that actor. Only the actor's Receive touches it.
 	closed bool
+	// held counts registry-wide connects not yet matched by a disconnect:
+	// what the registry must give back on shared databases when it stops.
+	held atomic.Int64
 }
 
 func newPlan(cfg Config, opts ...Option) *plan {

@@ -155,15 +155,18 @@ func statusFrom(s *messages.Status) Status {
 	}
 }
 
-// request asks the database actor directly. If that actor is gone — a
-// supervisor restarting it, before it is back — the request goes through
-// the owning registry instead, which queues it until the database actor is
-// there again. Nothing was done by the first attempt, so nothing is done
-// twice.
+// request asks the database actor directly. If that actor is gone — being
+// spawned again after repeated crashes — the request goes through the
+// owning registry instead, whose supervisor handles the actor's termination
+// (and respawn) before a request queued behind it. A dead letter means
+// nothing was done, so nothing is done twice.
 func (d *Database) request(ctx context.Context, build func(*timestamppb.Timestamp, *messages.Target) any, undo func(any)) (any, error) {
 	reply, err := d.call(ctx, d.state.PID(), func(ts *timestamppb.Timestamp) any { return build(ts, nil) }, undo)
-	if errors.Is(err, ask.ErrNoActor) {
-		target := &messages.Target{Database: d.state.Name()}
+	target := &messages.Target{Database: d.state.Name()}
+	for range 3 {
+		if !errors.Is(err, ask.ErrNoActor) {
+			break
+		}
 		reply, err = d.call(ctx, d.owner, func(ts *timestamppb.Timestamp) any { return build(ts, target) }, undo)
 	}
 	return reply, err

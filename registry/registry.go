@@ -19,6 +19,7 @@ import (
 // supervisor owns one actor per database. Safe for use from any goroutine.
 type Registry struct {
 	*caller
+	gate      *gate
 	pid       *actor.PID
 	plan      *plan
 	ownSystem bool
@@ -27,8 +28,8 @@ type Registry struct {
 	order     []*Database // main first, then extras by name
 
 	closeOnce sync.Once
-	closeDone chan struct{}
-	closeErr  error
+	closeDone chan struct{} // closed when shutdown has finished
+	closeErr  error         // written before closeDone is closed
 }
 
 // New spawns a registry actor in system (or, when system is nil, in a new
@@ -51,7 +52,7 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 		}
 	}
 	// A root-level actor is supervised by its guardian strategy.
-	rp := props(p).Configure(actor.WithGuardian(supervisor.NewStrategy(supervisor.DecideResume, restartBudget, restartWindow)))
+	rp := props(p).Configure(actor.WithGuardian(resumeStrategy()))
 	var pid *actor.PID
 	if p.opts.name != "" {
 		var err error
@@ -61,8 +62,10 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 	} else {
 		pid = system.Root.SpawnPrefix(rp, "dbactor-registry")
 	}
+	g := &gate{}
 	r := &Registry{
-		caller:    &caller{system: system, gate: &gate{}, timeout: p.timeout},
+		caller:    &caller{system: system, gates: []*gate{g}, timeout: p.timeout},
+		gate:      g,
 		pid:       pid,
 		plan:      p,
 		ownSystem: own,
@@ -79,8 +82,10 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 	for _, m := range p.members {
 		db := &Database{name: m.Name, state: m.State, caller: r.caller, owner: pid}
 		if !m.Owned {
+			// Closed to this registry's callers when either registry closes.
 			owner := p.shared(m.Name)
-			db.caller, db.owner = owner.caller, owner.owner
+			db.owner = owner.owner
+			db.caller = &caller{system: system, gates: append([]*gate{g}, owner.gates...), timeout: p.timeout}
 		}
 		r.order = append(r.order, db)
 		if m.Name == "" {
@@ -174,48 +179,48 @@ func (r *Registry) Disconnect(ctx context.Context) error {
 
 // Close stops the registry: it refuses new calls, waits for those in flight,
 // gives back what this registry still holds on databases shared from other
-// registries, stops its actors and closes every pool it owns, whatever their
-// counts. It blocks until all of that is done or ctx ends. Close is
-// idempotent; every other call fails fast with ErrClosed afterwards.
+// registries, answers every request already queued at its actors, stops
+// them, and closes every pool it owns, whatever their counts. Close blocks
+// until all of that is done or ctx ends; the shutdown itself does not depend
+// on ctx (it is bounded by Config.Timeout), so a Close with an expired
+// context still releases everything, and a later Close waits for it. Close
+// is idempotent; every other call fails fast with ErrClosed afterwards.
 func (r *Registry) Close(ctx context.Context) error {
-	first := false
-	r.closeOnce.Do(func() {
-		first = true
-		r.closeErr = r.close(ctx)
-		close(r.closeDone)
-	})
-	if first {
-		return r.closeErr
-	}
+	r.closeOnce.Do(func() { go r.shutdown() })
 	select {
 	case <-r.closeDone:
 	case <-ctx.Done():
 		return fmt.Errorf("dbactor: close: %w", context.Cause(ctx))
 	}
-	return r.waitPools(ctx)
+	return errors.Join(r.closeErr, r.waitPools(ctx))
 }
 
-func (r *Registry) close(ctx context.Context) error {
+func (r *Registry) shutdown() {
+	defer close(r.closeDone)
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
 	var errs []error
 	if _, err := r.gate.shut(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, r.timeout); err != nil {
+	for _, s := range r.plan.owned() {
+		if n := s.RefCount(); n > 0 {
+			r.plan.logger.Warn("dbactor: closing a database that is still connected", "database", s.Name(), "ref_count", n)
+		}
+	}
+	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, 0); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
 	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {
-		errs = append(errs, fmt.Errorf("dbactor: close: releasing shared databases: %w", c.Err))
+		errs = append(errs, fmt.Errorf("dbactor: close: %w", c.Err))
 	}
 	// Poison, not Stop: requests already queued are answered first.
 	if err := ask.WaitStopped(ctx, r.system, r.pid, true); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", err))
 	}
-	if err := r.waitPools(ctx); err != nil {
-		errs = append(errs, err)
-	}
 	if r.ownSystem {
 		r.system.Shutdown()
 	}
-	return errors.Join(errs...)
+	r.closeErr = errors.Join(errs...)
 }
 
 func (r *Registry) waitPools(ctx context.Context) error {

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"net/url"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -111,6 +112,21 @@ func ChildName(database string) string {
 }
 
 // Respawn reports whether a database actor that terminated should be
-// spawned again: only an owned one that stopped while the supervisor is not
-// stopping (it exhausted its restarts, or was stopped from outside).
-func Respawn(owned, stopping bool) bool { return owned && !stopping }
+// spawned again on its State: only an owned one, while the supervisor is
+// neither stopping nor closing, that was not stopped for a configuration
+// error (a respawn cannot cure that), and that has not already been
+// respawned max times recently (a bug that fires on every message).
+func Respawn(owned, stopping, configStop bool, recent, max int) bool {
+	return owned && !stopping && !configStop && recent < max
+}
+
+// RecentRespawns keeps the respawn times within window before now.
+func RecentRespawns(times []time.Time, now time.Time, window time.Duration) []time.Time {
+	var out []time.Time
+	for _, t := range times {
+		if now.Sub(t) < window {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
@@ -133,8 +134,27 @@ func TestChildName(t *testing.T) {
 }
 
 func TestRespawn(t *testing.T) {
-	require.True(t, Respawn(true, false))
-	require.False(t, Respawn(true, true), "never respawn while the supervisor stops")
-	require.False(t, Respawn(false, false), "a shared database's actor belongs to its owner")
-	require.False(t, Respawn(false, true))
+	tests := []struct {
+		name                        string
+		owned, stopping, configStop bool
+		recent                      int
+		want                        bool
+	}{
+		{"owned, crashed past its restarts", true, false, false, 0, true},
+		{"never while the supervisor stops or closes", true, true, false, 0, false},
+		{"a shared database's actor belongs to its owner", false, false, false, 0, false},
+		{"a configuration error is not cured by a respawn", true, false, true, 0, false},
+		{"respawned too often recently", true, false, false, 3, false},
+		{"below the respawn budget", true, false, false, 2, true},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, Respawn(tt.owned, tt.stopping, tt.configStop, tt.recent, 3), tt.name)
+	}
+}
+
+func TestRecentRespawns(t *testing.T) {
+	now := time.Now()
+	times := []time.Time{now.Add(-2 * time.Minute), now.Add(-30 * time.Second), now.Add(-time.Second)}
+	require.Equal(t, times[1:], RecentRespawns(times, now, time.Minute))
+	require.Empty(t, RecentRespawns(nil, now, time.Minute))
 }

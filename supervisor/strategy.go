@@ -13,11 +13,15 @@ import (
 // answers whoever sent the message that crashed the actor — with a
 // CODE_INTERNAL error of the reply type they wait for — so a caller never
 // waits for its timeout because of a bug. Then it applies Decide's
-// directive; a restart beyond MaxRestarts within Window becomes a stop.
+// directive; a restart beyond MaxRestarts within Window becomes a stop. A
+// stop is a poison pill after a resume: the requests already queued are
+// answered first, where Proto.Actor's stop would drop them unanswered.
 type Strategy struct {
 	Decide      func(reason any) actor.Directive
 	MaxRestarts int
 	Window      time.Duration
+	// Stopped, when set, learns of every actor the strategy stops and why.
+	Stopped func(child *actor.PID, reason any)
 }
 
 // NewStrategy returns a Strategy applying decide, with a restart budget of
@@ -46,7 +50,11 @@ func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, c
 	case actor.RestartDirective:
 		sup.RestartChildren(child)
 	case actor.StopDirective:
-		sup.StopChildren(child)
+		if s.Stopped != nil {
+			s.Stopped(child, reason)
+		}
+		sup.ResumeChildren(child)
+		sys.Root.Poison(child)
 	case actor.EscalateDirective:
 		sup.EscalateFailure(reason, message)
 	}

@@ -37,20 +37,27 @@ func TestStrategyDirectives(t *testing.T) {
 		want     []string
 	}{
 		{"restart within budget", Decide, 3, 3, []string{"restart", "restart", "restart"}},
-		{"restart past budget stops", Decide, 2, 3, []string{"restart", "restart", "stop"}},
-		{"no budget stops at once", Decide, 0, 1, []string{"stop"}},
-		{"config errors stop", func(any) actor.Directive { return actor.StopDirective }, 5, 1, []string{"stop"}},
+		{"restart past budget stops (resume, then poison)", Decide, 2, 3, []string{"restart", "restart", "resume"}},
+		{"no budget stops at once", Decide, 0, 1, []string{"resume"}},
+		{"config errors stop", func(any) actor.Directive { return actor.StopDirective }, 5, 1, []string{"resume"}},
 		{"resume keeps the instance", DecideResume, 1, 3, []string{"resume", "resume", "resume"}},
 		{"escalate", func(any) actor.Directive { return actor.EscalateDirective }, 1, 1, []string{"escalate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := NewStrategy(tt.decide, tt.budget, time.Minute)
+			stops := 0
+			s.Stopped = func(*actor.PID, any) { stops++ }
 			sup, rs := &fakeSupervisor{}, actor.NewRestartStatistics()
 			for range tt.failures {
 				s.HandleFailure(sys, sup, child, rs, "boom", "not a request")
 			}
 			require.Equal(t, tt.want, sup.applied)
+			wantStops := 0
+			if tt.name != "resume keeps the instance" && tt.want[len(tt.want)-1] == "resume" {
+				wantStops = 1
+			}
+			require.Equal(t, wantStops, stops, "Stopped hears of every stop")
 		})
 	}
 }

@@ -34,17 +34,28 @@ type Options struct {
 	// DefaultTimeout bounds requests that carry no deadline.
 	DefaultTimeout time.Duration
 	// RollbackTimeout bounds undoing a failed connect, which runs even when
-	// the caller's deadline has passed.
+	// the caller's deadline has passed, and releasing shared databases.
 	RollbackTimeout time.Duration
 	// MaxRestarts within RestartWindow before a panicking database actor is
 	// stopped (and spawned afresh on the same State).
 	MaxRestarts   int
 	RestartWindow time.Duration
+	// MaxRespawns within RespawnWindow before a database actor that keeps
+	// exhausting its restarts is left stopped.
+	MaxRespawns   int
+	RespawnWindow time.Duration
+	// Held counts the registry-wide connects not yet matched by a
+	// disconnect. The registry keeps it so that it can release shared
+	// databases even when it is stopped without Close; nil: the supervisor
+	// keeps its own.
+	Held *atomic.Int64
 }
 
-// Close asks the supervisor to refuse further registry-wide requests, wait
-// for those in flight, and release what its registry still holds on
-// databases shared from other registries, before the registry stops. Local only: it never crosses nodes, so it is a Go type.
+// Close asks the supervisor to refuse further requests, wait for those in
+// flight, release what its registry still holds on databases shared from
+// other registries, and stop its database actors once each has answered
+// every request already queued. Local only — no other node may close a
+// registry — so it is a Go type, not a protocol message.
 type Close struct{}
 
 // Closed answers Close.
@@ -72,24 +83,58 @@ func Props(members []Member, opts Options) *actor.Props {
 	if opts.RestartWindow <= 0 {
 		opts.RestartWindow = 10 * time.Second
 	}
-	core := &core{members: members, opts: opts}
+	if opts.MaxRespawns <= 0 {
+		opts.MaxRespawns = 3
+	}
+	if opts.RespawnWindow <= 0 {
+		opts.RespawnWindow = time.Minute
+	}
+	if opts.Held == nil {
+		opts.Held = new(atomic.Int64)
+	}
+	core := &core{members: members, opts: opts, respawns: map[string][]time.Time{}, configStops: map[string]bool{}}
+	strategy := NewStrategy(Decide, opts.MaxRestarts, opts.RestartWindow)
+	strategy.Stopped = core.stoppedByStrategy
 	return actor.PropsFromProducer(
 		func() actor.Actor { return &supervisorActor{core: core} },
-		actor.WithSupervisor(NewStrategy(Decide, opts.MaxRestarts, opts.RestartWindow)),
+		actor.WithSupervisor(strategy),
 	)
 }
 
 // core is shared by every instance of one supervisor, so that a restart
-// keeps the members and the count of operations in flight.
+// keeps the members and the operations in flight.
 type core struct {
 	members []Member
 	opts    Options
 	ops     sync.WaitGroup
-	// held counts registry-wide connects not yet matched by a disconnect;
-	// Close releases that many on shared databases.
-	held atomic.Int64
 	// closing is set by Close; only Receive reads or writes it.
 	closing bool
+
+	mu          sync.Mutex
+	respawns    map[string][]time.Time // child id → recent respawns
+	configStops map[string]bool        // child id → stopped for a configuration error
+}
+
+func (c *core) stoppedByStrategy(child *actor.PID, reason any) {
+	if Decide(reason) == actor.StopDirective {
+		c.mu.Lock()
+		c.configStops[child.GetId()] = true
+		c.mu.Unlock()
+	}
+}
+
+// mayRespawn applies Respawn to a terminated child and records the respawn.
+func (c *core) mayRespawn(mb Member, stopping bool, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := mb.State.PID().GetId()
+	recent := RecentRespawns(c.respawns[id], now, c.opts.RespawnWindow)
+	ok := Respawn(mb.Owned, stopping, c.configStops[id], len(recent), c.opts.MaxRespawns)
+	if ok {
+		recent = append(recent, now)
+	}
+	c.respawns[id] = recent
+	return ok
 }
 
 type supervisorActor struct {
@@ -110,28 +155,33 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		a.stopping = true
 	case *actor.Terminated:
 		for _, mb := range a.members {
-			if mb.State.PID().Equal(m.GetWho()) && Respawn(mb.Owned, a.stopping) {
+			if !mb.State.PID().Equal(m.GetWho()) {
+				continue
+			}
+			if a.mayRespawn(mb, a.stopping || a.closing, time.Now()) {
 				a.opts.Logger.Error("dbactor: database actor stopped after repeated panics; spawning it again",
 					"database", actors.DisplayName(mb.Name))
 				a.spawn(c, mb)
 				c.ActorSystem().EventStream.Publish(&Respawned{Database: mb.Name})
+			} else if mb.Owned && !a.stopping && !a.closing {
+				a.opts.Logger.Error("dbactor: database actor stopped for good", "database", actors.DisplayName(mb.Name))
 			}
 		}
 	case *messages.Connect:
 		switch {
 		case m.GetTarget() != nil:
-			a.forward(c, m.GetTarget(), func(e *messages.Error) any { return &messages.ConnectResult{Errors: []*messages.Error{e}} })
+			a.forward(c, m.GetTarget(), m.GetDeadline())
 		case a.closing:
-			c.Respond(&messages.ConnectResult{Errors: []*messages.Error{closedError()}})
+			c.Respond(FailedReply(m, closedError()))
 		default:
 			a.fanOut(c, m.GetDeadline(), a.connectAll)
 		}
 	case *messages.Disconnect:
 		switch {
 		case m.GetTarget() != nil:
-			a.forward(c, m.GetTarget(), func(e *messages.Error) any { return &messages.DisconnectResult{Errors: []*messages.Error{e}} })
+			a.forward(c, m.GetTarget(), m.GetDeadline())
 		case a.closing:
-			c.Respond(&messages.DisconnectResult{Errors: []*messages.Error{closedError()}})
+			c.Respond(FailedReply(m, closedError()))
 		default:
 			force := m.GetForce()
 			a.fanOut(c, m.GetDeadline(), func(ctx context.Context, sys *actor.ActorSystem, d time.Time) any {
@@ -145,21 +195,26 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		if t == nil {
 			t = &messages.Target{} // the main database
 		}
-		a.forward(c, t, func(e *messages.Error) any { return &messages.Status{Database: t.GetDatabase(), Error: e} })
+		a.forward(c, t, nil)
 	case *messages.ListDatabases:
 		list := &messages.DatabaseList{}
 		for _, mb := range a.members {
-			list.Databases = append(list.Databases, StatusOf(mb.State))
+			list.Databases = append(list.Databases, Relabel(StatusOf(mb.State), mb.Name).(*messages.Status))
 		}
 		c.Respond(list)
 	case *faults.Panic:
 		panic(m.Value)
 	case *Close:
+		if a.closing {
+			c.Respond(&Closed{})
+			return
+		}
 		a.closing = true
 		sender, sys := c.Sender(), c.ActorSystem()
 		go func() { // not one of ops: it waits for them
 			a.ops.Wait()
-			err := a.release(sys, int(a.held.Swap(0)))
+			err := a.release(sys, int(a.opts.Held.Swap(0)))
+			a.stopOwned(sys)
 			sys.Root.Send(sender, &Closed{Err: err})
 		}()
 	}
@@ -168,10 +223,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 // forward hands a request for one database to its actor. An owned
 // database's actor answers the requester directly; a shared one's answer is
 // relabelled with the name this registry gives it.
-func (a *supervisorActor) forward(c actor.Context, t *messages.Target, fail func(*messages.Error) any) {
-	name := t.GetDatabase()
+func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *timestamppb.Timestamp) {
+	name, req := t.GetDatabase(), c.Message()
 	if a.closing {
-		c.Respond(fail(closedError()))
+		c.Respond(FailedReply(req, closedError()))
 		return
 	}
 	for _, mb := range a.members {
@@ -181,17 +236,20 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, fail func
 		pid := mb.State.PID()
 		switch {
 		case pid == nil:
-			c.Respond(fail(&messages.Error{Code: messages.Code_CODE_CLOSED, Database: name, Message: "database actor not running"}))
+			c.Respond(FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: name, Message: "database actor not running"}))
 		case mb.Owned:
 			c.Forward(pid)
 		default:
-			msg, sender, sys := c.Message(), c.Sender(), c.ActorSystem()
+			sender, sys := c.Sender(), c.ActorSystem()
+			d := deadline.FromMessage(ts, time.Now(), a.opts.DefaultTimeout)
 			a.ops.Go(func() {
-				ctx, cancel := context.WithDeadline(context.Background(), deadline.FromMessage(deadlineOf(msg), time.Now(), a.opts.DefaultTimeout))
+				// One hop more than an owned database: keep a margin for it.
+				inner := deadline.Inner(d, time.Now())
+				ctx, cancel := context.WithDeadline(context.Background(), inner)
 				defer cancel()
-				reply, err := ask.Request(ctx, sys, pid, msg, 0)
+				reply, err := ask.Request(ctx, sys, pid, withDeadline(req, inner), 0)
 				if err != nil {
-					reply = fail(RequestError(name, err))
+					reply = FailedReply(req, RequestError(name, err))
 				}
 				if sender != nil {
 					sys.Root.Send(sender, Relabel(reply, name))
@@ -200,54 +258,31 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, fail func
 		}
 		return
 	}
-	c.Respond(fail(&messages.Error{
+	c.Respond(FailedReply(req, &messages.Error{
 		Code: messages.Code_CODE_UNKNOWN_DATABASE, Database: name,
 		Message: fmt.Sprintf("unknown database %q: not the main database and not configured in extra", name),
 	}))
 }
 
-func deadlineOf(msg any) *timestamppb.Timestamp {
-	if m, ok := msg.(interface {
-		GetDeadline() *timestamppb.Timestamp
-	}); ok {
-		return m.GetDeadline()
+// withDeadline returns a copy of a one-database request addressed to the
+// database actor itself (no target) carrying deadline d.
+func withDeadline(req any, d time.Time) any {
+	switch m := req.(type) {
+	case *messages.Connect:
+		return &messages.Connect{Deadline: deadline.Proto(d)}
+	case *messages.Disconnect:
+		return &messages.Disconnect{Force: m.GetForce(), Deadline: deadline.Proto(d)}
+	case *messages.GetStatus:
+		return &messages.GetStatus{}
 	}
-	return nil
+	return req
 }
 
-// Relabel returns reply with every database name set to name: a shared
-// database's actor knows only the name its owner gives it.
-func Relabel(reply any, name string) any {
-	relabel := func(errs []*messages.Error) []*messages.Error {
-		out := make([]*messages.Error, len(errs))
-		for i, e := range errs {
-			out[i] = &messages.Error{Code: e.GetCode(), Message: e.GetMessage(), Database: name, Sqlstate: e.GetSqlstate()}
-		}
-		return out
-	}
-	switch r := reply.(type) {
-	case *messages.ConnectResult:
-		return &messages.ConnectResult{Opened: r.GetOpened(), Errors: relabel(r.GetErrors())}
-	case *messages.DisconnectResult:
-		return &messages.DisconnectResult{Closed: r.GetClosed(), Errors: relabel(r.GetErrors())}
-	case *messages.Status:
-		st := &messages.Status{
-			Database: name, Connected: r.GetConnected(), RefCount: r.GetRefCount(),
-			Dialect: r.GetDialect(), RedactedUrl: r.GetRedactedUrl(),
-		}
-		if r.GetError() != nil {
-			st.Error = relabel([]*messages.Error{r.GetError()})[0]
-		}
-		return st
-	}
-	return reply
-}
-
-// unhold counts one registry-wide disconnect against held, clamping at 0.
+// unhold counts one registry-wide disconnect against Held, clamping at 0.
 func (a *supervisorActor) unhold() {
 	for {
-		n := a.held.Load()
-		if n == 0 || a.held.CompareAndSwap(n, n-1) {
+		n := a.opts.Held.Load()
+		if n == 0 || a.opts.Held.CompareAndSwap(n, n-1) {
 			return
 		}
 	}
@@ -281,8 +316,12 @@ func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op 
 	})
 }
 
-func (a *supervisorActor) connectAll(ctx context.Context, sys *actor.ActorSystem, d time.Time) any {
+func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, d time.Time) any {
+	// Databases answer by inner, leaving the time up to d for the rollback
+	// and the reply: a slow database comes back as its own ConnectError.
 	inner := deadline.Inner(d, time.Now())
+	ctx, cancel := context.WithDeadline(context.Background(), inner)
+	defer cancel()
 	outcomes := a.each(ctx, sys, a.members, func(Member) any {
 		return &messages.Connect{Deadline: deadline.Proto(inner)}
 	})
@@ -302,7 +341,7 @@ func (a *supervisorActor) connectAll(ctx context.Context, sys *actor.ActorSystem
 	}
 	reply := ConnectReply(outcomes, expired, rollback)
 	if len(reply.GetErrors()) == 0 {
-		a.held.Add(1)
+		a.opts.Held.Add(1)
 	}
 	return reply
 }
@@ -314,26 +353,50 @@ func (a *supervisorActor) disconnectAll(ctx context.Context, sys *actor.ActorSys
 	})
 }
 
-// release gives back what the registry holds on shared databases.
+// release gives back n registry-wide connects on the shared databases, all
+// at once under one timeout. A shared database whose owner has closed it
+// holds nothing any more: that is not an error.
 func (a *supervisorActor) release(sys *actor.ActorSystem, n int) error {
 	var shared []Member
 	for _, mb := range a.members {
 		if !mb.Owned {
-			shared = append(shared, mb)
-		}
-	}
-	var errs []*messages.Error
-	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
-		d, _ := ctx.Deadline()
-		for _, o := range a.disconnectAll(ctx, sys, shared, false, d) {
-			if o.Err != nil {
-				errs = append(errs, o.Err)
+			for range n {
+				shared = append(shared, mb)
 			}
 		}
-		cancel()
+	}
+	if len(shared) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+	defer cancel()
+	d, _ := ctx.Deadline()
+	var errs []*messages.Error
+	for _, o := range a.disconnectAll(ctx, sys, shared, false, d) {
+		if o.Err != nil && o.Err.GetCode() != messages.Code_CODE_CLOSED {
+			errs = append(errs, o.Err)
+		}
 	}
 	return messages.Join(errs)
+}
+
+// stopOwned poisons every owned database actor and waits until each has
+// stopped: a poison pill queues behind the requests already there, so every
+// one of them is answered, where a Stop would drop them unanswered.
+func (a *supervisorActor) stopOwned(sys *actor.ActorSystem) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, mb := range a.members {
+		if pid := mb.State.PID(); mb.Owned && pid != nil {
+			wg.Go(func() {
+				if err := ask.WaitStopped(ctx, sys, pid, true); err != nil {
+					a.opts.Logger.Error("dbactor: database actor did not stop", "database", actors.DisplayName(mb.Name), "error", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // each sends one request per member concurrently and collects the answers in
@@ -342,24 +405,44 @@ func (a *supervisorActor) each(ctx context.Context, sys *actor.ActorSystem, memb
 	out := make([]Outcome, len(members))
 	var wg sync.WaitGroup
 	for i, mb := range members {
-		wg.Go(func() { out[i] = ask1(ctx, sys, mb, msg(mb)) })
+		wg.Go(func() { out[i] = a.ask(ctx, sys, mb, msg(mb)) })
 	}
 	wg.Wait()
 	return out
 }
 
-func ask1(ctx context.Context, sys *actor.ActorSystem, mb Member, msg any) Outcome {
+// lateGrace is how long the supervisor keeps listening for a connect reply
+// after it stopped waiting, to undo a connect that succeeded too late.
+const lateGrace = 5 * time.Second
+
+func (a *supervisorActor) ask(ctx context.Context, sys *actor.ActorSystem, mb Member, msg any) Outcome {
 	o := Outcome{Database: mb.Name}
 	pid := mb.State.PID()
 	if pid == nil {
 		o.Err = &messages.Error{Code: messages.Code_CODE_CLOSED, Database: mb.Name, Message: "database actor not running"}
 		return o
 	}
-	reply, err := ask.Request(ctx, sys, pid, msg, 0)
+	pending := ask.Send(sys, pid, msg)
+	reply, err := pending.Wait(ctx)
 	if err != nil {
+		if _, connect := msg.(*messages.Connect); connect && ctx.Err() != nil {
+			// Counted as failed, so not rolled back: undo it if it still
+			// succeeds.
+			a.ops.Add(1)
+			pending.Abandon(lateGrace, func(late any) {
+				if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
+					uctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+					defer cancel()
+					_, _ = ask.Request(uctx, sys, pid, &messages.Disconnect{}, 0)
+				}
+			}, a.ops.Done)
+		} else {
+			pending.Close()
+		}
 		o.Err = RequestError(mb.Name, err)
 		return o
 	}
+	pending.Close()
 	switch r := Relabel(reply, mb.Name).(type) {
 	case *messages.ConnectResult:
 		o.Changed = r.GetOpened()
@@ -372,7 +455,7 @@ func ask1(ctx context.Context, sys *actor.ActorSystem, mb Member, msg any) Outco
 			o.Err = r.GetErrors()[0]
 		}
 	default:
-		o.Err = &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: mb.Name, Message: "unexpected reply"}
+		o.Err = &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: mb.Name, Message: fmt.Sprintf("unexpected reply %T", reply)}
 	}
 	return o
 }
@@ -400,4 +483,32 @@ func StatusOf(s *actors.State) *messages.Status {
 		Dialect:     string(s.Dialect()),
 		RedactedUrl: s.RedactedURL(),
 	}
+}
+
+// Relabel returns reply with every database name set to name: a shared
+// database's actor knows only the name its owner gives it.
+func Relabel(reply any, name string) any {
+	relabel := func(errs []*messages.Error) []*messages.Error {
+		out := make([]*messages.Error, len(errs))
+		for i, e := range errs {
+			out[i] = &messages.Error{Code: e.GetCode(), Message: e.GetMessage(), Database: name, Sqlstate: e.GetSqlstate()}
+		}
+		return out
+	}
+	switch r := reply.(type) {
+	case *messages.ConnectResult:
+		return &messages.ConnectResult{Opened: r.GetOpened(), Errors: relabel(r.GetErrors())}
+	case *messages.DisconnectResult:
+		return &messages.DisconnectResult{Closed: r.GetClosed(), Errors: relabel(r.GetErrors())}
+	case *messages.Status:
+		st := &messages.Status{
+			Database: name, Connected: r.GetConnected(), RefCount: r.GetRefCount(),
+			Dialect: r.GetDialect(), RedactedUrl: r.GetRedactedUrl(),
+		}
+		if r.GetError() != nil {
+			st.Error = relabel([]*messages.Error{r.GetError()})[0]
+		}
+		return st
+	}
+	return reply
 }

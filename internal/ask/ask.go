@@ -36,18 +36,48 @@ func Send(system *actor.ActorSystem, pid *actor.PID, msg any) *Pending {
 	return &Pending{r: r, pid: pid}
 }
 
-// Wait waits for the reply until ctx ends. It may be called again after a
-// ctx error, with another ctx, to keep waiting for the same reply.
+// Wait waits for the reply until ctx ends. A reply that is there when ctx
+// ends wins over ctx. Wait may be called again after a ctx error, with
+// another ctx, to keep waiting for the same reply.
 func (p *Pending) Wait(ctx context.Context) (any, error) {
 	select {
 	case reply := <-p.r.ch:
-		if _, dead := reply.(*actor.DeadLetterResponse); dead {
-			return nil, fmt.Errorf("%w: %s", ErrNoActor, p.pid.GetId())
-		}
-		return reply, nil
+		return p.result(reply)
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		select {
+		case reply := <-p.r.ch:
+			return p.result(reply)
+		default:
+			return nil, context.Cause(ctx)
+		}
 	}
+}
+
+func (p *Pending) result(reply any) (any, error) {
+	if _, dead := reply.(*actor.DeadLetterResponse); dead {
+		return nil, fmt.Errorf("%w: %s", ErrNoActor, p.pid.GetId())
+	}
+	return reply, nil
+}
+
+// Abandon gives up on the reply but keeps listening for it in the
+// background for up to grace: a reply that still comes is passed to late
+// (when not nil), so its effect can be undone. done runs when the
+// background wait ends. Abandon closes p.
+func (p *Pending) Abandon(grace time.Duration, late func(reply any), done func()) {
+	go func() {
+		defer func() {
+			p.Close()
+			if done != nil {
+				done()
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		if reply, err := p.Wait(ctx); err == nil && late != nil {
+			late(reply)
+		}
+	}()
 }
 
 // Close unregisters the reply address; a reply arriving later is dropped.
