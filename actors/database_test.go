@@ -2,7 +2,6 @@ package actors_test
 
 import (
 	"context"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,18 +19,12 @@ import (
 
 func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
 
-func quiet() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-}
-
 // spawn starts one database actor on a SQLite file, as the supervisor would.
 func spawn(t *testing.T, hooks actors.Hooks) (*actor.ActorSystem, *actors.State) {
 	t.Helper()
 	cfg, err := dsn.Parse("sqlite:///" + filepath.Join(t.TempDir(), "a.db"))
 	require.NoError(t, err)
-	sys := quiet()
+	sys := testdb.ActorSystem(t)
 	s := actors.NewState("a", cfg, actors.StateOptions{Hooks: hooks})
 	pid := sys.Root.Spawn(actors.DatabaseProps(s))
 	s.SetPID(pid)
@@ -41,7 +34,6 @@ func spawn(t *testing.T, hooks actors.Hooks) (*actor.ActorSystem, *actors.State)
 		require.NoError(t, ask.WaitStopped(ctx, sys, pid, false))
 		s.Shutdown()
 		require.NoError(t, s.WaitClosed(ctx))
-		sys.Shutdown()
 	})
 	return sys, s
 }

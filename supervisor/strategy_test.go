@@ -1,13 +1,13 @@
 package supervisor
 
 import (
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -20,14 +20,8 @@ func (f *fakeSupervisor) RestartChildren(...*actor.PID)     { f.applied = append
 func (f *fakeSupervisor) StopChildren(...*actor.PID)        { f.applied = append(f.applied, "stop") }
 func (f *fakeSupervisor) ResumeChildren(pids ...*actor.PID) { f.applied = append(f.applied, "resume") }
 
-func quietSystem(t *testing.T) *actor.ActorSystem {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	t.Cleanup(sys.Shutdown)
-	return sys
-}
-
 func TestStrategyDirectives(t *testing.T) {
-	sys := quietSystem(t)
+	sys := testdb.ActorSystem(t)
 	child := actor.NewPID(sys.Address(), "child")
 	tests := []struct {
 		name     string
@@ -65,7 +59,7 @@ func TestStrategyDirectives(t *testing.T) {
 // The sender of the message that crashed an actor gets an error reply of
 // the type it waits for, at once.
 func TestStrategyAnswersTheCrashedRequest(t *testing.T) {
-	sys := quietSystem(t)
+	sys := testdb.ActorSystem(t)
 	got := make(chan any, 1)
 	sender := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {

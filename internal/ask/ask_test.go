@@ -3,7 +3,6 @@ package ask_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -16,12 +15,6 @@ import (
 
 func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
 
-func quiet() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-}
-
 type echo struct{}
 
 func (echo) Receive(c actor.Context) {
@@ -33,11 +26,10 @@ func (echo) Receive(c actor.Context) {
 }
 
 func system(t *testing.T) (*actor.ActorSystem, *actor.PID) {
-	sys := quiet()
+	sys := testdb.ActorSystem(t)
 	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return echo{} }))
 	t.Cleanup(func() {
 		_ = ask.WaitStopped(context.Background(), sys, pid, false)
-		sys.Shutdown()
 	})
 	return sys, pid
 }
@@ -78,8 +70,7 @@ func TestRequestToMissingActor(t *testing.T) {
 
 // Pending keeps waiting for the same reply after a first Wait gave up.
 func TestPendingWaitAgain(t *testing.T) {
-	sys := quiet()
-	defer sys.Shutdown()
+	sys := testdb.ActorSystem(t)
 	release := make(chan struct{})
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if _, ok := c.Message().(string); ok {
@@ -102,8 +93,7 @@ func TestPendingWaitAgain(t *testing.T) {
 }
 
 func TestWaitStopped(t *testing.T) {
-	sys := quiet()
-	defer sys.Shutdown()
+	sys := testdb.ActorSystem(t)
 	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return echo{} }))
 	require.NoError(t, ask.WaitStopped(context.Background(), sys, pid, true))
 	// An actor that is already gone answers the watch with Terminated too.

@@ -203,13 +203,15 @@ func FuzzParsePassword(f *testing.F) {
 	f.Fuzz(func(t *testing.T, user, password string) {
 		const host = "@127.0.0.1:5432/db"
 		fixed := "postgresql://" + user + ":" + host
+		// Inputs outside the property are uninteresting, not failures: the
+		// fuzzer moves on from them.
 		switch {
 		case len(password) < 4, strings.Contains(fixed, password), strings.Contains(mask, password):
-			t.Skip("password too short or part of the fixed text")
+			return // too short, or part of the fixed text
 		case strings.ContainsAny(user, ":/"), strings.HasPrefix(user, "["):
-			t.Skip("user would change the URL structure (or read as an IPv6 host)")
+			return // the user would change the URL structure (or read as an IPv6 host)
 		case ambiguousUserinfo(user + ":" + password):
-			t.Skip("documented ambiguity: raw '@' followed by raw '/' or '?'")
+			return // the documented ambiguity: raw '@' followed by raw '/' or '?'
 		}
 		in := "postgresql://" + user + ":" + password + host
 		cfg, err := Parse(in)
