@@ -34,7 +34,7 @@ type Database struct {
 	name  string
 	state *actors.State
 	// owner is the registry actor that owns the database: requests go there
-	// when the database actor is momentarily gone (restarting).
+	// when the database actor is momentarily gone (being spawned again).
 	owner *actor.PID
 	*caller
 }

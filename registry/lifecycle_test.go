@@ -417,3 +417,27 @@ func TestCancelledConnectGivesBackItsCount(t *testing.T) {
 	}
 	requireCount(t, reg.Database(), 0, false)
 }
+
+// Spec §1.2 C5: Disconnect attempts every database, and every failure comes
+// back (deviation 1), while each database is still closed.
+func TestRegistryDisconnectAttemptsEvery(t *testing.T) {
+	ctx := testCtx(t)
+	fail := func(context.Context) error { return errors.New("on-disconnect says no") }
+	reg := newRegistry(t, newSystem(t), registry.Config{
+		Database: backends[0].url(t),
+		Extra:    map[string]string{"a": backends[0].url(t), "b": backends[0].url(t)},
+	}, registry.WithHooks("", registry.Hooks{OnDisconnect: fail}), registry.WithHooks("b", registry.Hooks{OnDisconnect: fail}))
+	require.NoError(t, reg.Connect(ctx))
+	err := reg.Disconnect(ctx)
+	require.ErrorIs(t, err, registry.ErrHookFailed)
+	var failed []string
+	for _, e := range unwrapAll(err) {
+		var de *registry.DisconnectError
+		require.ErrorAs(t, e, &de)
+		failed = append(failed, de.Database)
+	}
+	require.Equal(t, []string{"", "b"}, failed)
+	for _, db := range reg.Databases() {
+		requireCount(t, db, 0, false)
+	}
+}

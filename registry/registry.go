@@ -43,13 +43,13 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 		return nil, p.err
 	}
 	own := system == nil
-	if own {
-		system = NewActorSystem(p.logger)
-	}
 	for _, s := range p.opts.shared {
-		if s.db.system != system {
+		if own || s.db.system != system {
 			return nil, &ConfigError{Database: s.name, Err: errors.New("WithExtraDatabase: the database belongs to another actor system")}
 		}
+	}
+	if own {
+		system = NewActorSystem(p.logger)
 	}
 	// A root-level actor is supervised by its guardian strategy.
 	rp := props(p).Configure(actor.WithGuardian(resumeStrategy()))
@@ -57,6 +57,9 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 	if p.opts.name != "" {
 		var err error
 		if pid, err = system.Root.SpawnNamed(rp, p.opts.name); err != nil {
+			if own {
+				system.Shutdown()
+			}
 			return nil, fmt.Errorf("dbactor: spawning registry %q: %w", p.opts.name, err)
 		}
 	} else {
@@ -77,6 +80,9 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 	defer cancel()
 	if _, err := ask.Request(ctx, system, pid, &messages.ListDatabases{}, 0); err != nil {
 		_ = ask.WaitStopped(ctx, system, pid, false)
+		if own {
+			system.Shutdown()
+		}
 		return nil, fmt.Errorf("dbactor: starting registry: %w", requestError(err))
 	}
 	for _, m := range p.members {
@@ -97,8 +103,7 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 	return r, nil
 }
 
-// shared is the owner's handle on the shared database called name here:
-// calls on it go through the owner's caller, gated by the owner's Close.
+// shared is the owner's handle on the database shared under name.
 func (p *plan) shared(name string) *Database {
 	for _, s := range p.opts.shared {
 		if s.name == name {
