@@ -25,9 +25,35 @@ func DatabaseProps(s *State) *actor.Props {
 
 type databaseActor struct{ s *State }
 
+// Close makes a database actor close its pool for good — whatever its count
+// — and answer every later request with CODE_CLOSED, staying alive to do so
+// until its registry's actor tree stops: a stopped actor would drop the
+// requests still arriving, unanswered. It answers Closed. Local only (the
+// owning registry's Close sends it), so it is a Go type.
+type Close struct{}
+
+// Closed answers Close.
+type Closed struct{}
+
 // Receive implements actor.Actor.
 func (a *databaseActor) Receive(c actor.Context) {
+	if a.s.closed.Load() {
+		if reply := messages.FailedReply(c.Message(), &messages.Error{
+			Code: messages.Code_CODE_CLOSED, Database: a.s.name, Message: "database closed: its registry is closed",
+		}); reply != nil {
+			if c.Sender() != nil {
+				c.Respond(reply)
+			}
+			return
+		}
+	}
 	switch m := c.Message().(type) {
+	case *Close:
+		if n := a.s.refCount.Load(); n > 0 {
+			a.s.logger.Warn("dbactor: closing a database that is still connected", "ref_count", n)
+		}
+		a.s.Shutdown()
+		c.Respond(&Closed{})
 	case *messages.Connect:
 		defer a.keepConsistent()()
 		c.Respond(a.connect(m))

@@ -114,3 +114,24 @@ func TestShutdownClosesRegardlessOfCount(t *testing.T) {
 	require.NoError(t, s.WaitClosed(ctx))
 	require.Error(t, db.PingContext(ctx))
 }
+
+// Close makes the actor a tombstone: pool closed whatever the count, and
+// every later request — asked or merely sent — answered CODE_CLOSED without
+// effect.
+func TestCloseMakesATombstone(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{})
+	request(t, sys, s.PID(), &messages.Connect{})
+	request(t, sys, s.PID(), &messages.Connect{})
+	require.IsType(t, &actors.Closed{}, request(t, sys, s.PID(), &actors.Close{}))
+	require.True(t, s.Closed())
+	require.False(t, s.Connected())
+	require.EqualValues(t, 0, s.RefCount())
+
+	sys.Root.Send(s.PID(), &messages.Connect{}) // no sender: still no effect
+	r := request(t, sys, s.PID(), &messages.Connect{}).(*messages.ConnectResult)
+	require.ErrorIs(t, r.GetErrors()[0], messages.ErrClosed)
+	st := request(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
+	require.ErrorIs(t, st.GetError(), messages.ErrClosed)
+	require.False(t, s.Connected())
+	require.EqualValues(t, 0, s.RefCount())
+}

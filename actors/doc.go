@@ -1,6 +1,5 @@
-// Package actors holds the database actor — one per database, owning its
-// connection pool from first connect to last disconnect — and the callback
-// actor adapter.
+// Package actors holds the database actor: one per database, owning its
+// connection pool from first connect to last disconnect.
 //
 // A database actor keeps Edgy/databasez semantics: the first Connect (ref
 // count 0 → 1) runs the on-connect hook, opens the pool and pings it, so
@@ -11,5 +10,7 @@
 //
 // The count and the pool live in a State that outlives the actor instance:
 // when a panic restarts the actor, the new instance picks up the same State,
-// so neither the pool nor the count is lost.
+// so neither the pool nor the count is lost. When its registry closes, the
+// actor closes the pool for good and answers every later request with
+// CODE_CLOSED until the actor tree stops (Close).
 package actors

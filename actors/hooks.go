@@ -8,7 +8,10 @@ import (
 // Hooks are user functions a database actor runs around its pool's life,
 // like databasez's connect_hook and disconnect_hook. Both run inside the
 // database actor with the request's deadline in ctx; a panic in either is
-// recovered and reported as a hook failure.
+// recovered and reported as a hook failure. A hook must not call back into
+// its database or its registry (Connect, Status, Close, …): the actor is
+// busy running the hook, so such a call waits until ctx ends and the request
+// fails with a timeout.
 type Hooks struct {
 	// OnConnect runs on the first connect (0 → 1) before the pool is opened.
 	// Its error fails the connect: the count returns to 0 and nothing opens.

@@ -31,6 +31,7 @@ type State struct {
 
 	pid      atomic.Pointer[actor.PID]
 	refCount atomic.Int64 // written only by the actor
+	closed   atomic.Bool  // for good: the registry closed it
 	pool     atomic.Pointer[pgxpool.Pool]
 	db       atomic.Pointer[sql.DB]
 
@@ -102,6 +103,10 @@ func (s *State) DB() *sql.DB { return s.db.Load() }
 
 // RefCount is the current ref count.
 func (s *State) RefCount() int64 { return s.refCount.Load() }
+
+// Closed reports whether the database was closed for good (its registry
+// closed): it answers every request with CODE_CLOSED until its actor stops.
+func (s *State) Closed() bool { return s.closed.Load() }
 
 // Connected reports whether the pool is open.
 func (s *State) Connected() bool { return s.db.Load() != nil }
@@ -189,9 +194,11 @@ func (s *State) WaitClosed(ctx context.Context) error {
 	}
 }
 
-// Shutdown closes whatever is open and sets the count to 0, without waiting.
-// Only the owner calls it, after the actor has stopped.
+// Shutdown closes whatever is open for good and sets the count to 0,
+// without waiting (WaitClosed waits). The database actor calls it on Close;
+// the owning registry calls it again once the actor has stopped.
 func (s *State) Shutdown() {
+	s.closed.Store(true)
 	s.refCount.Store(0)
 	s.startClose()
 }

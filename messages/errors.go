@@ -25,8 +25,7 @@ var (
 	ErrCanceled         = errors.New("dbactor: canceled")
 )
 
-// codeSentinels is ordered so that CodeOf finds the most specific code first:
-// a hook failure that timed out is a hook failure.
+// codeSentinels is ordered so that CodeOf finds the most specific code first.
 var codeSentinels = []struct {
 	code Code
 	err  error
@@ -120,4 +119,20 @@ func Join(errs []*Error) error {
 		all[i] = e
 	}
 	return errors.Join(all...)
+}
+
+// FailedReply is the reply of the right type for a protocol request that
+// failed before it was handled, carrying e; nil when req is not a request.
+func FailedReply(req any, e *Error) any {
+	switch req.(type) {
+	case *Connect:
+		return &ConnectResult{Errors: []*Error{e}}
+	case *Disconnect:
+		return &DisconnectResult{Errors: []*Error{e}}
+	case *GetStatus:
+		return &Status{Database: e.GetDatabase(), Error: e}
+	case *ListDatabases:
+		return &DatabaseList{Error: e}
+	}
+	return nil
 }

@@ -14,22 +14,17 @@ import (
 // of your own actor (or anywhere) and talk to it with messages: Connect,
 // Disconnect, GetStatus, ListDatabases. An invalid cfg does not panic: the
 // actor answers every request with an ErrInvalidConfig error. Spawn the
-// props once; the databases they describe belong to that one actor.
+// props once; the databases they describe belong to that one actor. You
+// choose its name when you spawn it (WithName applies to New only). When
+// its parent stops it, it closes its databases and gives back what it holds
+// on shared ones; a restart by the parent's strategy keeps pools and counts.
 func Props(cfg Config, opts ...Option) *actor.Props {
 	return props(newPlan(cfg, opts...))
 }
 
 func props(p *plan) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p} },
-		actor.WithSupervisor(resumeStrategy()))
-}
-
-// resumeStrategy supervises the registry actor and its supervisor: a crash
-// drops the message (answering its sender) and keeps the instance, whose
-// state a restart would not repair, while a restart would stop every actor
-// below it.
-func resumeStrategy() *supervisor.Strategy {
-	return supervisor.NewStrategy(supervisor.DecideResume, 0, 0)
+		actor.WithSupervisor(supervisor.Resume))
 }
 
 // closeRequest starts the registry's Close. Local only: no other node may
@@ -92,6 +87,13 @@ func (a *registryActor) start(c actor.Context) {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG,
 			Message: "these registry props are already spawned as " + owner.GetId()}
 		return
+	}
+	for _, s := range a.p.opts.shared {
+		if s.db.system != c.ActorSystem() {
+			a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Database: s.name,
+				Message: "WithExtraDatabase: the database belongs to another actor system"}
+			return
+		}
 	}
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{

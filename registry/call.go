@@ -104,6 +104,15 @@ func (c *caller) call(ctx context.Context, pid *actor.PID, build func(*timestamp
 	return nil, requestError(err)
 }
 
+// undo sends msg — a disconnect giving back a late connect — straight to
+// pid, past the gates: it is cleanup owed by a call that already entered
+// them, and must happen even while the registry closes.
+func (c *caller) undo(pid *actor.PID, msg any) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	_, _ = ask.Request(ctx, c.system, pid, msg, 0)
+}
+
 // requestError classifies a failure to get a reply.
 func requestError(err error) error {
 	switch {
@@ -114,7 +123,7 @@ func requestError(err error) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", ErrCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ask.ErrTimeout):
-		return fmt.Errorf("%w: no reply before the deadline: %w", ErrTimeout, err)
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return err
 }

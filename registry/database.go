@@ -77,7 +77,7 @@ func (d *Database) Connect(ctx context.Context) (bool, error) {
 		return &messages.Connect{Target: t, Deadline: ts}
 	}, func(late any) {
 		if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
-			_, _ = d.disconnect(context.Background(), false)
+			d.undo(d.owner, &messages.Disconnect{Target: &messages.Target{Database: d.state.Name()}})
 		}
 	})
 	if err != nil {
@@ -119,10 +119,13 @@ func (d *Database) disconnect(ctx context.Context, force bool) (bool, error) {
 // Status is a database's state at one moment.
 type Status struct {
 	// Database is the name ("" for the main database).
-	Database  string
+	Database string
+	// Connected reports whether the pool is open (a round trip succeeded).
 	Connected bool
-	RefCount  int
-	Dialect   Dialect
+	// RefCount is the number of connects not yet matched by a disconnect.
+	RefCount int
+	// Dialect is Postgres or SQLite.
+	Dialect Dialect
 	// URL is the configured URL with its password replaced by "xxxxx".
 	URL string
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -14,7 +15,6 @@ import (
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
-	"github.com/dbactor/dbactor/supervisor"
 )
 
 // A Close whose context is already cancelled (defer reg.Close(appCtx) after
@@ -68,10 +68,10 @@ func TestSlowDatabaseIsItsOwnConnectError(t *testing.T) {
 	}
 }
 
-// Requests queued behind a database actor that stops (its restarts used
-// up) are all answered: by the actor, or with an error — never left to
-// time out.
-func TestQueuedRequestsAnsweredWhenActorStops(t *testing.T) {
+// Requests queued behind crashing messages are all answered: a crashing
+// request gets an internal error, the others their normal reply — none is
+// left to time out.
+func TestQueuedRequestsAnsweredAcrossCrashes(t *testing.T) {
 	ctx := testCtx(t)
 	sys := newSystem(t)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
@@ -79,29 +79,25 @@ func TestQueuedRequestsAnsweredWhenActorStops(t *testing.T) {
 	_, err := db.Connect(ctx)
 	require.NoError(t, err)
 
-	respawned := make(chan struct{}, 1)
-	sub := sys.EventStream.Subscribe(func(evt any) {
-		if _, ok := evt.(*supervisor.Respawned); ok {
-			respawned <- struct{}{}
+	var futures []*actor.Future
+	for i := range 30 {
+		if i%3 == 0 {
+			sys.Root.Send(db.PID(), &faults.Panic{Value: "bug"})
 		}
-	})
-	defer sys.EventStream.Unsubscribe(sub)
-	for range 11 {
-		sys.Root.Send(db.PID(), &faults.Panic{Value: "bug"})
-	}
-	futures := make([]chan error, 5)
-	for i := range futures {
-		futures[i] = make(chan error, 1)
-		f := sys.Root.RequestFuture(db.PID(), &messages.GetStatus{}, 20*time.Second)
-		go func() { _, err := f.Result(); futures[i] <- err }()
+		futures = append(futures, sys.Root.RequestFuture(db.PID(), &messages.GetStatus{}, 20*time.Second))
 	}
 	start := time.Now()
+	statuses := 0
 	for _, f := range futures {
-		require.NoError(t, <-f, "a queued request was dropped")
+		res, err := f.Result()
+		require.NoError(t, err)
+		st := res.(*messages.Status)
+		require.Nil(t, st.GetError())
+		require.EqualValues(t, 1, st.GetRefCount())
+		statuses++
 	}
-	require.Less(t, time.Since(start), 10*time.Second)
-	<-respawned
-	requireCount(t, db, 1, true)
+	require.Equal(t, 30, statuses)
+	require.Less(t, time.Since(start), 30*time.Second)
 }
 
 // Close answers the message-API requests already queued at a database actor
@@ -203,4 +199,163 @@ func TestCountsExactUnderTinyDeadlines(t *testing.T) {
 
 func deadlinePB(in time.Duration) *timestamppb.Timestamp {
 	return timestamppb.New(time.Now().Add(in))
+}
+
+// localProcesses counts the processes registered in sys.
+func localProcesses(sys *actor.ActorSystem) int {
+	n := 0
+	for _, m := range sys.ProcessRegistry.LocalPIDs.LocalPIDs {
+		n += m.Count()
+	}
+	return n
+}
+
+// Registries come and go in a long-lived actor system without leaving
+// processes behind (one guardian for all of them, not one each).
+func TestNewCloseLeavesNoProcesses(t *testing.T) {
+	ctx := testCtx(t)
+	sys := newSystem(t)
+	warm, err := registry.New(sys, registry.Config{Database: "sqlite:///:memory:"})
+	require.NoError(t, err)
+	require.NoError(t, warm.Close(ctx))
+	before := localProcesses(sys)
+	for range 20 {
+		reg, err := registry.New(sys, registry.Config{Database: "sqlite:///:memory:", Extra: map[string]string{"x": "sqlite:///:memory:"}})
+		require.NoError(t, err)
+		require.NoError(t, reg.Connect(ctx))
+		require.NoError(t, reg.Close(ctx))
+	}
+	require.Equal(t, before, localProcesses(sys))
+}
+
+// Owner and sharer closing at the same time (an ordinary shutdown): both
+// finish promptly and cleanly.
+func TestOwnerAndSharerCloseTogether(t *testing.T) {
+	for range 10 {
+		ctx := testCtx(t)
+		sys := newSystem(t)
+		owner, err := registry.New(sys, registry.Config{Database: backends[0].url(t)})
+		require.NoError(t, err)
+		sharer, err := registry.New(sys, registry.Config{Database: backends[0].url(t)}, registry.WithExtraDatabase("shared", owner.Database()))
+		require.NoError(t, err)
+		require.NoError(t, owner.Connect(ctx))
+		require.NoError(t, sharer.Connect(ctx))
+		start := time.Now()
+		errs := make(chan error, 2)
+		go func() { errs <- owner.Close(ctx) }()
+		go func() { errs <- sharer.Close(ctx) }()
+		require.NoError(t, <-errs)
+		require.NoError(t, <-errs)
+		require.Less(t, time.Since(start), 5*time.Second)
+	}
+}
+
+// A cancelled connect on a shared handle, then the sharer's Close: the late
+// connect is still given back to the owner's database.
+func TestCancelledSharedConnectUndoneAfterSharerClose(t *testing.T) {
+	ctx := testCtx(t)
+	sys := newSystem(t)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	undone := make(chan struct{}, 1)
+	owner := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", registry.Hooks{
+		OnConnect:    func(context.Context) error { entered <- struct{}{}; <-release; return nil },
+		OnDisconnect: func(context.Context) error { undone <- struct{}{}; return nil },
+	}))
+	sharer, err := registry.New(sys, registry.Config{Database: backends[0].url(t)}, registry.WithExtraDatabase("shared", owner.Database()))
+	require.NoError(t, err)
+	shared, _ := sharer.Extra("shared")
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { _, err := shared.Connect(cctx); errc <- err }()
+	<-entered
+	cancel()
+	require.ErrorIs(t, <-errc, registry.ErrCanceled)
+	closed := make(chan error, 1)
+	go func() { closed <- sharer.Close(ctx) }()
+	close(release)
+	require.NoError(t, <-closed)
+	select {
+	case <-undone:
+	case <-ctx.Done():
+		t.Fatal("the late shared connect was not given back")
+	}
+	requireCount(t, owner.Database(), 0, false)
+}
+
+// A registry embedded with Props and stopped by its parent while a connect
+// is under way: the connect is reported closed, and everything the
+// registry held on a shared database — before and during — is given back.
+func TestEmbeddedRegistryStoppedMidConnect(t *testing.T) {
+	ctx := testCtx(t)
+	sys := newSystem(t)
+	owner := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
+	var block atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	pid := sys.Root.Spawn(registry.Props(registry.Config{Database: backends[0].url(t), Extra: map[string]string{"slow": backends[0].url(t)}},
+		registry.WithExtraDatabase("shared", owner.Database()),
+		registry.WithHooks("slow", registry.Hooks{OnConnect: func(context.Context) error {
+			if block.Load() {
+				entered <- struct{}{}
+				<-release
+			}
+			return nil
+		}})))
+	res, err := sys.Root.RequestFuture(pid, &messages.Connect{}, 10*time.Second).Result()
+	require.NoError(t, err)
+	require.Empty(t, res.(*messages.ConnectResult).GetErrors())
+	requireCount(t, owner.Database(), 1, true)
+
+	// "slow" must open again for its hook to run: give its count back.
+	res, err = sys.Root.RequestFuture(pid, &messages.Disconnect{Target: &messages.Target{Database: "slow"}}, 10*time.Second).Result()
+	require.NoError(t, err)
+	require.True(t, res.(*messages.DisconnectResult).GetClosed())
+	block.Store(true)
+	pending := sys.Root.RequestFuture(pid, &messages.Connect{}, 20*time.Second)
+	<-entered
+	stopped := sys.Root.StopFuture(pid)
+	close(release)
+	require.NoError(t, stopped.Wait())
+	res, err = pending.Result()
+	require.NoError(t, err)
+	require.ErrorIs(t, messages.Join(res.(*messages.ConnectResult).GetErrors()), registry.ErrClosed)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, 0, status(t, owner.Database()).RefCount)
+	}, 10*time.Second, 10*time.Millisecond)
+	_ = ctx
+}
+
+// WithName taken: a configuration error, nothing spawned.
+func TestWithNameTaken(t *testing.T) {
+	sys := newSystem(t)
+	newRegistry(t, sys, registry.Config{Database: "sqlite:///:memory:"}, registry.WithName("registry"))
+	_, err := registry.New(sys, registry.Config{Database: "sqlite:///:memory:"}, registry.WithName("registry"))
+	require.ErrorIs(t, err, registry.ErrInvalidConfig)
+}
+
+// Close after the user shut down the registry's own actor system: no panic.
+func TestCloseAfterOwnSystemShutdown(t *testing.T) {
+	reg, err := registry.New(nil, registry.Config{Database: "sqlite:///:memory:"})
+	require.NoError(t, err)
+	reg.System().Shutdown()
+	require.NoError(t, reg.Close(testCtx(t)))
+}
+
+// A rollback that takes a while (a slow on-disconnect hook) still fits the
+// time the supervisor keeps for it: the caller gets the typed error.
+func TestSlowRollbackStillTyped(t *testing.T) {
+	ctx := testCtx(t)
+	reg := newRegistry(t, newSystem(t), registry.Config{
+		Database: backends[0].url(t),
+		Extra:    map[string]string{"broken": missingDirURL(t)},
+	}, registry.WithHooks("", registry.Hooks{OnDisconnect: func(ctx context.Context) error {
+		<-time.After(50 * time.Millisecond) // a slow hook, bounded well inside the reserve
+		return nil
+	}}))
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	err := reg.Connect(short)
+	var ce *registry.ConnectError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "broken", ce.Database)
+	requireCount(t, reg.Database(), 0, false)
 }

@@ -56,12 +56,14 @@ type ParseError = dsn.ParseError
 type ConnectError struct {
 	// Database is the name of the database: "" for the main database.
 	Database string
-	// Err is the cause; it matches ErrConnectFailed, ErrTimeout,
-	// ErrHookFailed or ErrClosed, and errors.As gives a *messages.Error
-	// carrying the SQLSTATE when the server reported one.
+	// Err is the cause; it matches ErrConnectFailed, ErrTimeout (a deadline,
+	// whichever step it cut short), ErrHookFailed, ErrCanceled, ErrClosed or
+	// ErrInternal, and errors.As gives a *messages.Error carrying the
+	// SQLSTATE when the server reported one.
 	Err error
 }
 
+// Error names the database and the cause.
 func (e *ConnectError) Error() string {
 	return "dbactor: connect " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
 }
@@ -73,9 +75,11 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 type DisconnectError struct {
 	// Database is the name of the database: "" for the main database.
 	Database string
-	Err      error
+	// Err is the cause (ErrHookFailed, ErrDisconnectFailed, ErrTimeout, …).
+	Err error
 }
 
+// Error names the database and the cause.
 func (e *DisconnectError) Error() string {
 	return "dbactor: disconnect " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
 }
@@ -88,9 +92,11 @@ func (e *DisconnectError) Unwrap() error { return e.Err }
 type ConfigError struct {
 	// Database is the name of the database: "" for the main database.
 	Database string
-	Err      error
+	// Err is the problem: a *ParseError, ErrInvalidName, ErrUnknownDatabase…
+	Err error
 }
 
+// Error names the database and the problem.
 func (e *ConfigError) Error() string {
 	return "dbactor: configuration of " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
 }

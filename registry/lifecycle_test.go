@@ -270,9 +270,8 @@ func TestRegistryConnectMainFails(t *testing.T) {
 	requireCount(t, x, 0, false)
 }
 
-// Deviation 2: a database whose connect succeeded but whose on-connect work
-// (here: a hook of the next database) failed is rolled back too; and a
-// database held before the failed connect keeps its earlier count.
+// A rollback gives back only what the failed connect took: a database held
+// before it keeps its earlier count.
 func TestRegistryRollbackKeepsEarlierCounts(t *testing.T) {
 	ctx := testCtx(t)
 	var fail atomic.Bool

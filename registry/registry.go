@@ -52,7 +52,7 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 		system = NewActorSystem(p.logger)
 	}
 	// A root-level actor is supervised by its guardian strategy.
-	rp := props(p).Configure(actor.WithGuardian(resumeStrategy()))
+	rp := props(p).Configure(actor.WithGuardian(supervisor.Resume))
 	var pid *actor.PID
 	if p.opts.name != "" {
 		var err error
@@ -60,7 +60,7 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 			if own {
 				system.Shutdown()
 			}
-			return nil, fmt.Errorf("dbactor: spawning registry %q: %w", p.opts.name, err)
+			return nil, fmt.Errorf("%w: WithName: registry name %q: %w", ErrInvalidConfig, p.opts.name, err)
 		}
 	} else {
 		pid = system.Root.SpawnPrefix(rp, "dbactor-registry")
@@ -117,7 +117,8 @@ func (p *plan) shared(name string) *Database {
 // GetStatus and ListDatabases, from the root context or from any actor.
 func (r *Registry) PID() *actor.PID { return r.pid }
 
-// System is the actor system the registry runs in.
+// System is the actor system the registry runs in. When New made it (a nil
+// system), Close shuts it down: do not shut it down yourself.
 func (r *Registry) System() *actor.ActorSystem { return r.system }
 
 // Schema is the configured default schema for models ("" when unset).
@@ -152,7 +153,7 @@ func (r *Registry) Connect(ctx context.Context) error {
 		return &messages.Connect{Deadline: ts}
 	}, func(late any) {
 		if res, ok := late.(*messages.ConnectResult); ok && len(res.GetErrors()) == 0 {
-			_ = r.Disconnect(context.Background())
+			r.undo(r.pid, &messages.Disconnect{})
 		}
 	})
 	if err != nil {
@@ -187,42 +188,48 @@ func (r *Registry) Disconnect(ctx context.Context) error {
 // registries, answers every request already queued at its actors, stops
 // them, and closes every pool it owns, whatever their counts. Close blocks
 // until all of that is done or ctx ends; the shutdown itself does not depend
-// on ctx (it is bounded by Config.Timeout), so a Close with an expired
-// context still releases everything, and a later Close waits for it. Close
-// is idempotent; every other call fails fast with ErrClosed afterwards.
+// on ctx (each of its stages is bounded by Config.Timeout), so a Close with
+// an expired context still releases everything, and a later Close waits for
+// it. Close is idempotent; every other call fails fast with ErrClosed
+// afterwards. Do not call Close from a hook: it waits for the call running
+// the hook.
 func (r *Registry) Close(ctx context.Context) error {
 	r.closeOnce.Do(func() { go r.shutdown() })
 	select {
 	case <-r.closeDone:
 	case <-ctx.Done():
-		return fmt.Errorf("dbactor: close: %w", context.Cause(ctx))
+		return fmt.Errorf("dbactor: close: %w", requestError(context.Cause(ctx)))
 	}
 	return errors.Join(r.closeErr, r.waitPools(ctx))
 }
 
 func (r *Registry) shutdown() {
 	defer close(r.closeDone)
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-	defer cancel()
+	// Each stage has its own budget: one that runs out must not cost the
+	// next one its chance (the actors must still be closed and stopped).
+	stage := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), r.timeout)
+	}
 	var errs []error
+	ctx, cancel := stage()
 	if _, err := r.gate.shut(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	for _, s := range r.plan.owned() {
-		if n := s.RefCount(); n > 0 {
-			r.plan.logger.Warn("dbactor: closing a database that is still connected", "database", s.Name(), "ref_count", n)
-		}
-	}
+	cancel()
+	ctx, cancel = stage()
 	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, 0); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
 	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", c.Err))
 	}
+	cancel()
 	// Poison, not Stop: requests already queued are answered first.
+	ctx, cancel = stage()
 	if err := ask.WaitStopped(ctx, r.system, r.pid, true); err != nil {
-		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", err))
+		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", requestError(err)))
 	}
-	if r.ownSystem {
+	cancel()
+	if r.ownSystem && !r.system.IsStopped() {
 		r.system.Shutdown()
 	}
 	r.closeErr = errors.Join(errs...)
@@ -232,7 +239,7 @@ func (r *Registry) waitPools(ctx context.Context) error {
 	var errs []error
 	for _, s := range r.plan.owned() {
 		if err := s.WaitClosed(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("dbactor: close: %w", err))
+			errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,11 +1,7 @@
 package supervisor
 
 import (
-	"errors"
 	"net/url"
-	"time"
-
-	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dbactor/dbactor/messages"
 )
@@ -88,19 +84,6 @@ func DisconnectReply(outcomes []Outcome) *messages.DisconnectResult {
 	return res
 }
 
-// ErrConfigPanic marks a panic caused by configuration, which a restart
-// cannot cure: Decide stops such an actor instead of restart-looping it.
-var ErrConfigPanic = errors.New("dbactor: configuration error")
-
-// Decide is the supervisor's decider for a database actor that panicked:
-// restart it (its State survives), unless the panic is a configuration error.
-func Decide(reason any) actor.Directive {
-	if err, ok := reason.(error); ok && errors.Is(err, ErrConfigPanic) {
-		return actor.StopDirective
-	}
-	return actor.RestartDirective
-}
-
 // ChildName is the actor name of a database's actor. Names of different
 // databases never collide, whatever the extra names contain: the main
 // database is "db-main", an extra is "db-x-" plus its path-escaped name.
@@ -109,24 +92,4 @@ func ChildName(database string) string {
 		return "db-main"
 	}
 	return "db-x-" + url.PathEscape(database)
-}
-
-// Respawn reports whether a database actor that terminated should be
-// spawned again on its State: only an owned one, while the supervisor is
-// neither stopping nor closing, that was not stopped for a configuration
-// error (a respawn cannot cure that), and that has not already been
-// respawned max times recently (a bug that fires on every message).
-func Respawn(owned, stopping, configStop bool, recent, max int) bool {
-	return owned && !stopping && !configStop && recent < max
-}
-
-// RecentRespawns keeps the respawn times within window before now.
-func RecentRespawns(times []time.Time, now time.Time, window time.Duration) []time.Time {
-	var out []time.Time
-	for _, t := range times {
-		if now.Sub(t) < window {
-			out = append(out, t)
-		}
-	}
-	return out
 }

@@ -1,12 +1,8 @@
 package supervisor
 
 import (
-	"errors"
-	"fmt"
 	"testing"
-	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/messages"
@@ -103,22 +99,6 @@ func TestDisconnectReply(t *testing.T) {
 	require.False(t, DisconnectReply(nil).GetClosed())
 }
 
-func TestDecide(t *testing.T) {
-	tests := []struct {
-		reason any
-		want   actor.Directive
-	}{
-		{"boom", actor.RestartDirective},
-		{errors.New("nil pointer"), actor.RestartDirective},
-		{fmt.Errorf("bad url: %w", ErrConfigPanic), actor.StopDirective},
-		{ErrConfigPanic, actor.StopDirective},
-		{42, actor.RestartDirective},
-	}
-	for _, tt := range tests {
-		require.Equal(t, tt.want, Decide(tt.reason), "reason %v", tt.reason)
-	}
-}
-
 func TestChildName(t *testing.T) {
 	require.Equal(t, "db-main", ChildName(""))
 	names := []string{"", "main", "db-main", "a/b", "a%2Fb", "a b", " a", "x-main", "é", "default", "../up", "a:b"}
@@ -131,30 +111,4 @@ func TestChildName(t *testing.T) {
 		}
 		seen[c] = n
 	}
-}
-
-func TestRespawn(t *testing.T) {
-	tests := []struct {
-		name                        string
-		owned, stopping, configStop bool
-		recent                      int
-		want                        bool
-	}{
-		{"owned, crashed past its restarts", true, false, false, 0, true},
-		{"never while the supervisor stops or closes", true, true, false, 0, false},
-		{"a shared database's actor belongs to its owner", false, false, false, 0, false},
-		{"a configuration error is not cured by a respawn", true, false, true, 0, false},
-		{"respawned too often recently", true, false, false, 3, false},
-		{"below the respawn budget", true, false, false, 2, true},
-	}
-	for _, tt := range tests {
-		require.Equal(t, tt.want, Respawn(tt.owned, tt.stopping, tt.configStop, tt.recent, 3), tt.name)
-	}
-}
-
-func TestRecentRespawns(t *testing.T) {
-	now := time.Now()
-	times := []time.Time{now.Add(-2 * time.Minute), now.Add(-30 * time.Second), now.Add(-time.Second)}
-	require.Equal(t, times[1:], RecentRespawns(times, now, time.Minute))
-	require.Empty(t, RecentRespawns(nil, now, time.Minute))
 }

@@ -34,16 +34,9 @@ type Options struct {
 	// DefaultTimeout bounds requests that carry no deadline.
 	DefaultTimeout time.Duration
 	// RollbackTimeout bounds undoing a failed connect, which runs even when
-	// the caller's deadline has passed, and releasing shared databases.
+	// the caller's deadline has passed, releasing shared databases, and
+	// closing owned ones.
 	RollbackTimeout time.Duration
-	// MaxRestarts within RestartWindow before a panicking database actor is
-	// stopped (and spawned afresh on the same State).
-	MaxRestarts   int
-	RestartWindow time.Duration
-	// MaxRespawns within RespawnWindow before a database actor that keeps
-	// exhausting its restarts is left stopped.
-	MaxRespawns   int
-	RespawnWindow time.Duration
 	// Held counts the registry-wide connects not yet matched by a
 	// disconnect. The registry keeps it so that it can release shared
 	// databases even when it is stopped without Close; nil: the supervisor
@@ -53,17 +46,13 @@ type Options struct {
 
 // Close asks the supervisor to refuse further requests, wait for those in
 // flight, release what its registry still holds on databases shared from
-// other registries, and stop its database actors once each has answered
-// every request already queued. Local only — no other node may close a
+// other registries, and close its own databases for good (see actors.Close:
+// each first answers every request already queued). Local only — no other node may close a
 // registry — so it is a Go type, not a protocol message.
 type Close struct{}
 
 // Closed answers Close.
 type Closed struct{ Err error }
-
-// Respawned is published on the actor system's EventStream when a database
-// actor that stopped after repeated panics is spawned again on its State.
-type Respawned struct{ Database string }
 
 // Props returns the supervisor's props. members lists the main database
 // first, then the extras in registry order.
@@ -77,27 +66,13 @@ func Props(members []Member, opts Options) *actor.Props {
 	if opts.RollbackTimeout <= 0 {
 		opts.RollbackTimeout = 10 * time.Second
 	}
-	if opts.MaxRestarts <= 0 {
-		opts.MaxRestarts = 10
-	}
-	if opts.RestartWindow <= 0 {
-		opts.RestartWindow = 10 * time.Second
-	}
-	if opts.MaxRespawns <= 0 {
-		opts.MaxRespawns = 3
-	}
-	if opts.RespawnWindow <= 0 {
-		opts.RespawnWindow = time.Minute
-	}
 	if opts.Held == nil {
 		opts.Held = new(atomic.Int64)
 	}
-	core := &core{members: members, opts: opts, respawns: map[string][]time.Time{}, configStops: map[string]bool{}}
-	strategy := NewStrategy(Decide, opts.MaxRestarts, opts.RestartWindow)
-	strategy.Stopped = core.stoppedByStrategy
+	core := &core{members: members, opts: opts}
 	return actor.PropsFromProducer(
 		func() actor.Actor { return &supervisorActor{core: core} },
-		actor.WithSupervisor(strategy),
+		actor.WithSupervisor(Restart),
 	)
 }
 
@@ -110,37 +85,32 @@ type core struct {
 	// closing is set by Close; only Receive reads or writes it.
 	closing bool
 
-	mu          sync.Mutex
-	respawns    map[string][]time.Time // child id → recent respawns
-	configStops map[string]bool        // child id → stopped for a configuration error
+	// stopped is set when the supervisor stops (its registry stopped): a
+	// connect finishing afterwards is rolled back, not counted in Held, which
+	// the registry has released by then.
+	mu      sync.Mutex
+	stopped bool
 }
 
-func (c *core) stoppedByStrategy(child *actor.PID, reason any) {
-	if Decide(reason) == actor.StopDirective {
-		c.mu.Lock()
-		c.configStops[child.GetId()] = true
-		c.mu.Unlock()
-	}
-}
-
-// mayRespawn applies Respawn to a terminated child and records the respawn.
-func (c *core) mayRespawn(mb Member, stopping bool, now time.Time) bool {
+// hold records a successful registry-wide connect in Held, unless the
+// supervisor has stopped; it reports whether it did.
+func (c *core) hold() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := mb.State.PID().GetId()
-	recent := RecentRespawns(c.respawns[id], now, c.opts.RespawnWindow)
-	ok := Respawn(mb.Owned, stopping, c.configStops[id], len(recent), c.opts.MaxRespawns)
-	if ok {
-		recent = append(recent, now)
+	if c.stopped {
+		return false
 	}
-	c.respawns[id] = recent
-	return ok
+	c.opts.Held.Add(1)
+	return true
 }
 
-type supervisorActor struct {
-	*core
-	stopping bool
+func (c *core) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
 }
+
+type supervisorActor struct{ *core }
 
 // Receive implements actor.Actor.
 func (a *supervisorActor) Receive(c actor.Context) {
@@ -151,22 +121,8 @@ func (a *supervisorActor) Receive(c actor.Context) {
 				a.spawn(c, mb)
 			}
 		}
-	case *actor.Stopping, *actor.Restarting:
-		a.stopping = true
-	case *actor.Terminated:
-		for _, mb := range a.members {
-			if !mb.State.PID().Equal(m.GetWho()) {
-				continue
-			}
-			if a.mayRespawn(mb, a.stopping || a.closing, time.Now()) {
-				a.opts.Logger.Error("dbactor: database actor stopped after repeated panics; spawning it again",
-					"database", actors.DisplayName(mb.Name))
-				a.spawn(c, mb)
-				c.ActorSystem().EventStream.Publish(&Respawned{Database: mb.Name})
-			} else if mb.Owned && !a.stopping && !a.closing {
-				a.opts.Logger.Error("dbactor: database actor stopped for good", "database", actors.DisplayName(mb.Name))
-			}
-		}
+	case *actor.Stopping:
+		a.stop()
 	case *messages.Connect:
 		switch {
 		case m.GetTarget() != nil:
@@ -214,7 +170,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		go func() { // not one of ops: it waits for them
 			a.ops.Wait()
 			err := a.release(sys, int(a.opts.Held.Swap(0)))
-			a.stopOwned(sys)
+			a.closeOwned(sys)
 			sys.Root.Send(sender, &Closed{Err: err})
 		}()
 	}
@@ -235,7 +191,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 		}
 		pid := mb.State.PID()
 		switch {
-		case pid == nil:
+		case pid == nil, mb.State.Closed():
 			c.Respond(FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: name, Message: "database actor not running"}))
 		case mb.Owned:
 			c.Forward(pid)
@@ -247,7 +203,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 				inner := deadline.Inner(d, time.Now())
 				ctx, cancel := context.WithDeadline(context.Background(), inner)
 				defer cancel()
-				reply, err := ask.Request(ctx, sys, pid, withDeadline(req, inner), 0)
+				reply, err := a.request(ctx, sys, pid, withDeadline(req, inner))
 				if err != nil {
 					reply = FailedReply(req, RequestError(name, err))
 				}
@@ -319,19 +275,30 @@ func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op 
 func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, d time.Time) any {
 	// Databases answer by inner, leaving the time up to d for the rollback
 	// and the reply: a slow database comes back as its own ConnectError.
-	inner := deadline.Inner(d, time.Now())
+	inner := d.Add(-deadline.Reserve(time.Until(d)))
 	ctx, cancel := context.WithDeadline(context.Background(), inner)
 	defer cancel()
 	outcomes := a.each(ctx, sys, a.members, func(Member) any {
 		return &messages.Connect{Deadline: deadline.Proto(inner)}
 	})
 	expired := time.Now().After(inner)
-	plan := PlanRollback(outcomes, expired)
+	stopped := false
+	if !expired {
+		// Counting the success and checking for a stop must be one step.
+		a.mu.Lock()
+		stopped = a.stopped
+		a.mu.Unlock()
+	}
+	plan := PlanRollback(outcomes, expired || stopped)
 	var rollback []Outcome
 	if len(plan) > 0 {
-		undo := make([]Member, len(plan))
-		for i, idx := range plan {
-			undo[i] = a.members[idx]
+		var undo []Member
+		for _, idx := range plan {
+			// Once stopped, the registry closes its own databases itself
+			// (and their actors are going): undo only the shared ones.
+			if mb := a.members[idx]; !stopped || !mb.Owned {
+				undo = append(undo, mb)
+			}
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
 		defer cancel()
@@ -339,9 +306,14 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 		rollback = a.disconnectAll(rctx, sys, undo, false, rd)
 		a.opts.Logger.Warn("dbactor: connect failed; rolled back", "rolled_back", len(plan))
 	}
+	if stopped {
+		return FailedReply(&messages.Connect{}, closedError())
+	}
 	reply := ConnectReply(outcomes, expired, rollback)
-	if len(reply.GetErrors()) == 0 {
-		a.opts.Held.Add(1)
+	if len(reply.GetErrors()) == 0 && !a.hold() {
+		// Stopped between the check and now: give the connect back.
+		a.disconnectAll(context.Background(), sys, a.members, false, time.Now().Add(a.opts.RollbackTimeout))
+		return FailedReply(&messages.Connect{}, closedError())
 	}
 	return reply
 }
@@ -380,18 +352,19 @@ func (a *supervisorActor) release(sys *actor.ActorSystem, n int) error {
 	return messages.Join(errs)
 }
 
-// stopOwned poisons every owned database actor and waits until each has
-// stopped: a poison pill queues behind the requests already there, so every
-// one of them is answered, where a Stop would drop them unanswered.
-func (a *supervisorActor) stopOwned(sys *actor.ActorSystem) {
+// closeOwned closes every owned database for good and waits for each to
+// answer: each first answers the requests already queued, and keeps
+// answering later ones with CODE_CLOSED until the actor tree stops.
+func (a *supervisorActor) closeOwned(sys *actor.ActorSystem) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, mb := range a.members {
 		if pid := mb.State.PID(); mb.Owned && pid != nil {
 			wg.Go(func() {
-				if err := ask.WaitStopped(ctx, sys, pid, true); err != nil {
-					a.opts.Logger.Error("dbactor: database actor did not stop", "database", actors.DisplayName(mb.Name), "error", err)
+				if _, err := ask.Request(ctx, sys, pid, &actors.Close{}, 0); err != nil {
+					a.opts.Logger.Error("dbactor: closing database", "database", actors.DisplayName(mb.Name), "error", err)
+					mb.State.Shutdown()
 				}
 			})
 		}
@@ -418,31 +391,17 @@ const lateGrace = 5 * time.Second
 func (a *supervisorActor) ask(ctx context.Context, sys *actor.ActorSystem, mb Member, msg any) Outcome {
 	o := Outcome{Database: mb.Name}
 	pid := mb.State.PID()
-	if pid == nil {
-		o.Err = &messages.Error{Code: messages.Code_CODE_CLOSED, Database: mb.Name, Message: "database actor not running"}
+	if pid == nil || mb.State.Closed() {
+		// A closed database's actor is soon stopped, and a stopping actor
+		// drops requests unanswered: do not send any.
+		o.Err = &messages.Error{Code: messages.Code_CODE_CLOSED, Database: mb.Name, Message: "database closed"}
 		return o
 	}
-	pending := ask.Send(sys, pid, msg)
-	reply, err := pending.Wait(ctx)
+	reply, err := a.request(ctx, sys, pid, msg)
 	if err != nil {
-		if _, connect := msg.(*messages.Connect); connect && ctx.Err() != nil {
-			// Counted as failed, so not rolled back: undo it if it still
-			// succeeds.
-			a.ops.Add(1)
-			pending.Abandon(lateGrace, func(late any) {
-				if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
-					uctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
-					defer cancel()
-					_, _ = ask.Request(uctx, sys, pid, &messages.Disconnect{}, 0)
-				}
-			}, a.ops.Done)
-		} else {
-			pending.Close()
-		}
 		o.Err = RequestError(mb.Name, err)
 		return o
 	}
-	pending.Close()
 	switch r := Relabel(reply, mb.Name).(type) {
 	case *messages.ConnectResult:
 		o.Changed = r.GetOpened()
@@ -458,6 +417,27 @@ func (a *supervisorActor) ask(ctx context.Context, sys *actor.ActorSystem, mb Me
 		o.Err = &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: mb.Name, Message: fmt.Sprintf("unexpected reply %T", reply)}
 	}
 	return o
+}
+
+// request asks a database actor and waits until ctx ends. A Connect whose
+// reply comes too late was counted as failed by the caller, so it is not
+// rolled back by it: the supervisor keeps listening and undoes it.
+func (a *supervisorActor) request(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID, msg any) (any, error) {
+	pending := ask.Send(sys, pid, msg)
+	reply, err := pending.Wait(ctx)
+	if _, connect := msg.(*messages.Connect); err == nil || !connect || ctx.Err() == nil {
+		pending.Close()
+		return reply, err
+	}
+	a.ops.Add(1) // the request being answered is one of ops: never from zero
+	pending.Abandon(lateGrace, func(late any) {
+		if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
+			uctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+			defer cancel()
+			_, _ = ask.Request(uctx, sys, pid, &messages.Disconnect{}, 0)
+		}
+	}, a.ops.Done)
+	return nil, err
 }
 
 // RequestError classifies an error of ask.Request about database.

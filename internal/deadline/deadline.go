@@ -22,6 +22,13 @@ func Margin(remaining time.Duration) time.Duration {
 	return min(max(remaining/10, minMargin), maxMargin)
 }
 
+// Reserve is the time a hop that must still act on its answers (roll back a
+// failed connect, then reply) keeps for that: a fifth of what remains,
+// between 1 ms and 1 s.
+func Reserve(remaining time.Duration) time.Duration {
+	return min(max(remaining/5, minMargin), time.Second)
+}
+
 // Inner returns the deadline for the next hop: d less its margin.
 func Inner(d time.Time, now time.Time) time.Time {
 	return d.Add(-Margin(d.Sub(now)))
