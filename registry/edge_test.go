@@ -283,8 +283,9 @@ func TestCancelledSharedConnectUndoneAfterSharerClose(t *testing.T) {
 }
 
 // A registry embedded with Props and stopped by its parent while a connect
-// is under way: the connect is reported closed, and everything the
-// registry held on a shared database — before and during — is given back.
+// is under way: the connect is reported closed (unless it finished first),
+// and everything the registry held on a shared database — before and
+// during — is given back.
 func TestEmbeddedRegistryStoppedMidConnect(t *testing.T) {
 	ctx := testCtx(t)
 	sys := newSystem(t)
@@ -317,7 +318,11 @@ func TestEmbeddedRegistryStoppedMidConnect(t *testing.T) {
 	require.NoError(t, stopped.Wait())
 	res, err = pending.Result()
 	require.NoError(t, err)
-	require.ErrorIs(t, messages.Join(res.(*messages.ConnectResult).GetErrors()), registry.ErrClosed)
+	if errs := res.(*messages.ConnectResult).GetErrors(); len(errs) > 0 {
+		// Stopped before it finished; otherwise it finished before the stop
+		// reached the supervisor, and counts among what the stop gives back.
+		require.ErrorIs(t, messages.Join(errs), registry.ErrClosed)
+	}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Equal(c, 0, status(t, owner.Database()).RefCount)
 	}, 10*time.Second, 10*time.Millisecond)
