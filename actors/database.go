@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
@@ -20,10 +21,16 @@ import (
 // instance the props produce — the first and any after a restart — works on
 // the same State.
 func DatabaseProps(s *State) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s} })
+	d := drain.New(func(req any) any {
+		return messages.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
+	})
+	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s, drain: d} }, d.Props())
 }
 
-type databaseActor struct{ s *State }
+type databaseActor struct {
+	s     *State
+	drain *drain.Drain
+}
 
 // Close makes a database actor close its pool for good — whatever its count
 // — and answer every later request with CODE_CLOSED, staying alive to do so
@@ -64,7 +71,9 @@ func (a *databaseActor) Receive(c actor.Context) {
 		c.Respond(a.status())
 	case *faults.Panic:
 		panic(m.Value)
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Stopped:
+		a.drain.Stopped(c.ActorSystem())
+	case *actor.Started, *actor.Stopping, *actor.Restarting:
 		// The State outlives the instance: nothing to open or close here.
 	default:
 		if c.Sender() != nil {

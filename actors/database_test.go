@@ -135,3 +135,27 @@ func TestCloseMakesATombstone(t *testing.T) {
 	require.False(t, s.Connected())
 	require.EqualValues(t, 0, s.RefCount())
 }
+
+// Requests still queued when the actor stops are answered CODE_CLOSED:
+// Proto.Actor alone would skip them, unanswered.
+func TestStoppedActorAnswersItsQueue(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	sys, s := spawn(t, actors.Hooks{OnConnect: func(context.Context) error {
+		close(entered)
+		<-release
+		return nil
+	}})
+	connect := sys.Root.RequestFuture(s.PID(), &messages.Connect{}, 20*time.Second)
+	<-entered
+	queued := sys.Root.RequestFuture(s.PID(), &messages.GetStatus{}, 20*time.Second)
+	stopped := sys.Root.StopFuture(s.PID())
+	close(release)
+	require.NoError(t, stopped.Wait())
+	start := time.Now()
+	res, err := queued.Result()
+	require.NoError(t, err, "the queued request was dropped")
+	require.ErrorIs(t, res.(*messages.Status).GetError(), messages.ErrClosed)
+	require.Less(t, time.Since(start), 10*time.Second)
+	_, err = connect.Result()
+	require.NoError(t, err)
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
@@ -23,8 +24,14 @@ func Props(cfg Config, opts ...Option) *actor.Props {
 }
 
 func props(p *plan) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p} },
-		actor.WithSupervisor(supervisor.Resume))
+	d := drain.New(func(req any) any {
+		if _, ok := req.(*closeRequest); ok {
+			return &supervisor.Closed{}
+		}
+		return supervisor.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
+	})
+	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p, drain: d} },
+		actor.WithSupervisor(supervisor.Resume), d.Props())
 }
 
 // closeRequest starts the registry's Close. Local only: no other node may
@@ -38,14 +45,17 @@ type registryActor struct {
 	p          *plan
 	supervisor *actor.PID
 	refusal    *messages.Error
+	drain      *drain.Drain
 }
 
 // Receive implements actor.Actor.
 func (a *registryActor) Receive(c actor.Context) {
+	defer a.survive(c)
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)
 	case *actor.Stopped:
+		a.drain.Stopped(c.ActorSystem())
 		if a.refusal == nil {
 			a.p.release(c.ActorSystem())
 			for _, s := range a.p.owned() {
@@ -74,6 +84,25 @@ func (a *registryActor) Receive(c actor.Context) {
 			}})
 		}
 	}
+}
+
+// survive keeps a crash inside the registry actor from reaching its parent:
+// a parent's strategy (a Props-embedded registry has the user's) would
+// restart it, which stops every actor below it mid-request. The request that
+// crashed it gets an internal error, as Strategy would give it.
+func (a *registryActor) survive(c actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	a.p.logger.Error("dbactor: registry actor crashed handling a message; carrying on", "reason", r)
+	if sender := c.Sender(); sender != nil {
+		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: fmt.Sprintf("registry crashed handling %T: %v", c.Message(), r)}
+		if reply := supervisor.FailedReply(c.Message(), e); reply != nil {
+			c.Respond(reply)
+		}
+	}
+	c.ActorSystem().EventStream.Publish(&actor.SupervisorEvent{Child: c.Self(), Reason: r, Directive: actor.ResumeDirective})
 }
 
 func (a *registryActor) start(c actor.Context) {

@@ -34,7 +34,7 @@ type Database struct {
 	name  string
 	state *actors.State
 	// owner is the registry actor that owns the database: requests go there
-	// when the database actor is momentarily gone (being spawned again).
+	// when the database actor is gone (its tree stopped).
 	owner *actor.PID
 	*caller
 }
@@ -158,11 +158,9 @@ func statusFrom(s *messages.Status) Status {
 	}
 }
 
-// request asks the database actor directly. If that actor is gone — being
-// spawned again after repeated crashes — the request goes through the
-// owning registry instead, whose supervisor handles the actor's termination
-// (and respawn) before a request queued behind it. A dead letter means
-// nothing was done, so nothing is done twice.
+// request asks the database actor directly. If that actor is gone (a dead
+// letter: nothing was done), it asks the owning registry instead, which
+// answers for the database or that it is closed.
 func (d *Database) request(ctx context.Context, build func(*timestamppb.Timestamp, *messages.Target) any, undo func(any)) (any, error) {
 	reply, err := d.call(ctx, d.state.PID(), func(ts *timestamppb.Timestamp) any { return build(ts, nil) }, undo)
 	target := &messages.Target{Database: d.state.Name()}

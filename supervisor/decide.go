@@ -93,3 +93,20 @@ func ChildName(database string) string {
 	}
 	return "db-x-" + url.PathEscape(database)
 }
+
+// SharedReleased reports whether a registry-wide disconnect gave back its
+// hold on every shared database: each one either acted on it (no error, or
+// an error after the count went down) or is closed (nothing held any more).
+// A timeout, a cancellation or a crash means nothing was given back.
+func SharedReleased(members []Member, outcomes []Outcome) bool {
+	for i, m := range members {
+		if m.Owned || i >= len(outcomes) || outcomes[i].Err == nil {
+			continue
+		}
+		switch outcomes[i].Err.GetCode() {
+		case messages.Code_CODE_TIMEOUT, messages.Code_CODE_CANCELED, messages.Code_CODE_INTERNAL:
+			return false
+		}
+	}
+	return true
+}

@@ -112,3 +112,16 @@ func TestChildName(t *testing.T) {
 		seen[c] = n
 	}
 }
+
+func TestSharedReleased(t *testing.T) {
+	members := []Member{{Name: "", Owned: true}, {Name: "s"}}
+	bad := func(c messages.Code) []Outcome { return []Outcome{{}, {Database: "s", Err: fail("s", c)}} }
+	require.True(t, SharedReleased(members, []Outcome{{}, {Database: "s"}}))
+	require.True(t, SharedReleased(members, bad(messages.Code_CODE_HOOK_FAILED)), "the count went down before the hook")
+	require.True(t, SharedReleased(members, bad(messages.Code_CODE_CLOSED)), "a closed database holds nothing")
+	require.False(t, SharedReleased(members, bad(messages.Code_CODE_TIMEOUT)))
+	require.False(t, SharedReleased(members, bad(messages.Code_CODE_CANCELED)))
+	require.False(t, SharedReleased(members, bad(messages.Code_CODE_INTERNAL)))
+	require.True(t, SharedReleased(members, []Outcome{{Err: fail("", messages.Code_CODE_TIMEOUT)}, {Database: "s"}}),
+		"owned databases do not count")
+}

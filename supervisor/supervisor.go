@@ -15,6 +15,7 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -70,9 +71,10 @@ func Props(members []Member, opts Options) *actor.Props {
 		opts.Held = new(atomic.Int64)
 	}
 	core := &core{members: members, opts: opts}
+	core.drain = drain.New(func(req any) any { return FailedReply(req, closedError()) })
 	return actor.PropsFromProducer(
 		func() actor.Actor { return &supervisorActor{core: core} },
-		actor.WithSupervisor(Restart),
+		actor.WithSupervisor(Restart), core.drain.Props(),
 	)
 }
 
@@ -90,6 +92,8 @@ type core struct {
 	// the registry has released by then.
 	mu      sync.Mutex
 	stopped bool
+
+	drain *drain.Drain
 }
 
 // hold records a successful registry-wide connect in Held, unless the
@@ -123,6 +127,8 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		}
 	case *actor.Stopping:
 		a.stop()
+	case *actor.Stopped:
+		a.drain.Stopped(c.ActorSystem())
 	case *messages.Connect:
 		switch {
 		case m.GetTarget() != nil:
@@ -140,10 +146,15 @@ func (a *supervisorActor) Receive(c actor.Context) {
 			c.Respond(FailedReply(m, closedError()))
 		default:
 			force := m.GetForce()
+			// Claimed before anything is sent, so a stop of the registry
+			// meanwhile cannot give the same hold back twice.
+			claimed := a.unhold()
 			a.fanOut(c, m.GetDeadline(), func(ctx context.Context, sys *actor.ActorSystem, d time.Time) any {
-				reply := DisconnectReply(a.disconnectAll(ctx, sys, a.members, force, d))
-				a.unhold()
-				return reply
+				outcomes := a.disconnectAll(ctx, sys, a.members, force, d)
+				if claimed && !SharedReleased(a.members, outcomes) {
+					a.hold() // nothing was given back: the hold is still ours
+				}
+				return DisconnectReply(outcomes)
 			})
 		}
 	case *messages.GetStatus:
@@ -234,12 +245,16 @@ func withDeadline(req any, d time.Time) any {
 	return req
 }
 
-// unhold counts one registry-wide disconnect against Held, clamping at 0.
-func (a *supervisorActor) unhold() {
+// unhold takes one registry-wide connect off Held, clamping at 0; it
+// reports whether there was one to take.
+func (a *supervisorActor) unhold() bool {
 	for {
 		n := a.opts.Held.Load()
-		if n == 0 || a.opts.Held.CompareAndSwap(n, n-1) {
-			return
+		if n == 0 {
+			return false
+		}
+		if a.opts.Held.CompareAndSwap(n, n-1) {
+			return true
 		}
 	}
 }
@@ -292,13 +307,9 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 	plan := PlanRollback(outcomes, expired || stopped)
 	var rollback []Outcome
 	if len(plan) > 0 {
-		var undo []Member
-		for _, idx := range plan {
-			// Once stopped, the registry closes its own databases itself
-			// (and their actors are going): undo only the shared ones.
-			if mb := a.members[idx]; !stopped || !mb.Owned {
-				undo = append(undo, mb)
-			}
+		undo := make([]Member, len(plan))
+		for i, idx := range plan {
+			undo[i] = a.members[idx]
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
 		defer cancel()
@@ -312,7 +323,10 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 	reply := ConnectReply(outcomes, expired, rollback)
 	if len(reply.GetErrors()) == 0 && !a.hold() {
 		// Stopped between the check and now: give the connect back.
-		a.disconnectAll(context.Background(), sys, a.members, false, time.Now().Add(a.opts.RollbackTimeout))
+		rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+		defer cancel()
+		rd, _ := rctx.Deadline()
+		a.disconnectAll(rctx, sys, a.members, false, rd)
 		return FailedReply(&messages.Connect{}, closedError())
 	}
 	return reply
