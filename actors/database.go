@@ -115,7 +115,7 @@ func (a *databaseActor) opContext(ts *timestamppb.Timestamp) (context.Context, c
 	if !d.After(now) {
 		return nil, nil, false
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), d)
+	ctx, cancel := context.WithDeadline(a.s.life, d)
 	return ctx, cancel, true
 }
 
@@ -139,7 +139,17 @@ func (a *databaseActor) connect(m *messages.Connect) *messages.ConnectResult {
 	}
 	if err := s.open(ctx); err != nil {
 		s.refCount.Store(0)
+		if s.closed.Load() {
+			return &messages.ConnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database closed while connecting"}}}
+		}
 		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_CONNECT_FAILED, "", ctx, err)}}
+	}
+	if s.closed.Load() {
+		// Closed for good while the pool opened (from outside the actor):
+		// the pool must not outlive the Close.
+		s.refCount.Store(0)
+		s.startClose()
+		return &messages.ConnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database closed while connecting"}}}
 	}
 	if ctx.Err() != nil {
 		// Opened, but too late for the caller to learn it: undo, so no count

@@ -32,8 +32,12 @@ type State struct {
 	pid      atomic.Pointer[actor.PID]
 	refCount atomic.Int64 // written only by the actor
 	closed   atomic.Bool  // for good: the registry closed it
-	pool     atomic.Pointer[pgxpool.Pool]
-	db       atomic.Pointer[sql.DB]
+	// life ends when the database is closed for good: work under way (an
+	// open, a hook) is cut short rather than holding Close up.
+	life context.Context
+	end  context.CancelFunc
+	pool atomic.Pointer[pgxpool.Pool]
+	db   atomic.Pointer[sql.DB]
 
 	mu      sync.Mutex
 	closing chan struct{} // closed when the most recent close has finished
@@ -59,6 +63,7 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 	}
 	done := make(chan struct{})
 	close(done)
+	life, end := context.WithCancel(context.Background())
 	return &State{
 		name:           name,
 		cfg:            cfg,
@@ -66,6 +71,8 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		logger:         logger.With("database", DisplayName(name)),
 		defaultTimeout: opts.DefaultTimeout,
 		closing:        done,
+		life:           life,
+		end:            end,
 	}
 }
 
@@ -199,6 +206,7 @@ func (s *State) WaitClosed(ctx context.Context) error {
 // the owning registry calls it again once the actor has stopped.
 func (s *State) Shutdown() {
 	s.closed.Store(true)
+	s.end()
 	s.refCount.Store(0)
 	s.startClose()
 }

@@ -126,7 +126,7 @@ func (a *registryActor) start(c actor.Context) {
 	}
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
-		Logger: a.p.logger, DefaultTimeout: a.p.timeout, Held: &a.p.held,
+		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout, Held: &a.p.held,
 	}), "supervisor")
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}

@@ -366,3 +366,27 @@ func TestSlowRollbackStillTyped(t *testing.T) {
 	require.Equal(t, "broken", ce.Database)
 	requireCount(t, reg.Database(), 0, false)
 }
+
+// Close does not wait for a long connect under way: closing the database
+// cuts it short, and no pool opens after Close has returned.
+func TestCloseCutsConnectShort(t *testing.T) {
+	ctx := testCtx(t)
+	sys := newSystem(t)
+	entered := make(chan struct{})
+	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t), Timeout: 300 * time.Millisecond},
+		registry.WithHooks("", registry.Hooks{OnConnect: func(ctx context.Context) error {
+			close(entered)
+			<-ctx.Done() // until the request's deadline — or the Close
+			return ctx.Err()
+		}}))
+	require.NoError(t, err)
+	connect := sys.Root.RequestFuture(reg.Database().PID(), &messages.Connect{Deadline: deadlinePB(15 * time.Second)}, 20*time.Second)
+	<-entered
+	start := time.Now()
+	_ = reg.Close(ctx) // may report that the busy database did not answer in time
+	require.Less(t, time.Since(start), 5*time.Second, "Close waited for the connect")
+	res, err := connect.Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, res.(*messages.ConnectResult).GetErrors())
+	require.Nil(t, reg.Database().DB())
+}

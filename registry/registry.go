@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -216,7 +217,9 @@ func (r *Registry) shutdown() {
 		errs = append(errs, err)
 	}
 	cancel()
-	ctx, cancel = stage()
+	// The supervisor waits for operations, releases shared databases and
+	// closes its own, each within Config.Timeout.
+	ctx, cancel = context.WithTimeout(context.Background(), 3*r.timeout+time.Second)
 	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, 0); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
 	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {

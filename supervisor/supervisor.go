@@ -179,7 +179,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		a.closing = true
 		sender, sys := c.Sender(), c.ActorSystem()
 		go func() { // not one of ops: it waits for them
-			a.ops.Wait()
+			a.waitOps()
 			err := a.release(sys, int(a.opts.Held.Swap(0)))
 			a.closeOwned(sys)
 			sys.Root.Send(sender, &Closed{Err: err})
@@ -364,6 +364,21 @@ func (a *supervisorActor) release(sys *actor.ActorSystem, n int) error {
 		}
 	}
 	return messages.Join(errs)
+}
+
+// waitOps waits for the operations in flight, at most RollbackTimeout: each
+// is bounded by its own deadline, but a far-off one must not hold Close up
+// (closing the databases cuts what they are doing short).
+func (a *supervisorActor) waitOps() {
+	done := make(chan struct{})
+	go func() { a.ops.Wait(); close(done) }()
+	t := time.NewTimer(a.opts.RollbackTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		a.opts.Logger.Warn("dbactor: closing with operations still in flight")
+	}
 }
 
 // closeOwned closes every owned database for good and waits for each to
