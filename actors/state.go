@@ -93,9 +93,6 @@ func (s *State) Dialect() dsn.Dialect { return s.cfg.Dialect }
 // RedactedURL is the configured URL with its password replaced.
 func (s *State) RedactedURL() string { return s.cfg.Redacted }
 
-// Secrets are the configured passwords, for scrubbing error texts.
-func (s *State) Secrets() []string { return s.cfg.Secrets() }
-
 // PID is the database actor's PID, nil before it is spawned.
 func (s *State) PID() *actor.PID { return s.pid.Load() }
 

@@ -103,12 +103,6 @@ func CodeOf(err error, fallback Code) Code {
 	return fallback
 }
 
-// NewError builds an Error about database from err. The message is err's text
-// as given: callers scrub secrets before calling.
-func NewError(code Code, database string, err error) *Error {
-	return &Error{Code: code, Message: err.Error(), Database: database}
-}
-
 // Join returns errs as one Go error (errors.Join), or nil when there are none.
 func Join(errs []*Error) error {
 	if len(errs) == 0 {
