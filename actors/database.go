@@ -68,7 +68,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 		defer a.keepConsistent()()
 		c.Respond(a.disconnect(m))
 	case *messages.GetStatus:
-		c.Respond(a.status())
+		c.Respond(a.s.Status())
 	case *faults.Panic:
 		panic(m.Value)
 	case *actor.Stopped:
@@ -137,19 +137,17 @@ func (a *databaseActor) connect(m *messages.Connect) *messages.ConnectResult {
 		s.refCount.Store(0)
 		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_HOOK_FAILED, "on-connect hook", ctx, err)}}
 	}
-	if err := s.open(ctx); err != nil {
-		s.refCount.Store(0)
-		if s.closed.Load() {
-			return &messages.ConnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database closed while connecting"}}}
-		}
-		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_CONNECT_FAILED, "", ctx, err)}}
-	}
+	err := s.open(ctx)
 	if s.closed.Load() {
 		// Closed for good while the pool opened (from outside the actor):
 		// the pool must not outlive the Close.
 		s.refCount.Store(0)
 		s.startClose()
 		return &messages.ConnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database closed while connecting"}}}
+	}
+	if err != nil {
+		s.refCount.Store(0)
+		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_CONNECT_FAILED, "", ctx, err)}}
 	}
 	if ctx.Err() != nil {
 		// Opened, but too late for the caller to learn it: undo, so no count
@@ -200,17 +198,6 @@ func (a *databaseActor) disconnect(m *messages.Disconnect) *messages.DisconnectR
 	}
 	s.logger.Debug("dbactor: database disconnected", "forced", m.GetForce())
 	return res
-}
-
-func (a *databaseActor) status() *messages.Status {
-	s := a.s
-	return &messages.Status{
-		Database:    s.name,
-		Connected:   s.Connected(),
-		RefCount:    s.refCount.Load(),
-		Dialect:     string(s.cfg.Dialect),
-		RedactedUrl: s.cfg.Redacted,
-	}
 }
 
 func (a *databaseActor) expired(op string) *messages.Error {

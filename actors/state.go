@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/messages"
 )
 
 // State is everything a database actor owns that must survive a restart of
@@ -111,6 +112,19 @@ func (s *State) RefCount() int64 { return s.refCount.Load() }
 // Closed reports whether the database was closed for good (its registry
 // closed): it answers every request with CODE_CLOSED until its actor stops.
 func (s *State) Closed() bool { return s.closed.Load() }
+
+// Status is the database's state as a protocol message. Read without a
+// round trip it is a snapshot; the actor's answer to GetStatus is ordered
+// with its other requests.
+func (s *State) Status() *messages.Status {
+	return &messages.Status{
+		Database:    s.name,
+		Connected:   s.Connected(),
+		RefCount:    s.refCount.Load(),
+		Dialect:     string(s.cfg.Dialect),
+		RedactedUrl: s.cfg.Redacted,
+	}
+}
 
 // Connected reports whether the pool is open.
 func (s *State) Connected() bool { return s.db.Load() != nil }

@@ -166,7 +166,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	case *messages.ListDatabases:
 		list := &messages.DatabaseList{}
 		for _, mb := range a.members {
-			list.Databases = append(list.Databases, Relabel(StatusOf(mb.State), mb.Name).(*messages.Status))
+			list.Databases = append(list.Databases, Relabel(mb.State.Status(), mb.Name).(*messages.Status))
 		}
 		c.Respond(list)
 	case *faults.Panic:
@@ -481,17 +481,6 @@ func RequestError(database string, err error) *messages.Error {
 		code = messages.Code_CODE_CANCELED
 	}
 	return &messages.Error{Code: code, Database: database, Message: err.Error()}
-}
-
-// StatusOf reads a database's status without a round trip.
-func StatusOf(s *actors.State) *messages.Status {
-	return &messages.Status{
-		Database:    s.Name(),
-		Connected:   s.Connected(),
-		RefCount:    s.RefCount(),
-		Dialect:     string(s.Dialect()),
-		RedactedUrl: s.RedactedURL(),
-	}
 }
 
 // Relabel returns reply with every database name set to name: a shared
