@@ -23,6 +23,12 @@ var (
 	ErrRollbackFailed   = errors.New("dbactor: rollback failed")
 	ErrClosed           = errors.New("dbactor: closed")
 	ErrCanceled         = errors.New("dbactor: canceled")
+	ErrSchema           = errors.New("dbactor: schema error")
+	ErrUnsupported      = errors.New("dbactor: unsupported")
+	ErrModelCollision   = errors.New("dbactor: model collision")
+	ErrUnknownModel     = errors.New("dbactor: unknown model")
+	ErrInvalidModel     = errors.New("dbactor: invalid model")
+	ErrInvalidName      = errors.New("dbactor: invalid name")
 )
 
 // codeSentinels is ordered so that CodeOf finds the most specific code first.
@@ -31,6 +37,12 @@ var codeSentinels = []struct {
 	err  error
 }{
 	{Code_CODE_ROLLBACK_FAILED, ErrRollbackFailed},
+	{Code_CODE_INVALID_NAME, ErrInvalidName},
+	{Code_CODE_INVALID_MODEL, ErrInvalidModel},
+	{Code_CODE_MODEL_COLLISION, ErrModelCollision},
+	{Code_CODE_UNKNOWN_MODEL, ErrUnknownModel},
+	{Code_CODE_UNSUPPORTED, ErrUnsupported},
+	{Code_CODE_SCHEMA, ErrSchema},
 	{Code_CODE_HOOK_FAILED, ErrHookFailed},
 	{Code_CODE_INVALID_CONFIG, ErrInvalidConfig},
 	{Code_CODE_INVALID_ARGUMENT, ErrInvalidArgument},
@@ -127,6 +139,14 @@ func FailedReply(req any, e *Error) any {
 		return &Status{Database: e.GetDatabase(), Error: e}
 	case *ListDatabases:
 		return &DatabaseList{Error: e}
+	case *CreateSchema, *DropSchema, *CreateAll, *DropAll:
+		return &SchemaResult{Errors: []*Error{e}}
+	case *GetSchemas:
+		return &SchemaList{Database: e.GetDatabase(), Error: e}
+	case *RegisterModel, *DeleteModel:
+		return &ModelResult{Error: e}
+	case *RegisterCallback:
+		return &CallbackResult{Error: e}
 	}
 	return nil
 }

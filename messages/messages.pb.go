@@ -55,6 +55,21 @@ const (
 	Code_CODE_CLOSED Code = 10
 	// The caller cancelled the request.
 	Code_CODE_CANCELED Code = 11
+	// A schema operation failed on the server (already exists, does not exist,
+	// dependent objects…); the message is the server's.
+	Code_CODE_SCHEMA Code = 12
+	// The dialect cannot do this soundly (e.g. more SQLite schemas than a
+	// connection can attach).
+	Code_CODE_UNSUPPORTED Code = 13
+	// A model with this name is already registered (on_conflict "error").
+	Code_CODE_MODEL_COLLISION Code = 14
+	// No model with this name is registered.
+	Code_CODE_UNKNOWN_MODEL Code = 15
+	// A model definition is invalid (no primary key, duplicate columns,
+	// unsupported types, bad names).
+	Code_CODE_INVALID_MODEL Code = 16
+	// A schema or table name is invalid (empty, longer than 63 bytes, NUL).
+	Code_CODE_INVALID_NAME Code = 17
 )
 
 // Enum value maps for Code.
@@ -72,6 +87,12 @@ var (
 		9:  "CODE_ROLLBACK_FAILED",
 		10: "CODE_CLOSED",
 		11: "CODE_CANCELED",
+		12: "CODE_SCHEMA",
+		13: "CODE_UNSUPPORTED",
+		14: "CODE_MODEL_COLLISION",
+		15: "CODE_UNKNOWN_MODEL",
+		16: "CODE_INVALID_MODEL",
+		17: "CODE_INVALID_NAME",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -86,6 +107,12 @@ var (
 		"CODE_ROLLBACK_FAILED":   9,
 		"CODE_CLOSED":            10,
 		"CODE_CANCELED":          11,
+		"CODE_SCHEMA":            12,
+		"CODE_UNSUPPORTED":       13,
+		"CODE_MODEL_COLLISION":   14,
+		"CODE_UNKNOWN_MODEL":     15,
+		"CODE_INVALID_MODEL":     16,
+		"CODE_INVALID_NAME":      17,
 	}
 )
 
@@ -114,6 +141,191 @@ func (x Code) Number() protoreflect.EnumNumber {
 // Deprecated: Use Code.Descriptor instead.
 func (Code) EnumDescriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{0}
+}
+
+// ColumnType is a column's portable type; each dialect maps it to its own.
+type ColumnType int32
+
+const (
+	ColumnType_COLUMN_TYPE_UNSPECIFIED ColumnType = 0
+	ColumnType_COLUMN_TYPE_BIGINT      ColumnType = 1
+	ColumnType_COLUMN_TYPE_INTEGER     ColumnType = 2
+	ColumnType_COLUMN_TYPE_SMALLINT    ColumnType = 3
+	ColumnType_COLUMN_TYPE_TEXT        ColumnType = 4
+	ColumnType_COLUMN_TYPE_BOOLEAN     ColumnType = 5
+	ColumnType_COLUMN_TYPE_DOUBLE      ColumnType = 6
+	ColumnType_COLUMN_TYPE_REAL        ColumnType = 7
+	ColumnType_COLUMN_TYPE_TIMESTAMP   ColumnType = 8
+	ColumnType_COLUMN_TYPE_BYTES       ColumnType = 9
+	ColumnType_COLUMN_TYPE_NUMERIC     ColumnType = 10
+	ColumnType_COLUMN_TYPE_JSON        ColumnType = 11
+	ColumnType_COLUMN_TYPE_UUID        ColumnType = 12
+	ColumnType_COLUMN_TYPE_DATE        ColumnType = 13
+)
+
+// Enum value maps for ColumnType.
+var (
+	ColumnType_name = map[int32]string{
+		0:  "COLUMN_TYPE_UNSPECIFIED",
+		1:  "COLUMN_TYPE_BIGINT",
+		2:  "COLUMN_TYPE_INTEGER",
+		3:  "COLUMN_TYPE_SMALLINT",
+		4:  "COLUMN_TYPE_TEXT",
+		5:  "COLUMN_TYPE_BOOLEAN",
+		6:  "COLUMN_TYPE_DOUBLE",
+		7:  "COLUMN_TYPE_REAL",
+		8:  "COLUMN_TYPE_TIMESTAMP",
+		9:  "COLUMN_TYPE_BYTES",
+		10: "COLUMN_TYPE_NUMERIC",
+		11: "COLUMN_TYPE_JSON",
+		12: "COLUMN_TYPE_UUID",
+		13: "COLUMN_TYPE_DATE",
+	}
+	ColumnType_value = map[string]int32{
+		"COLUMN_TYPE_UNSPECIFIED": 0,
+		"COLUMN_TYPE_BIGINT":      1,
+		"COLUMN_TYPE_INTEGER":     2,
+		"COLUMN_TYPE_SMALLINT":    3,
+		"COLUMN_TYPE_TEXT":        4,
+		"COLUMN_TYPE_BOOLEAN":     5,
+		"COLUMN_TYPE_DOUBLE":      6,
+		"COLUMN_TYPE_REAL":        7,
+		"COLUMN_TYPE_TIMESTAMP":   8,
+		"COLUMN_TYPE_BYTES":       9,
+		"COLUMN_TYPE_NUMERIC":     10,
+		"COLUMN_TYPE_JSON":        11,
+		"COLUMN_TYPE_UUID":        12,
+		"COLUMN_TYPE_DATE":        13,
+	}
+)
+
+func (x ColumnType) Enum() *ColumnType {
+	p := new(ColumnType)
+	*p = x
+	return p
+}
+
+func (x ColumnType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ColumnType) Descriptor() protoreflect.EnumDescriptor {
+	return file_messages_proto_enumTypes[1].Descriptor()
+}
+
+func (ColumnType) Type() protoreflect.EnumType {
+	return &file_messages_proto_enumTypes[1]
+}
+
+func (x ColumnType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ColumnType.Descriptor instead.
+func (ColumnType) EnumDescriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{1}
+}
+
+// OnConflict is what RegisterModel does when the name is taken (Edgy's
+// on_conflict).
+type OnConflict int32
+
+const (
+	OnConflict_ON_CONFLICT_ERROR   OnConflict = 0
+	OnConflict_ON_CONFLICT_KEEP    OnConflict = 1
+	OnConflict_ON_CONFLICT_REPLACE OnConflict = 2
+)
+
+// Enum value maps for OnConflict.
+var (
+	OnConflict_name = map[int32]string{
+		0: "ON_CONFLICT_ERROR",
+		1: "ON_CONFLICT_KEEP",
+		2: "ON_CONFLICT_REPLACE",
+	}
+	OnConflict_value = map[string]int32{
+		"ON_CONFLICT_ERROR":   0,
+		"ON_CONFLICT_KEEP":    1,
+		"ON_CONFLICT_REPLACE": 2,
+	}
+)
+
+func (x OnConflict) Enum() *OnConflict {
+	p := new(OnConflict)
+	*p = x
+	return p
+}
+
+func (x OnConflict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OnConflict) Descriptor() protoreflect.EnumDescriptor {
+	return file_messages_proto_enumTypes[2].Descriptor()
+}
+
+func (OnConflict) Type() protoreflect.EnumType {
+	return &file_messages_proto_enumTypes[2]
+}
+
+func (x OnConflict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OnConflict.Descriptor instead.
+func (OnConflict) EnumDescriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{2}
+}
+
+// CallbackMode selects one-time or persistent delivery (Edgy's one_time).
+type CallbackMode int32
+
+const (
+	// One-time for a named model, persistent for all models.
+	CallbackMode_CALLBACK_MODE_DEFAULT    CallbackMode = 0
+	CallbackMode_CALLBACK_MODE_ONE_TIME   CallbackMode = 1
+	CallbackMode_CALLBACK_MODE_PERSISTENT CallbackMode = 2
+)
+
+// Enum value maps for CallbackMode.
+var (
+	CallbackMode_name = map[int32]string{
+		0: "CALLBACK_MODE_DEFAULT",
+		1: "CALLBACK_MODE_ONE_TIME",
+		2: "CALLBACK_MODE_PERSISTENT",
+	}
+	CallbackMode_value = map[string]int32{
+		"CALLBACK_MODE_DEFAULT":    0,
+		"CALLBACK_MODE_ONE_TIME":   1,
+		"CALLBACK_MODE_PERSISTENT": 2,
+	}
+)
+
+func (x CallbackMode) Enum() *CallbackMode {
+	p := new(CallbackMode)
+	*p = x
+	return p
+}
+
+func (x CallbackMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallbackMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_messages_proto_enumTypes[3].Descriptor()
+}
+
+func (CallbackMode) Type() protoreflect.EnumType {
+	return &file_messages_proto_enumTypes[3]
+}
+
+func (x CallbackMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallbackMode.Descriptor instead.
+func (CallbackMode) EnumDescriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{3}
 }
 
 // Error travels inside every reply that can fail. Its text never contains a
@@ -691,6 +903,1129 @@ func (x *DatabaseList) GetError() *Error {
 	return nil
 }
 
+// CreateSchema creates a schema on some databases, one after the other, each
+// connected on demand for the duration (its ref count raised and lowered).
+// On SQLite a schema is an attached database file beside the main file.
+type CreateSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The schema to create. Empty: create no schema, only the model tables
+	// (with with_models) in the database's default schema.
+	Schema      string `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	IfNotExists bool   `protobuf:"varint,2,opt,name=if_not_exists,json=ifNotExists,proto3" json:"if_not_exists,omitempty"`
+	// Also create every registered model's table inside the schema (models
+	// bound to another schema are left alone).
+	WithModels bool `protobuf:"varint,3,opt,name=with_models,json=withModels,proto3" json:"with_models,omitempty"`
+	// The databases to act on, in order: "" is the main database. Empty: the
+	// main database only (Edgy's databases=(None,)).
+	Databases     []string               `protobuf:"bytes,4,rep,name=databases,proto3" json:"databases,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSchema) Reset() {
+	*x = CreateSchema{}
+	mi := &file_messages_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSchema) ProtoMessage() {}
+
+func (x *CreateSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSchema.ProtoReflect.Descriptor instead.
+func (*CreateSchema) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CreateSchema) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *CreateSchema) GetIfNotExists() bool {
+	if x != nil {
+		return x.IfNotExists
+	}
+	return false
+}
+
+func (x *CreateSchema) GetWithModels() bool {
+	if x != nil {
+		return x.WithModels
+	}
+	return false
+}
+
+func (x *CreateSchema) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *CreateSchema) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// DropSchema drops a schema on some databases, one after the other. An empty
+// schema drops the registered models' tables instead.
+type DropSchema struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schema        string                 `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	Cascade       bool                   `protobuf:"varint,2,opt,name=cascade,proto3" json:"cascade,omitempty"`
+	IfExists      bool                   `protobuf:"varint,3,opt,name=if_exists,json=ifExists,proto3" json:"if_exists,omitempty"`
+	Databases     []string               `protobuf:"bytes,4,rep,name=databases,proto3" json:"databases,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropSchema) Reset() {
+	*x = DropSchema{}
+	mi := &file_messages_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropSchema) ProtoMessage() {}
+
+func (x *DropSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropSchema.ProtoReflect.Descriptor instead.
+func (*DropSchema) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DropSchema) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *DropSchema) GetCascade() bool {
+	if x != nil {
+		return x.Cascade
+	}
+	return false
+}
+
+func (x *DropSchema) GetIfExists() bool {
+	if x != nil {
+		return x.IfExists
+	}
+	return false
+}
+
+func (x *DropSchema) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *DropSchema) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// CreateAll creates the registry schema (if one is configured) and every
+// registered model's table, IF NOT EXISTS, on the given databases (empty:
+// the main database). DropAll drops the registry schema with CASCADE, or,
+// without one, the registered tables. Both answer SchemaResult.
+type CreateAll struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Databases     []string               `protobuf:"bytes,1,rep,name=databases,proto3" json:"databases,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAll) Reset() {
+	*x = CreateAll{}
+	mi := &file_messages_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAll) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAll) ProtoMessage() {}
+
+func (x *CreateAll) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAll.ProtoReflect.Descriptor instead.
+func (*CreateAll) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateAll) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *CreateAll) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// DropAll: see CreateAll.
+type DropAll struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Databases     []string               `protobuf:"bytes,1,rep,name=databases,proto3" json:"databases,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropAll) Reset() {
+	*x = DropAll{}
+	mi := &file_messages_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropAll) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropAll) ProtoMessage() {}
+
+func (x *DropAll) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropAll.ProtoReflect.Descriptor instead.
+func (*DropAll) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DropAll) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *DropAll) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// SchemaResult answers CreateSchema, DropSchema, CreateAll and DropAll.
+type SchemaResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty on success; otherwise the first failure (the operation stops at
+	// the database that failed), code CODE_SCHEMA for a server-side failure,
+	// with its database.
+	Errors        []*Error `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaResult) Reset() {
+	*x = SchemaResult{}
+	mi := &file_messages_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaResult) ProtoMessage() {}
+
+func (x *SchemaResult) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaResult.ProtoReflect.Descriptor instead.
+func (*SchemaResult) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SchemaResult) GetErrors() []*Error {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+// GetSchemas asks one database for its default schema and the schemas that
+// exist (connecting it on demand).
+type GetSchemas struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemas) Reset() {
+	*x = GetSchemas{}
+	mi := &file_messages_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemas) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemas) ProtoMessage() {}
+
+func (x *GetSchemas) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemas.ProtoReflect.Descriptor instead.
+func (*GetSchemas) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetSchemas) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *GetSchemas) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// SchemaList answers GetSchemas.
+type SchemaList struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	// current_schema() on PostgreSQL, "main" on SQLite.
+	DefaultSchema string `protobuf:"bytes,2,opt,name=default_schema,json=defaultSchema,proto3" json:"default_schema,omitempty"`
+	// Sorted; PostgreSQL's pg_* schemas and information_schema are left out.
+	Schemas       []string `protobuf:"bytes,3,rep,name=schemas,proto3" json:"schemas,omitempty"`
+	Error         *Error   `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaList) Reset() {
+	*x = SchemaList{}
+	mi := &file_messages_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaList) ProtoMessage() {}
+
+func (x *SchemaList) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaList.ProtoReflect.Descriptor instead.
+func (*SchemaList) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SchemaList) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *SchemaList) GetDefaultSchema() string {
+	if x != nil {
+		return x.DefaultSchema
+	}
+	return ""
+}
+
+func (x *SchemaList) GetSchemas() []string {
+	if x != nil {
+		return x.Schemas
+	}
+	return nil
+}
+
+func (x *SchemaList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ColumnDef is one column of a model.
+type ColumnDef struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type       ColumnType             `protobuf:"varint,2,opt,name=type,proto3,enum=dbactor.messages.v1.ColumnType" json:"type,omitempty"`
+	PrimaryKey bool                   `protobuf:"varint,3,opt,name=primary_key,json=primaryKey,proto3" json:"primary_key,omitempty"`
+	Nullable   bool                   `protobuf:"varint,4,opt,name=nullable,proto3" json:"nullable,omitempty"`
+	Unique     bool                   `protobuf:"varint,5,opt,name=unique,proto3" json:"unique,omitempty"`
+	// Generated by the database (an integer primary key unless opted out).
+	AutoIncrement bool `protobuf:"varint,6,opt,name=auto_increment,json=autoIncrement,proto3" json:"auto_increment,omitempty"`
+	// For TEXT: VARCHAR(max_length) on PostgreSQL when > 0.
+	MaxLength int32 `protobuf:"varint,7,opt,name=max_length,json=maxLength,proto3" json:"max_length,omitempty"`
+	// A foreign key: the referenced table (in the same schema) and column.
+	ReferencesTable  string `protobuf:"bytes,8,opt,name=references_table,json=referencesTable,proto3" json:"references_table,omitempty"`
+	ReferencesColumn string `protobuf:"bytes,9,opt,name=references_column,json=referencesColumn,proto3" json:"references_column,omitempty"`
+	// ON DELETE action: "", "CASCADE", "SET NULL", "RESTRICT", "NO ACTION".
+	OnDelete string `protobuf:"bytes,10,opt,name=on_delete,json=onDelete,proto3" json:"on_delete,omitempty"`
+	// Added by the registry (the content_type reference), not by the user:
+	// a registry copy leaves it out and lets its own callbacks add it again.
+	Injected bool `protobuf:"varint,11,opt,name=injected,proto3" json:"injected,omitempty"`
+	// SQL default expression, rendered as written (trusted input).
+	DefaultSql string `protobuf:"bytes,12,opt,name=default_sql,json=defaultSql,proto3" json:"default_sql,omitempty"`
+	// The Go struct field it came from (local metadata; empty remotely).
+	Field string `protobuf:"bytes,13,opt,name=field,proto3" json:"field,omitempty"`
+	// An index on the column.
+	Index         bool `protobuf:"varint,14,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ColumnDef) Reset() {
+	*x = ColumnDef{}
+	mi := &file_messages_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ColumnDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ColumnDef) ProtoMessage() {}
+
+func (x *ColumnDef) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ColumnDef.ProtoReflect.Descriptor instead.
+func (*ColumnDef) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ColumnDef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ColumnDef) GetType() ColumnType {
+	if x != nil {
+		return x.Type
+	}
+	return ColumnType_COLUMN_TYPE_UNSPECIFIED
+}
+
+func (x *ColumnDef) GetPrimaryKey() bool {
+	if x != nil {
+		return x.PrimaryKey
+	}
+	return false
+}
+
+func (x *ColumnDef) GetNullable() bool {
+	if x != nil {
+		return x.Nullable
+	}
+	return false
+}
+
+func (x *ColumnDef) GetUnique() bool {
+	if x != nil {
+		return x.Unique
+	}
+	return false
+}
+
+func (x *ColumnDef) GetAutoIncrement() bool {
+	if x != nil {
+		return x.AutoIncrement
+	}
+	return false
+}
+
+func (x *ColumnDef) GetMaxLength() int32 {
+	if x != nil {
+		return x.MaxLength
+	}
+	return 0
+}
+
+func (x *ColumnDef) GetReferencesTable() string {
+	if x != nil {
+		return x.ReferencesTable
+	}
+	return ""
+}
+
+func (x *ColumnDef) GetReferencesColumn() string {
+	if x != nil {
+		return x.ReferencesColumn
+	}
+	return ""
+}
+
+func (x *ColumnDef) GetOnDelete() string {
+	if x != nil {
+		return x.OnDelete
+	}
+	return ""
+}
+
+func (x *ColumnDef) GetInjected() bool {
+	if x != nil {
+		return x.Injected
+	}
+	return false
+}
+
+func (x *ColumnDef) GetDefaultSql() string {
+	if x != nil {
+		return x.DefaultSql
+	}
+	return ""
+}
+
+func (x *ColumnDef) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ColumnDef) GetIndex() bool {
+	if x != nil {
+		return x.Index
+	}
+	return false
+}
+
+// ModelDef is a model: a table and its columns, optionally bound to an extra
+// database and/or a schema.
+type ModelDef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Default: the name lower-cased plus "s" (Edgy).
+	Table string `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// "" : the registry schema (or the database default).
+	Schema string `protobuf:"bytes,3,opt,name=schema,proto3" json:"schema,omitempty"`
+	// "" : the main database; else an extra database's name.
+	Database string       `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
+	Columns  []*ColumnDef `protobuf:"bytes,5,rep,name=columns,proto3" json:"columns,omitempty"`
+	// Opt out of the content_type reference a content-type registry adds.
+	NoContentType bool `protobuf:"varint,6,opt,name=no_content_type,json=noContentType,proto3" json:"no_content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelDef) Reset() {
+	*x = ModelDef{}
+	mi := &file_messages_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelDef) ProtoMessage() {}
+
+func (x *ModelDef) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelDef.ProtoReflect.Descriptor instead.
+func (*ModelDef) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ModelDef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelDef) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ModelDef) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *ModelDef) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *ModelDef) GetColumns() []*ColumnDef {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *ModelDef) GetNoContentType() bool {
+	if x != nil {
+		return x.NoContentType
+	}
+	return false
+}
+
+// RegisterModel adds a model to the registry and runs the model callbacks.
+type RegisterModel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         *ModelDef              `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	OnConflict    OnConflict             `protobuf:"varint,2,opt,name=on_conflict,json=onConflict,proto3,enum=dbactor.messages.v1.OnConflict" json:"on_conflict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterModel) Reset() {
+	*x = RegisterModel{}
+	mi := &file_messages_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterModel) ProtoMessage() {}
+
+func (x *RegisterModel) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterModel.ProtoReflect.Descriptor instead.
+func (*RegisterModel) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RegisterModel) GetModel() *ModelDef {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *RegisterModel) GetOnConflict() OnConflict {
+	if x != nil {
+		return x.OnConflict
+	}
+	return OnConflict_ON_CONFLICT_ERROR
+}
+
+// ModelResult answers RegisterModel and DeleteModel.
+type ModelResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model as stored (after callbacks such as the content-type one).
+	Model *ModelDef `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// RegisterModel: false when on_conflict KEEP kept an existing model.
+	// DeleteModel: whether a model was deleted.
+	Changed bool   `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	Error   *Error `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The registration's place in the registry's order of registrations.
+	Sequence      uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelResult) Reset() {
+	*x = ModelResult{}
+	mi := &file_messages_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelResult) ProtoMessage() {}
+
+func (x *ModelResult) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelResult.ProtoReflect.Descriptor instead.
+func (*ModelResult) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ModelResult) GetModel() *ModelDef {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *ModelResult) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *ModelResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ModelResult) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// DeleteModel removes a model by name.
+type DeleteModel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteModel) Reset() {
+	*x = DeleteModel{}
+	mi := &file_messages_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteModel) ProtoMessage() {}
+
+func (x *DeleteModel) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteModel.ProtoReflect.Descriptor instead.
+func (*DeleteModel) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteModel) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Pid addresses an actor, local or on another node (Proto.Actor's PID).
+type Pid struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pid) Reset() {
+	*x = Pid{}
+	mi := &file_messages_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pid) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pid) ProtoMessage() {}
+
+func (x *Pid) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pid.ProtoReflect.Descriptor instead.
+func (*Pid) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Pid) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Pid) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RegisterCallback subscribes an actor to model registrations: of one model
+// (model set) or of every model (model ""). The actor receives
+// ModelRegistered messages.
+type RegisterCallback struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         string                 `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	Callback      *Pid                   `protobuf:"bytes,2,opt,name=callback,proto3" json:"callback,omitempty"`
+	Mode          CallbackMode           `protobuf:"varint,3,opt,name=mode,proto3,enum=dbactor.messages.v1.CallbackMode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterCallback) Reset() {
+	*x = RegisterCallback{}
+	mi := &file_messages_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterCallback) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterCallback) ProtoMessage() {}
+
+func (x *RegisterCallback) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterCallback.ProtoReflect.Descriptor instead.
+func (*RegisterCallback) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RegisterCallback) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *RegisterCallback) GetCallback() *Pid {
+	if x != nil {
+		return x.Callback
+	}
+	return nil
+}
+
+func (x *RegisterCallback) GetMode() CallbackMode {
+	if x != nil {
+		return x.Mode
+	}
+	return CallbackMode_CALLBACK_MODE_DEFAULT
+}
+
+// CallbackResult answers RegisterCallback.
+type CallbackResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many events were sent at once (models already registered).
+	Fired uint32 `protobuf:"varint,1,opt,name=fired,proto3" json:"fired,omitempty"`
+	// Whether the callback was kept for later registrations.
+	Stored        bool   `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
+	Error         *Error `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallbackResult) Reset() {
+	*x = CallbackResult{}
+	mi := &file_messages_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallbackResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallbackResult) ProtoMessage() {}
+
+func (x *CallbackResult) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallbackResult.ProtoReflect.Descriptor instead.
+func (*CallbackResult) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CallbackResult) GetFired() uint32 {
+	if x != nil {
+		return x.Fired
+	}
+	return 0
+}
+
+func (x *CallbackResult) GetStored() bool {
+	if x != nil {
+		return x.Stored
+	}
+	return false
+}
+
+func (x *CallbackResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ModelRegistered is the event a callback actor receives.
+type ModelRegistered struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Table    string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Schema   string                 `protobuf:"bytes,3,opt,name=schema,proto3" json:"schema,omitempty"`
+	Database string                 `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
+	// The registration's place in the registry's order (ModelResult.sequence);
+	// 0 for a model that was registered before the registry knew of sequences
+	// (never, today).
+	Sequence      uint64 `protobuf:"varint,5,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelRegistered) Reset() {
+	*x = ModelRegistered{}
+	mi := &file_messages_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelRegistered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelRegistered) ProtoMessage() {}
+
+func (x *ModelRegistered) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelRegistered.ProtoReflect.Descriptor instead.
+func (*ModelRegistered) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ModelRegistered) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelRegistered) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ModelRegistered) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *ModelRegistered) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *ModelRegistered) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -729,7 +2064,93 @@ const file_messages_proto_rawDesc = "" +
 	"\rListDatabases\"{\n" +
 	"\fDatabaseList\x129\n" +
 	"\tdatabases\x18\x01 \x03(\v2\x1b.dbactor.messages.v1.StatusR\tdatabases\x120\n" +
-	"\x05error\x18\x02 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error*\x99\x02\n" +
+	"\x05error\x18\x02 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"\xc1\x01\n" +
+	"\fCreateSchema\x12\x16\n" +
+	"\x06schema\x18\x01 \x01(\tR\x06schema\x12\"\n" +
+	"\rif_not_exists\x18\x02 \x01(\bR\vifNotExists\x12\x1f\n" +
+	"\vwith_models\x18\x03 \x01(\bR\n" +
+	"withModels\x12\x1c\n" +
+	"\tdatabases\x18\x04 \x03(\tR\tdatabases\x126\n" +
+	"\bdeadline\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\xb1\x01\n" +
+	"\n" +
+	"DropSchema\x12\x16\n" +
+	"\x06schema\x18\x01 \x01(\tR\x06schema\x12\x18\n" +
+	"\acascade\x18\x02 \x01(\bR\acascade\x12\x1b\n" +
+	"\tif_exists\x18\x03 \x01(\bR\bifExists\x12\x1c\n" +
+	"\tdatabases\x18\x04 \x03(\tR\tdatabases\x126\n" +
+	"\bdeadline\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"a\n" +
+	"\tCreateAll\x12\x1c\n" +
+	"\tdatabases\x18\x01 \x03(\tR\tdatabases\x126\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"_\n" +
+	"\aDropAll\x12\x1c\n" +
+	"\tdatabases\x18\x01 \x03(\tR\tdatabases\x126\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"B\n" +
+	"\fSchemaResult\x122\n" +
+	"\x06errors\x18\x01 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"y\n" +
+	"\n" +
+	"GetSchemas\x123\n" +
+	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x126\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\x9b\x01\n" +
+	"\n" +
+	"SchemaList\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12%\n" +
+	"\x0edefault_schema\x18\x02 \x01(\tR\rdefaultSchema\x12\x18\n" +
+	"\aschemas\x18\x03 \x03(\tR\aschemas\x120\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"\xcd\x03\n" +
+	"\tColumnDef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x1f.dbactor.messages.v1.ColumnTypeR\x04type\x12\x1f\n" +
+	"\vprimary_key\x18\x03 \x01(\bR\n" +
+	"primaryKey\x12\x1a\n" +
+	"\bnullable\x18\x04 \x01(\bR\bnullable\x12\x16\n" +
+	"\x06unique\x18\x05 \x01(\bR\x06unique\x12%\n" +
+	"\x0eauto_increment\x18\x06 \x01(\bR\rautoIncrement\x12\x1d\n" +
+	"\n" +
+	"max_length\x18\a \x01(\x05R\tmaxLength\x12)\n" +
+	"\x10references_table\x18\b \x01(\tR\x0freferencesTable\x12+\n" +
+	"\x11references_column\x18\t \x01(\tR\x10referencesColumn\x12\x1b\n" +
+	"\ton_delete\x18\n" +
+	" \x01(\tR\bonDelete\x12\x1a\n" +
+	"\binjected\x18\v \x01(\bR\binjected\x12\x1f\n" +
+	"\vdefault_sql\x18\f \x01(\tR\n" +
+	"defaultSql\x12\x14\n" +
+	"\x05field\x18\r \x01(\tR\x05field\x12\x14\n" +
+	"\x05index\x18\x0e \x01(\bR\x05index\"\xca\x01\n" +
+	"\bModelDef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
+	"\x06schema\x18\x03 \x01(\tR\x06schema\x12\x1a\n" +
+	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x128\n" +
+	"\acolumns\x18\x05 \x03(\v2\x1e.dbactor.messages.v1.ColumnDefR\acolumns\x12&\n" +
+	"\x0fno_content_type\x18\x06 \x01(\bR\rnoContentType\"\x86\x01\n" +
+	"\rRegisterModel\x123\n" +
+	"\x05model\x18\x01 \x01(\v2\x1d.dbactor.messages.v1.ModelDefR\x05model\x12@\n" +
+	"\von_conflict\x18\x02 \x01(\x0e2\x1f.dbactor.messages.v1.OnConflictR\n" +
+	"onConflict\"\xaa\x01\n" +
+	"\vModelResult\x123\n" +
+	"\x05model\x18\x01 \x01(\v2\x1d.dbactor.messages.v1.ModelDefR\x05model\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x120\n" +
+	"\x05error\x18\x03 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\x12\x1a\n" +
+	"\bsequence\x18\x04 \x01(\x04R\bsequence\"!\n" +
+	"\vDeleteModel\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"/\n" +
+	"\x03Pid\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x95\x01\n" +
+	"\x10RegisterCallback\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x124\n" +
+	"\bcallback\x18\x02 \x01(\v2\x18.dbactor.messages.v1.PidR\bcallback\x125\n" +
+	"\x04mode\x18\x03 \x01(\x0e2!.dbactor.messages.v1.CallbackModeR\x04mode\"p\n" +
+	"\x0eCallbackResult\x12\x14\n" +
+	"\x05fired\x18\x01 \x01(\rR\x05fired\x12\x16\n" +
+	"\x06stored\x18\x02 \x01(\bR\x06stored\x120\n" +
+	"\x05error\x18\x03 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"\x8b\x01\n" +
+	"\x0fModelRegistered\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
+	"\x06schema\x18\x03 \x01(\tR\x06schema\x12\x1a\n" +
+	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12\x1a\n" +
+	"\bsequence\x18\x05 \x01(\x04R\bsequence*\xa1\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x01\x12\x19\n" +
@@ -743,7 +2164,39 @@ const file_messages_proto_rawDesc = "" +
 	"\x14CODE_ROLLBACK_FAILED\x10\t\x12\x0f\n" +
 	"\vCODE_CLOSED\x10\n" +
 	"\x12\x11\n" +
-	"\rCODE_CANCELED\x10\vB%Z#github.com/dbactor/dbactor/messagesb\x06proto3"
+	"\rCODE_CANCELED\x10\v\x12\x0f\n" +
+	"\vCODE_SCHEMA\x10\f\x12\x14\n" +
+	"\x10CODE_UNSUPPORTED\x10\r\x12\x18\n" +
+	"\x14CODE_MODEL_COLLISION\x10\x0e\x12\x16\n" +
+	"\x12CODE_UNKNOWN_MODEL\x10\x0f\x12\x16\n" +
+	"\x12CODE_INVALID_MODEL\x10\x10\x12\x15\n" +
+	"\x11CODE_INVALID_NAME\x10\x11*\xde\x02\n" +
+	"\n" +
+	"ColumnType\x12\x1b\n" +
+	"\x17COLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12COLUMN_TYPE_BIGINT\x10\x01\x12\x17\n" +
+	"\x13COLUMN_TYPE_INTEGER\x10\x02\x12\x18\n" +
+	"\x14COLUMN_TYPE_SMALLINT\x10\x03\x12\x14\n" +
+	"\x10COLUMN_TYPE_TEXT\x10\x04\x12\x17\n" +
+	"\x13COLUMN_TYPE_BOOLEAN\x10\x05\x12\x16\n" +
+	"\x12COLUMN_TYPE_DOUBLE\x10\x06\x12\x14\n" +
+	"\x10COLUMN_TYPE_REAL\x10\a\x12\x19\n" +
+	"\x15COLUMN_TYPE_TIMESTAMP\x10\b\x12\x15\n" +
+	"\x11COLUMN_TYPE_BYTES\x10\t\x12\x17\n" +
+	"\x13COLUMN_TYPE_NUMERIC\x10\n" +
+	"\x12\x14\n" +
+	"\x10COLUMN_TYPE_JSON\x10\v\x12\x14\n" +
+	"\x10COLUMN_TYPE_UUID\x10\f\x12\x14\n" +
+	"\x10COLUMN_TYPE_DATE\x10\r*R\n" +
+	"\n" +
+	"OnConflict\x12\x15\n" +
+	"\x11ON_CONFLICT_ERROR\x10\x00\x12\x14\n" +
+	"\x10ON_CONFLICT_KEEP\x10\x01\x12\x17\n" +
+	"\x13ON_CONFLICT_REPLACE\x10\x02*c\n" +
+	"\fCallbackMode\x12\x19\n" +
+	"\x15CALLBACK_MODE_DEFAULT\x10\x00\x12\x1a\n" +
+	"\x16CALLBACK_MODE_ONE_TIME\x10\x01\x12\x1c\n" +
+	"\x18CALLBACK_MODE_PERSISTENT\x10\x02B%Z#github.com/dbactor/dbactor/messagesb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -757,39 +2210,75 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_messages_proto_goTypes = []any{
 	(Code)(0),                     // 0: dbactor.messages.v1.Code
-	(*Error)(nil),                 // 1: dbactor.messages.v1.Error
-	(*Target)(nil),                // 2: dbactor.messages.v1.Target
-	(*Connect)(nil),               // 3: dbactor.messages.v1.Connect
-	(*ConnectResult)(nil),         // 4: dbactor.messages.v1.ConnectResult
-	(*Disconnect)(nil),            // 5: dbactor.messages.v1.Disconnect
-	(*DisconnectResult)(nil),      // 6: dbactor.messages.v1.DisconnectResult
-	(*GetStatus)(nil),             // 7: dbactor.messages.v1.GetStatus
-	(*Status)(nil),                // 8: dbactor.messages.v1.Status
-	(*ListDatabases)(nil),         // 9: dbactor.messages.v1.ListDatabases
-	(*DatabaseList)(nil),          // 10: dbactor.messages.v1.DatabaseList
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(ColumnType)(0),               // 1: dbactor.messages.v1.ColumnType
+	(OnConflict)(0),               // 2: dbactor.messages.v1.OnConflict
+	(CallbackMode)(0),             // 3: dbactor.messages.v1.CallbackMode
+	(*Error)(nil),                 // 4: dbactor.messages.v1.Error
+	(*Target)(nil),                // 5: dbactor.messages.v1.Target
+	(*Connect)(nil),               // 6: dbactor.messages.v1.Connect
+	(*ConnectResult)(nil),         // 7: dbactor.messages.v1.ConnectResult
+	(*Disconnect)(nil),            // 8: dbactor.messages.v1.Disconnect
+	(*DisconnectResult)(nil),      // 9: dbactor.messages.v1.DisconnectResult
+	(*GetStatus)(nil),             // 10: dbactor.messages.v1.GetStatus
+	(*Status)(nil),                // 11: dbactor.messages.v1.Status
+	(*ListDatabases)(nil),         // 12: dbactor.messages.v1.ListDatabases
+	(*DatabaseList)(nil),          // 13: dbactor.messages.v1.DatabaseList
+	(*CreateSchema)(nil),          // 14: dbactor.messages.v1.CreateSchema
+	(*DropSchema)(nil),            // 15: dbactor.messages.v1.DropSchema
+	(*CreateAll)(nil),             // 16: dbactor.messages.v1.CreateAll
+	(*DropAll)(nil),               // 17: dbactor.messages.v1.DropAll
+	(*SchemaResult)(nil),          // 18: dbactor.messages.v1.SchemaResult
+	(*GetSchemas)(nil),            // 19: dbactor.messages.v1.GetSchemas
+	(*SchemaList)(nil),            // 20: dbactor.messages.v1.SchemaList
+	(*ColumnDef)(nil),             // 21: dbactor.messages.v1.ColumnDef
+	(*ModelDef)(nil),              // 22: dbactor.messages.v1.ModelDef
+	(*RegisterModel)(nil),         // 23: dbactor.messages.v1.RegisterModel
+	(*ModelResult)(nil),           // 24: dbactor.messages.v1.ModelResult
+	(*DeleteModel)(nil),           // 25: dbactor.messages.v1.DeleteModel
+	(*Pid)(nil),                   // 26: dbactor.messages.v1.Pid
+	(*RegisterCallback)(nil),      // 27: dbactor.messages.v1.RegisterCallback
+	(*CallbackResult)(nil),        // 28: dbactor.messages.v1.CallbackResult
+	(*ModelRegistered)(nil),       // 29: dbactor.messages.v1.ModelRegistered
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: dbactor.messages.v1.Error.code:type_name -> dbactor.messages.v1.Code
-	2,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
-	11, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
-	1,  // 3: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
-	2,  // 4: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	11, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
-	1,  // 6: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
-	2,  // 7: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
-	1,  // 8: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
-	8,  // 9: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
-	1,  // 10: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
+	30, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 3: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
+	5,  // 4: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
+	30, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 6: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
+	5,  // 7: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
+	4,  // 8: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
+	11, // 9: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
+	4,  // 10: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
+	30, // 11: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	30, // 12: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	30, // 13: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	30, // 14: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 15: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
+	5,  // 16: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
+	30, // 17: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	4,  // 18: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
+	1,  // 19: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
+	21, // 20: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
+	22, // 21: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
+	2,  // 22: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
+	22, // 23: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
+	4,  // 24: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
+	26, // 25: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
+	3,  // 26: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
+	4,  // 27: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -802,8 +2291,8 @@ func file_messages_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   10,
+			NumEnums:      4,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
