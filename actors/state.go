@@ -13,9 +13,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/sqlite"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -35,10 +35,11 @@ type State struct {
 	closed   atomic.Bool  // for good: the registry closed it
 	// life ends when the database is closed for good: work under way (an
 	// open, a hook) is cut short rather than holding Close up.
-	life context.Context
-	end  context.CancelFunc
-	pool atomic.Pointer[pgxpool.Pool]
-	db   atomic.Pointer[sql.DB]
+	life   context.Context
+	end    context.CancelFunc
+	pool   atomic.Pointer[pgxpool.Pool]
+	db     atomic.Pointer[sql.DB]
+	sqlite atomic.Pointer[sqlite.DB] // SQLite only: owns db and the schema set
 
 	mu      sync.Mutex
 	closing chan struct{} // closed when the most recent close has finished
@@ -106,6 +107,11 @@ func (s *State) Pool() *pgxpool.Pool { return s.pool.Load() }
 // DB is the open *sql.DB, nil when closed.
 func (s *State) DB() *sql.DB { return s.db.Load() }
 
+// SQLite is the open SQLite database with its schemas (attached database
+// files, see internal/sqlite): CreateSchema, DropSchema and Schemas go
+// through it. Its SQL() is DB(). nil when closed and for PostgreSQL.
+func (s *State) SQLite() *sqlite.DB { return s.sqlite.Load() }
+
 // RefCount is the current ref count.
 func (s *State) RefCount() int64 { return s.refCount.Load() }
 
@@ -150,24 +156,18 @@ func (s *State) open(ctx context.Context) error {
 		s.db.Store(stdlib.OpenDBFromPool(pool))
 		return nil
 	case dsn.SQLite:
-		db, err := sql.Open("sqlite", s.cfg.SQLite.DSN)
+		// Pool settings (MaxOpenConns, the memory database's one connection)
+		// are sqlite.Open's.
+		sdb, err := sqlite.Open(s.cfg.SQLite)
 		if err != nil {
 			return err
 		}
-		if n := s.cfg.SQLite.MaxOpenConns; n > 0 {
-			db.SetMaxOpenConns(n)
-		}
-		if s.cfg.SQLite.Memory {
-			// Closing the only connection of a memory database destroys it.
-			db.SetMaxIdleConns(1)
-			db.SetConnMaxLifetime(0)
-			db.SetConnMaxIdleTime(0)
-		}
-		if err := db.PingContext(ctx); err != nil {
-			db.Close()
+		if err := sdb.SQL().PingContext(ctx); err != nil {
+			sdb.Close()
 			return err
 		}
-		s.db.Store(db)
+		s.sqlite.Store(sdb)
+		s.db.Store(sdb.SQL())
 		return nil
 	}
 	return fmt.Errorf("unsupported dialect %q", s.cfg.Dialect)
@@ -180,7 +180,7 @@ func (s *State) open(ctx context.Context) error {
 func (s *State) startClose() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	db, pool := s.db.Swap(nil), s.pool.Swap(nil)
+	db, pool, sdb := s.db.Swap(nil), s.pool.Swap(nil), s.sqlite.Swap(nil)
 	if db == nil && pool == nil {
 		return s.closing
 	}
@@ -189,7 +189,10 @@ func (s *State) startClose() <-chan struct{} {
 	go func() {
 		defer close(done)
 		<-prev // closes finish in order, so WaitClosed covers them all
-		if db != nil {
+		switch {
+		case sdb != nil:
+			_ = sdb.Close() // closes db, its pool
+		case db != nil:
 			_ = db.Close() // the sql.DB of a pgx pool owns no connections
 		}
 		if pool != nil {
