@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -25,13 +26,32 @@ func Props(cfg Config, opts ...Option) *actor.Props {
 
 func props(p *plan) *actor.Props {
 	d := drain.New(func(req any) any {
-		if _, ok := req.(*closeRequest); ok {
+		closed := &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"}
+		switch req.(type) {
+		case *closeRequest:
 			return &supervisor.Closed{}
+		case *spawnCallback:
+			return &spawnedCallback{result: &messages.CallbackResult{Error: closed}}
 		}
-		return supervisor.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
+		return supervisor.FailedReply(req, closed)
 	})
 	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p, drain: d} },
-		actor.WithSupervisor(supervisor.Resume), d.Props())
+		actor.WithSupervisor(childStrategy{}), d.Props())
+}
+
+// childStrategy supervises the registry's children: callback actors made
+// from Go funcs restart (a panicking callback loses its event, nothing
+// else); the supervisor resumes, because restarting it would stop every
+// database actor below it.
+type childStrategy struct{}
+
+// HandleFailure implements actor.SupervisorStrategy.
+func (childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
+	if strings.Contains(child.GetId(), "/callbacks/") {
+		supervisor.Restart.HandleFailure(sys, sup, child, rs, reason, message)
+		return
+	}
+	supervisor.Resume.HandleFailure(sys, sup, child, rs, reason, message)
 }
 
 // closeRequest starts the registry's Close. Local only: no other node may
@@ -46,6 +66,7 @@ type registryActor struct {
 	supervisor *actor.PID
 	refusal    *messages.Error
 	drain      *drain.Drain
+	callbacks  int // callback actors spawned, for their names
 }
 
 // Receive implements actor.Actor.
@@ -64,13 +85,33 @@ func (a *registryActor) Receive(c actor.Context) {
 		}
 	case *faults.Panic:
 		panic(m.Value)
+	case *actor.Terminated:
+		if n := a.p.book.unsubscribe(m.GetWho()); n > 0 {
+			a.p.logger.Debug("dbactor: callback actor stopped; its callbacks are dropped", "actor", m.GetWho().String(), "callbacks", n)
+		}
 	case *closeRequest:
 		if a.p.closed || a.refusal != nil {
 			c.Respond(&supervisor.Closed{})
 			return
 		}
 		a.p.closed = true
-		c.RequestWithCustomSender(a.supervisor, &supervisor.Close{}, c.Sender())
+		// Schema work under way holds counts: let it finish (bounded) first.
+		sys, sup, sender, p := c.ActorSystem(), a.supervisor, c.Sender(), a.p
+		go func() {
+			p.waitWork(p.timeout)
+			sys.Root.RequestWithCustomSender(sup, &supervisor.Close{}, sender)
+		}()
+	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *spawnCallback,
+		*messages.CreateSchema, *messages.DropSchema, *messages.CreateAll, *messages.DropAll, *messages.GetSchemas:
+		if e := a.refuse(); e != nil {
+			if _, ok := m.(*spawnCallback); ok {
+				c.Respond(&spawnedCallback{result: &messages.CallbackResult{Error: e}})
+				return
+			}
+			c.Respond(supervisor.FailedReply(m, e))
+			return
+		}
+		a.handle(c, m)
 	case *messages.Connect, *messages.Disconnect, *messages.GetStatus, *messages.ListDatabases:
 		if e := a.refuse(); e != nil {
 			c.Respond(supervisor.FailedReply(m, e))
@@ -103,6 +144,21 @@ func (a *registryActor) survive(c actor.Context) {
 		}
 	}
 	c.ActorSystem().EventStream.Publish(&actor.SupervisorEvent{Child: c.Self(), Reason: r, Directive: actor.ResumeDirective})
+}
+
+func (a *registryActor) handle(c actor.Context, msg any) {
+	switch m := msg.(type) {
+	case *messages.RegisterModel:
+		a.registerModel(c, m)
+	case *messages.DeleteModel:
+		a.deleteModel(c, m)
+	case *messages.RegisterCallback:
+		c.Respond(a.registerCallback(c, m, nil, false))
+	case *spawnCallback:
+		a.spawnCallback(c, m)
+	default:
+		a.schemaRequest(c, m)
+	}
 }
 
 func (a *registryActor) start(c actor.Context) {

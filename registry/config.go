@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
 
@@ -39,6 +41,11 @@ type Config struct {
 	// Timeout bounds calls whose context has no deadline. Zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// WithContentType registers a ContentType model (table contenttypes)
+	// and gives every other model a unique, non-null content_type column
+	// referencing it, ON DELETE CASCADE (Edgy's with_content_type). Models
+	// opt out with WithoutContentType or a content_type column of their own.
+	WithContentType bool
 }
 
 // Hooks are functions run by a database's actor when its pool opens
@@ -109,6 +116,23 @@ type plan struct {
 	// held counts registry-wide connects not yet matched by a disconnect:
 	// what the registry must give back on shared databases when it stops.
 	held atomic.Int64
+	// book holds the models and callbacks; the registry actor changes it.
+	book *book
+	// work counts schema requests under way outside the registry actor:
+	// Close lets them finish (and give their counts back) first.
+	work sync.WaitGroup
+}
+
+// waitWork waits up to d for schema requests under way.
+func (p *plan) waitWork(d time.Duration) {
+	done := make(chan struct{})
+	go func() { p.work.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 func newPlan(cfg Config, opts ...Option) *plan {
@@ -125,7 +149,37 @@ func newPlan(cfg Config, opts ...Option) *plan {
 		p.timeout = DefaultTimeout
 	}
 	p.err = p.build()
+	if p.err == nil {
+		p.err = p.buildBook(nil)
+	}
 	return p
+}
+
+// buildBook makes the model book: the content-type model and its callback
+// when configured, then the models of src (a registry being copied).
+func (p *plan) buildBook(src *book) error {
+	dbs := map[string]bool{}
+	for _, m := range p.members {
+		dbs[m.Name] = true
+	}
+	p.book = newBook(p.cfg.Schema, dbs)
+	if p.cfg.WithContentType {
+		if err := p.book.setContentType(); err != nil {
+			return err
+		}
+	}
+	if src == nil {
+		return nil
+	}
+	for _, m := range src.models() {
+		if src.contentType != nil && m == src.contentType {
+			continue
+		}
+		if _, _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {
+			return fmt.Errorf("dbactor: copying model %q: %w", m.Name(), err)
+		}
+	}
+	return nil
 }
 
 // build validates everything and reports every problem at once.
@@ -158,7 +212,7 @@ func (p *plan) build() error {
 	}
 	for _, s := range p.opts.shared {
 		if _, dup := p.cfg.Extra[s.name]; dup || slices.ContainsFunc(extras, func(e extra) bool { return e.db != nil && e.name == s.name }) {
-			errs = append(errs, &ConfigError{Database: s.name, Err: fmt.Errorf("%w: name used twice", ErrInvalidName)})
+			errs = append(errs, &ConfigError{Database: s.name, Err: fmt.Errorf("%w: extra database name used twice", ErrInvalidName)})
 			continue
 		}
 		if s.db == nil {
@@ -171,7 +225,7 @@ func (p *plan) build() error {
 	for _, e := range extras {
 		switch trimmed := strings.TrimSpace(e.name); {
 		case trimmed == "":
-			errs = append(errs, &ConfigError{Database: e.name, Err: fmt.Errorf("%w: %q is empty", ErrInvalidName, e.name)})
+			errs = append(errs, &ConfigError{Database: e.name, Err: fmt.Errorf("%w: extra database name %q is empty", ErrInvalidName, e.name)})
 			continue
 		case trimmed != e.name:
 			p.logger.Warn("dbactor: extra database name has surrounding whitespace", "name", e.name)

@@ -22,9 +22,24 @@ var (
 	ErrInvalidConfig = messages.ErrInvalidConfig
 	// ErrInvalidDSN: a database URL could not be parsed (also ErrInvalidConfig).
 	ErrInvalidDSN = dsn.ErrInvalidDSN
-	// ErrInvalidName: an extra database name is empty or blank (also
-	// ErrInvalidConfig).
-	ErrInvalidName = errors.New("dbactor: invalid extra database name")
+	// ErrInvalidName: a name is invalid: an extra database name that is
+	// empty or blank (also ErrInvalidConfig), or a schema, table or column
+	// name that is empty, longer than 63 bytes or contains NUL.
+	ErrInvalidName = messages.ErrInvalidName
+	// ErrSchema: a schema operation failed on the server ("already exists",
+	// "does not exist", "dependent objects"); errors.As gives *SchemaError.
+	ErrSchema = messages.ErrSchema
+	// ErrUnsupported: the dialect cannot do this soundly (say, more SQLite
+	// schemas than a connection can attach).
+	ErrUnsupported = messages.ErrUnsupported
+	// ErrModelCollision: a model with that name is already registered.
+	ErrModelCollision = messages.ErrModelCollision
+	// ErrUnknownModel: no model with that name is registered.
+	ErrUnknownModel = messages.ErrUnknownModel
+	// ErrInvalidModel: a model definition is invalid (no primary key,
+	// duplicate columns, unsupported field types…); errors.As gives
+	// *models.DefinitionError.
+	ErrInvalidModel = messages.ErrInvalidModel
 	// ErrConnectFailed: opening or pinging a database failed.
 	ErrConnectFailed = messages.ErrConnectFailed
 	// ErrTimeout: a deadline passed first. Such errors also match

@@ -87,3 +87,65 @@ func ExampleRegistry_Connect_rollback() {
 	// connect of "reports" failed: true
 	// main database rolled back: true 0
 }
+
+// A schema per tenant, with the registered models' tables inside, on the
+// embedded SQLite (a schema there is an attached database file).
+func ExampleRegistry_CreateSchema() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "dbactor-example-")
+	defer os.RemoveAll(dir)
+	reg, _ := registry.New(nil, registry.Config{Database: "sqlite:///" + filepath.Join(dir, "app.db")})
+	defer reg.Close(ctx)
+
+	type Note struct {
+		ID   int64  `db:"id,pk"`
+		Text string `db:"text"`
+	}
+	notes, _ := reg.RegisterModel(ctx, Note{})
+	if err := reg.CreateSchema(ctx, "tenant_a", registry.WithModels()); err != nil {
+		panic(err)
+	}
+	err := reg.CreateSchema(ctx, "tenant_a")
+	fmt.Println("again:", errors.Is(err, registry.ErrSchema), err)
+
+	_ = reg.Connect(ctx)
+	_, _ = reg.Database().DB().ExecContext(ctx, "INSERT INTO "+notes.QualifiedTable("tenant_a")+" (text) VALUES ('hi')")
+	var n int
+	_ = reg.Database().DB().QueryRowContext(ctx, "SELECT count(*) FROM "+notes.QualifiedTable("tenant_a")).Scan(&n)
+	fmt.Println("notes in tenant_a:", n)
+	_ = reg.Disconnect(ctx)
+
+	schemas, _ := reg.Schemas(ctx, "")
+	fmt.Println("schemas:", schemas)
+	// Output:
+	// again: true dbactor: create schema "tenant_a" on main database: schema "tenant_a" already exists
+	// notes in tenant_a: 1
+	// schemas: [main tenant_a]
+}
+
+// A Go func as a callback actor for every model: it hears about models
+// registered before and after it subscribed, in order.
+func ExampleRegistry_RegisterCallbackFunc() {
+	ctx := context.Background()
+	reg, _ := registry.New(nil, registry.Config{Database: "sqlite:///:memory:"})
+	defer reg.Close(ctx)
+
+	type Author struct {
+		ID int64 `db:"id,pk"`
+	}
+	type Book struct {
+		ID       int64 `db:"id,pk"`
+		AuthorID int64 `db:"author_id,references=authors.id"`
+	}
+	_, _ = reg.RegisterModel(ctx, Author{})
+	seen := make(chan string)
+	_, _ = reg.RegisterCallbackFunc(ctx, "", func(ev *registry.ModelRegistered) {
+		seen <- fmt.Sprintf("%s -> table %s", ev.GetName(), ev.GetTable())
+	})
+	fmt.Println(<-seen)
+	_, _ = reg.RegisterModel(ctx, Book{})
+	fmt.Println(<-seen)
+	// Output:
+	// Author -> table authors
+	// Book -> table books
+}

@@ -39,7 +39,11 @@ type Registry struct {
 // ErrInvalidConfig; nothing is spawned then. New connects nothing: call
 // Connect.
 func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, error) {
-	p := newPlan(cfg, opts...)
+	return start(system, newPlan(cfg, opts...))
+}
+
+// start spawns the registry actor of p and builds its facade.
+func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 	if p.err != nil {
 		return nil, p.err
 	}

@@ -1,0 +1,220 @@
+package registry
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/ident"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// The registry actor's model, callback and schema requests. Models and
+// callbacks change only here, so the mailbox orders registrations and every
+// callback actor sees its events in that order.
+
+func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel) {
+	if m.GetModel() == nil {
+		c.Respond(&messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}})
+		return
+	}
+	reg, out, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
+	if err != nil {
+		c.Respond(&messages.ModelResult{Error: errorMessage(err)})
+		return
+	}
+	a.deliver(c, out)
+	c.Respond(&messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
+}
+
+func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCallback, pid *actor.PID, owned bool) *messages.CallbackResult {
+	if pid == nil {
+		p := m.GetCallback()
+		if p.GetId() == "" {
+			return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterCallback without a callback PID"}}
+		}
+		addr := p.GetAddress()
+		if addr == "" {
+			addr = c.ActorSystem().Address()
+		}
+		pid = actor.NewPID(addr, p.GetId())
+	}
+	var oneTime *bool
+	switch m.GetMode() {
+	case messages.CallbackMode_CALLBACK_MODE_ONE_TIME:
+		oneTime = new(true)
+	case messages.CallbackMode_CALLBACK_MODE_PERSISTENT:
+		oneTime = new(false)
+	}
+	sub, out := a.p.book.subscribe(m.GetModel(), oneTime, callbackTarget{pid: pid, owned: owned})
+	if sub.Stored && !owned && a.p.book.watch(pid) {
+		// A stopped callback actor is dropped, not sent to for ever.
+		c.Watch(pid)
+	}
+	a.deliver(c, out)
+	if owned && !sub.Stored && len(out) == 0 {
+		c.Poison(pid) // nothing to do, now or later
+	}
+	return &messages.CallbackResult{Fired: uint32(len(out)), Stored: sub.Stored}
+}
+
+func (a *registryActor) spawnCallback(c actor.Context, m *spawnCallback) {
+	a.callbacks++
+	pid, err := c.SpawnNamed(m.props, "callbacks/"+strconv.Itoa(a.callbacks))
+	if err != nil {
+		c.Respond(&spawnedCallback{result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}})
+		return
+	}
+	c.Respond(&spawnedCallback{pid: pid, result: a.registerCallback(c, m.msg, pid, true)})
+}
+
+// deliver sends events in order. An owned callback actor whose one-time
+// callback is consumed stops after its event.
+func (a *registryActor) deliver(c actor.Context, out []delivery) {
+	for _, d := range out {
+		c.Send(d.target.pid, d.event)
+		if d.last && d.target.owned {
+			c.Poison(d.target.pid)
+		}
+	}
+}
+
+func (a *registryActor) deleteModel(c actor.Context, m *messages.DeleteModel) {
+	c.Respond(&messages.ModelResult{Changed: a.p.book.delete(m.GetName())})
+}
+
+// schemaRequest starts a schema request's work outside the actor and
+// answers the sender when it is done.
+func (a *registryActor) schemaRequest(c actor.Context, msg any) {
+	sender, sys := c.Sender(), c.ActorSystem()
+	fail := func(e *messages.Error) {
+		if sender != nil {
+			c.Respond(messages.FailedReply(msg, e))
+		}
+	}
+	var names []string
+	var ts *timestamppb.Timestamp
+	if d, ok := msg.(interface{ GetDeadline() *timestamppb.Timestamp }); ok {
+		ts = d.GetDeadline()
+	}
+	switch m := msg.(type) {
+	case *messages.CreateSchema:
+		names = m.GetDatabases()
+		if e := validSchema(m.GetSchema()); e != nil {
+			fail(e)
+			return
+		}
+	case *messages.DropSchema:
+		names = m.GetDatabases()
+		if e := validSchema(m.GetSchema()); e != nil {
+			fail(e)
+			return
+		}
+	case *messages.CreateAll:
+		names = m.GetDatabases()
+	case *messages.DropAll:
+		names = m.GetDatabases()
+	case *messages.GetSchemas:
+		names = []string{m.GetTarget().GetDatabase()}
+	}
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	targets, e := a.p.resolve(names)
+	if e != nil {
+		fail(e)
+		return
+	}
+	all := a.p.book.models()
+	regSchema := a.p.cfg.Schema
+	job := &schemaJob{
+		system:            sys,
+		targets:           targets,
+		deadline:          deadline.Inner(deadline.FromMessage(ts, time.Now(), a.p.timeout), time.Now()),
+		disconnectTimeout: a.p.timeout,
+	}
+	var list *messages.SchemaList
+	job.run = func(ctx context.Context, s *actors.State) error {
+		ms, err := modelsOf(all, s.Name())
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *messages.CreateSchema:
+			return createSchema(ctx, s, m.GetSchema(), m.GetIfNotExists(), m.GetWithModels(), ms, regSchema)
+		case *messages.DropSchema:
+			return dropSchema(ctx, s, m.GetSchema(), m.GetCascade(), m.GetIfExists(), ms, regSchema)
+		case *messages.CreateAll:
+			return createAll(ctx, s, ms, regSchema)
+		case *messages.DropAll:
+			return dropAll(ctx, s, ms, regSchema)
+		case *messages.GetSchemas:
+			def, names, err := schemasOf(ctx, s)
+			list = &messages.SchemaList{Database: s.Name(), DefaultSchema: def, Schemas: names}
+			return err
+		}
+		return nil
+	}
+	a.p.work.Add(1)
+	go func() {
+		defer a.p.work.Done()
+		errs := job.do()
+		var out any = &messages.SchemaResult{Errors: errs}
+		if _, ok := msg.(*messages.GetSchemas); ok {
+			if len(errs) > 0 || list == nil {
+				out = messages.FailedReply(msg, first(errs))
+			} else {
+				out = list
+			}
+		}
+		if sender != nil {
+			sys.Root.Send(sender, out)
+		}
+	}()
+}
+
+func first(errs []*messages.Error) *messages.Error {
+	if len(errs) == 0 {
+		return &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "no result"}
+	}
+	return errs[0]
+}
+
+func validSchema(name string) *messages.Error {
+	if name == "" {
+		return nil
+	}
+	if err := ident.Validate("schema", name); err != nil {
+		return &messages.Error{Code: messages.Code_CODE_INVALID_NAME, Message: err.Error()}
+	}
+	return nil
+}
+
+// resolve maps database names to their States, in the given order.
+func (p *plan) resolve(names []string) ([]*actors.State, *messages.Error) {
+	out := make([]*actors.State, 0, len(names))
+	for _, n := range names {
+		found := false
+		for _, m := range p.members {
+			if m.Name == n {
+				out = append(out, m.State)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, &messages.Error{Code: messages.Code_CODE_UNKNOWN_DATABASE, Database: n, Message: actors.DisplayName(n) + " is not configured in extra"}
+		}
+	}
+	return out, nil
+}
+
+// errorMessage turns a Go error into a protocol error by its sentinel.
+func errorMessage(err error) *messages.Error {
+	return &messages.Error{Code: messages.CodeOf(err, messages.Code_CODE_INTERNAL), Message: err.Error()}
+}

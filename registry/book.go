@@ -1,0 +1,153 @@
+package registry
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dbactor/dbactor/internal/catalog"
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
+)
+
+// callbackTarget is where a model callback goes: an actor (a user's, or one
+// the registry made from a Go func and owns), or a function the registry
+// itself runs inside its actor (the content-type injection).
+type callbackTarget struct {
+	pid   *actor.PID
+	owned bool
+	run   func(*models.Model)
+}
+
+// delivery is one event for one callback actor.
+type delivery struct {
+	target callbackTarget
+	event  *messages.ModelRegistered
+	// last: the callback is consumed; an owned actor can stop after this.
+	last bool
+}
+
+// book is the registry's models and callbacks. The registry actor changes it
+// (its mailbox orders registrations); the facade reads it under mu.
+type book struct {
+	mu          sync.RWMutex
+	cat         *catalog.Catalog[*models.Model, callbackTarget]
+	contentType *models.Model
+	schema      string              // the registry schema, for events
+	databases   map[string]bool     // names a model may be bound to
+	watched     map[string]struct{} // callback actors being watched
+}
+
+func newBook(schema string, databases map[string]bool) *book {
+	return &book{
+		cat:       catalog.New[*models.Model, callbackTarget](),
+		schema:    schema,
+		databases: databases,
+		watched:   map[string]struct{}{},
+	}
+}
+
+// register validates def, stores it and runs the callbacks it fires: the
+// registry's own at once, in order; actors' as deliveries to send, in the
+// same order.
+func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) (catalog.Registration[*models.Model, callbackTarget], []delivery, error) {
+	var none catalog.Registration[*models.Model, callbackTarget]
+	m, err := models.New(def)
+	if err != nil {
+		return none, nil, err
+	}
+	if !b.databases[m.Database()] {
+		return none, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", ErrUnknownDatabase, m.Name(), m.Database())
+	}
+	b.mu.Lock()
+	reg, err := b.cat.Register(m, onConflict)
+	b.mu.Unlock()
+	if err != nil || !reg.Changed {
+		return reg, nil, err
+	}
+	var out []delivery
+	for _, cb := range reg.Fire {
+		if cb.Target.run != nil {
+			cb.Target.run(m)
+			continue
+		}
+		out = append(out, delivery{target: cb.Target, event: b.event(reg.Entry), last: cb.OneTime})
+	}
+	return reg, out, nil
+}
+
+// subscribe stores a callback and lists the events it gets at once.
+func (b *book) subscribe(model string, oneTime *bool, t callbackTarget) (catalog.Subscription[*models.Model], []delivery) {
+	b.mu.Lock()
+	sub := b.cat.AddCallback(model, oneTime, t)
+	b.mu.Unlock()
+	out := make([]delivery, 0, len(sub.Fire))
+	for i, e := range sub.Fire {
+		out = append(out, delivery{target: t, event: b.event(e), last: !sub.Stored && i == len(sub.Fire)-1})
+	}
+	return sub, out
+}
+
+// unsubscribe drops every callback of an actor that stopped.
+func (b *book) unsubscribe(pid *actor.PID) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.watched, pid.String())
+	return b.cat.RemoveCallbacks(func(cb catalog.Callback[callbackTarget]) bool {
+		return cb.Target.pid != nil && cb.Target.pid.Equal(pid)
+	})
+}
+
+// watch reports whether pid is newly watched.
+func (b *book) watch(pid *actor.PID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.watched[pid.String()]; ok {
+		return false
+	}
+	b.watched[pid.String()] = struct{}{}
+	return true
+}
+
+func (b *book) delete(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cat.Delete(name)
+}
+
+func (b *book) event(e catalog.Entry[*models.Model]) *messages.ModelRegistered {
+	schema := e.Model.Schema()
+	if schema == "" {
+		schema = b.schema
+	}
+	return &messages.ModelRegistered{
+		Name: e.Model.Name(), Table: e.Model.Table(), Schema: schema,
+		Database: e.Model.Database(), Sequence: e.Sequence,
+	}
+}
+
+// get, models and tableNames read under the lock, from any goroutine.
+func (b *book) get(name string) (*models.Model, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	e, ok := b.cat.Get(name)
+	return e.Model, ok
+}
+
+func (b *book) models() []*models.Model {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	es := b.cat.Models()
+	out := make([]*models.Model, len(es))
+	for i, e := range es {
+		out[i] = e.Model
+	}
+	return out
+}
+
+func (b *book) tableNames() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.cat.TableNames()
+}

@@ -1,0 +1,241 @@
+package registry_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
+	"github.com/dbactor/dbactor/registry"
+)
+
+type User struct {
+	ID    int64   `db:"id,pk"`
+	Name  string  `db:"name"`
+	Email *string `db:"email"`
+}
+
+type Post struct {
+	ID     int64  `db:"id,pk"`
+	UserID int64  `db:"user_id,references=users.id,ondelete=cascade"`
+	Title  string `db:"title"`
+}
+
+func TestRegisterModel(t *testing.T) {
+	ctx := testCtx(t)
+	reg := newRegistry(t, newSystem(t), registry.Config{Database: backends[0].url(t), Extra: map[string]string{"other": backends[0].url(t)}})
+
+	u, err := reg.RegisterModel(ctx, User{})
+	require.NoError(t, err)
+	require.Equal(t, "User", u.Name())
+	require.Equal(t, "users", u.Table(), "Edgy's default table name")
+	require.Equal(t, "", u.Database())
+	got, err := reg.Model("User")
+	require.NoError(t, err)
+	require.Same(t, u, got)
+
+	// on_conflict: error (default), keep, replace.
+	_, err = reg.RegisterModel(ctx, User{}, registry.TableName("people"))
+	require.ErrorIs(t, err, registry.ErrModelCollision)
+	kept, err := reg.RegisterModel(ctx, User{}, registry.TableName("people"), registry.KeepExisting())
+	require.NoError(t, err)
+	require.Same(t, u, kept)
+	replaced, err := reg.RegisterModel(ctx, User{}, registry.TableName("people"), registry.ReplaceExisting())
+	require.NoError(t, err)
+	require.NotSame(t, u, replaced)
+	require.Equal(t, "people", replaced.Table())
+
+	// Bound to an extra database and a schema; an unknown database is refused.
+	p, err := reg.RegisterModel(ctx, &Post{}, registry.ModelDatabase("other"), registry.ModelSchema("blog"))
+	require.NoError(t, err)
+	require.Equal(t, "other", p.Database())
+	require.Equal(t, "blog", p.Schema())
+	_, err = reg.RegisterModel(ctx, Post{}, registry.ModelName("Post2"), registry.ModelDatabase("nope"))
+	require.ErrorIs(t, err, registry.ErrUnknownDatabase)
+
+	require.Equal(t, []string{"people", "posts"}, reg.TableNames())
+	require.Len(t, reg.Models(), 2)
+
+	deleted, err := reg.DeleteModel(ctx, "User")
+	require.NoError(t, err)
+	require.True(t, deleted)
+	deleted, err = reg.DeleteModel(ctx, "User")
+	require.NoError(t, err)
+	require.False(t, deleted)
+	_, err = reg.Model("User")
+	require.ErrorIs(t, err, registry.ErrUnknownModel)
+	require.Equal(t, []string{"posts"}, reg.TableNames())
+}
+
+func TestInvalidModels(t *testing.T) {
+	ctx := testCtx(t)
+	reg := newRegistry(t, newSystem(t), registry.Config{Database: backends[0].url(t)})
+	type noPK struct {
+		Name string
+	}
+	type dupCols struct {
+		ID   int64  `db:"id,pk"`
+		A    string `db:"name"`
+		B    string `db:"NAME"`
+		Tags []string
+	}
+	type unsupported struct {
+		ID int64 `db:"id,pk"`
+		M  map[string]int
+	}
+	for _, v := range []any{noPK{}, dupCols{}, unsupported{}, 42} {
+		_, err := reg.RegisterModel(ctx, v)
+		require.ErrorIs(t, err, registry.ErrInvalidModel, "%T", v)
+		var de *models.DefinitionError
+		var fe *models.FieldError
+		if _, isInt := v.(int); !isInt {
+			require.True(t, errors.As(err, &de) || errors.As(err, &fe), "%T: %v", v, err)
+		}
+	}
+	_, err := reg.RegisterModel(ctx, User{}, registry.TableName("bad\"\x00"))
+	require.ErrorIs(t, err, registry.ErrInvalidModel)
+
+	// The message path validates too: a raw request gets a typed reply.
+	_, err = reg.RegisterModelDef(ctx, &messages.ModelDef{Name: "X"}, messages.OnConflict_ON_CONFLICT_ERROR)
+	require.ErrorIs(t, err, registry.ErrInvalidModel)
+	require.Empty(t, reg.Models())
+}
+
+// Spec §1.12 I1: metadata is computed on first use, InitModels forces it,
+// InvalidateModels clears it.
+func TestLazyModelMetadata(t *testing.T) {
+	ctx := testCtx(t)
+	reg := newRegistry(t, newSystem(t), registry.Config{Database: backends[0].url(t)})
+	u, err := reg.RegisterModel(ctx, User{})
+	require.NoError(t, err)
+	p, err := reg.RegisterModel(ctx, Post{})
+	require.NoError(t, err)
+	require.False(t, u.Initialized(), "registering computes no table metadata")
+	require.Zero(t, u.Inits())
+
+	reg.InitModels()
+	require.True(t, u.Initialized())
+	require.True(t, p.Initialized())
+	require.EqualValues(t, 1, u.Inits())
+	reg.InitModels()
+	require.EqualValues(t, 1, u.Inits(), "computed once")
+
+	reg.InvalidateModels()
+	require.False(t, u.Initialized())
+	require.False(t, p.Initialized())
+
+	// First use computes it again.
+	require.NoError(t, reg.CreateAll(ctx))
+	require.True(t, u.Initialized())
+	require.EqualValues(t, 2, u.Inits())
+}
+
+// Spec §1.9 A1–A3 plus tenancy (§1.7 U3, §1.8 S2): one model set, one table
+// per tenant schema, rows kept apart; dropping one tenant leaves the other.
+func TestTenancy(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		reg := newRegistry(t, newSystem(t), registry.Config{Database: b.url(t)})
+		u, err := reg.RegisterModel(ctx, User{})
+		require.NoError(t, err)
+		p, err := reg.RegisterModel(ctx, Post{})
+		require.NoError(t, err)
+
+		// create_all needs no connect and is idempotent.
+		require.NoError(t, reg.CreateAll(ctx))
+		require.NoError(t, reg.CreateAll(ctx))
+		requireCount(t, reg.Database(), 0, false)
+
+		tenants := map[string]int{"tenant_a": 3, "tenant_b": 5}
+		for tenant := range tenants {
+			require.NoError(t, reg.CreateSchema(ctx, tenant, registry.WithModels()))
+		}
+		require.NoError(t, reg.Connect(ctx))
+		db := reg.Database().DB()
+		ph := func(n int) string {
+			if b.name == "postgres" {
+				return fmt.Sprintf("$%d", n)
+			}
+			return "?"
+		}
+		for tenant, n := range tenants {
+			for i := range n {
+				var id int64
+				require.NoError(t, db.QueryRowContext(ctx, "INSERT INTO "+u.QualifiedTable(tenant)+" (name) VALUES ("+ph(1)+") RETURNING id",
+					fmt.Sprintf("%s-%d", tenant, i)).Scan(&id))
+				_, err := db.ExecContext(ctx, "INSERT INTO "+p.QualifiedTable(tenant)+" (user_id, title) VALUES ("+ph(1)+", 'hello')", id)
+				require.NoError(t, err)
+			}
+		}
+		count := func(table string) int {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+			return n
+		}
+		for tenant, n := range tenants {
+			require.Equal(t, n, count(u.QualifiedTable(tenant)), tenant)
+			require.Equal(t, n, count(p.QualifiedTable(tenant)), tenant)
+		}
+		require.Equal(t, 0, count(u.QualifiedTable("")), "the default schema's table is untouched")
+
+		// A foreign key inside a tenant: deleting a user cascades to its posts.
+		_, err = db.ExecContext(ctx, "DELETE FROM "+u.QualifiedTable("tenant_b")+" WHERE name = 'tenant_b-0'")
+		require.NoError(t, err)
+		require.Equal(t, 4, count(p.QualifiedTable("tenant_b")))
+
+		require.NoError(t, reg.Disconnect(ctx))
+		require.NoError(t, reg.DropSchema(ctx, "tenant_a", registry.Cascade()))
+		require.NoError(t, reg.Connect(ctx))
+		db = reg.Database().DB()
+		_, err = db.ExecContext(ctx, "SELECT count(*) FROM "+u.QualifiedTable("tenant_a"))
+		require.Error(t, err, "tenant_a is gone")
+		require.Equal(t, 4, count(u.QualifiedTable("tenant_b")))
+		require.NoError(t, reg.Disconnect(ctx))
+
+		// drop_all without a registry schema drops the model tables only.
+		require.NoError(t, reg.DropAll(ctx))
+		require.NoError(t, reg.DropAll(ctx))
+		list, err := reg.Schemas(ctx, "")
+		require.NoError(t, err)
+		require.Contains(t, list, "tenant_b")
+		// Qualified with the default schema: SQLite resolves an unqualified
+		// name missing from main to an attached schema's table.
+		def, err := reg.DefaultSchema(ctx, "")
+		require.NoError(t, err)
+		require.NoError(t, reg.Connect(ctx))
+		_, err = reg.Database().DB().ExecContext(ctx, "SELECT count(*) FROM "+u.QualifiedTable(def))
+		require.Error(t, err, "users is dropped")
+		require.NoError(t, reg.Disconnect(ctx))
+	})
+}
+
+// Spec §1.9 A1–A2 with a registry schema: create_all creates it, drop_all
+// drops it with everything inside.
+func TestCreateAllWithRegistrySchema(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		reg := newRegistry(t, newSystem(t), registry.Config{Database: b.url(t), Schema: "app"})
+		u, err := reg.RegisterModel(ctx, User{})
+		require.NoError(t, err)
+		require.NoError(t, reg.CreateAll(ctx))
+		require.NoError(t, reg.CreateAll(ctx))
+		list, err := reg.Schemas(ctx, "")
+		require.NoError(t, err)
+		require.Contains(t, list, "app")
+
+		require.NoError(t, reg.Connect(ctx))
+		_, err = reg.Database().DB().ExecContext(ctx, "INSERT INTO "+u.QualifiedTable(reg.Schema())+" (name) VALUES ('x')")
+		require.NoError(t, err)
+		require.NoError(t, reg.Disconnect(ctx))
+
+		require.NoError(t, reg.DropAll(ctx))
+		require.NoError(t, reg.DropAll(ctx))
+		list, err = reg.Schemas(ctx, "")
+		require.NoError(t, err)
+		require.NotContains(t, list, "app")
+		requireCount(t, reg.Database(), 0, false)
+	})
+}
