@@ -209,7 +209,7 @@ func insertRowIn(t *testing.T, tg *target, schema string, m *Model, row any) int
 		args = append(args, v.FieldByIndex(idx).Interface())
 		phs = append(phs, tg.ph(len(args)))
 	}
-	q := "INSERT INTO " + m.QualifiedTable(schema) + " (" + strings.Join(cols, ", ") + ") VALUES (" +
+	q := "INSERT INTO " + m.qt(schema) + " (" + strings.Join(cols, ", ") + ") VALUES (" +
 		strings.Join(phs, ", ") + `) RETURNING "id"`
 	var id int64
 	require.NoError(t, tg.queryRow(t, q, args...).Scan(&id), q)
@@ -228,7 +228,7 @@ func selectRow(t *testing.T, tg *target, m *Model, typ reflect.Type, id int64) r
 		cols = append(cols, ident.Quote(c.GetName()))
 		dests = append(dests, out.FieldByIndex(idx).Addr().Interface())
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + m.QualifiedTable(tg.schema) + ` WHERE "id" = ` + tg.ph(1)
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + m.qt(tg.schema) + ` WHERE "id" = ` + tg.ph(1)
 	require.NoError(t, tg.queryRow(t, q, id).Scan(dests...), q)
 	return out
 }
@@ -368,16 +368,16 @@ func TestForeignKeysOnDelete(t *testing.T) {
 		insertRow(t, tg, members, &Member{OrgID: org})
 		insertRow(t, tg, members, &Member{OrgID: org})
 		insertRow(t, tg, notes, &Note{OrgID: &org})
-		require.Error(t, tg.exec(t, "INSERT INTO "+members.QualifiedTable(tg.schema)+` ("org_id") VALUES (`+tg.ph(1)+")", 99),
+		require.Error(t, tg.exec(t, "INSERT INTO "+members.qt(tg.schema)+` ("org_id") VALUES (`+tg.ph(1)+")", 99),
 			"the foreign key is enforced")
 
 		count := func(m *Model, where string) int {
 			var n int
-			require.NoError(t, tg.queryRow(t, "SELECT count(*) FROM "+m.QualifiedTable(tg.schema)+" WHERE "+where).Scan(&n))
+			require.NoError(t, tg.queryRow(t, "SELECT count(*) FROM "+m.qt(tg.schema)+" WHERE "+where).Scan(&n))
 			return n
 		}
 		require.Equal(t, 2, count(members, "true"))
-		require.NoError(t, tg.exec(t, "DELETE FROM "+orgs.QualifiedTable(tg.schema)+` WHERE "id" = `+tg.ph(1), org))
+		require.NoError(t, tg.exec(t, "DELETE FROM "+orgs.qt(tg.schema)+` WHERE "id" = `+tg.ph(1), org))
 		require.Equal(t, 0, count(members, "true"), "ON DELETE CASCADE")
 		require.Equal(t, 1, count(notes, `"org_id" IS NULL`), "ON DELETE SET NULL")
 
@@ -409,10 +409,10 @@ func TestCreateIfNotExistsAndNoAuto(t *testing.T) {
 		require.Equal(t, []string{tg.home}, tg.objectIn(t, "index", "manuals_name_idx"))
 
 		// noauto: the database does not make up a key.
-		require.Error(t, tg.exec(t, "INSERT INTO "+m.QualifiedTable(tg.schema)+` ("name") VALUES (`+tg.ph(1)+")", "x"))
-		require.NoError(t, tg.exec(t, "INSERT INTO "+m.QualifiedTable(tg.schema)+` ("id", "name") VALUES (`+tg.ph(1)+", "+tg.ph(2)+")", 42, "x"))
+		require.Error(t, tg.exec(t, "INSERT INTO "+m.qt(tg.schema)+` ("name") VALUES (`+tg.ph(1)+")", "x"))
+		require.NoError(t, tg.exec(t, "INSERT INTO "+m.qt(tg.schema)+` ("id", "name") VALUES (`+tg.ph(1)+", "+tg.ph(2)+")", 42, "x"))
 		var name string
-		require.NoError(t, tg.queryRow(t, "SELECT name FROM "+m.QualifiedTable(tg.schema)+` WHERE "id" = 42`).Scan(&name))
+		require.NoError(t, tg.queryRow(t, "SELECT name FROM "+m.qt(tg.schema)+` WHERE "id" = 42`).Scan(&name))
 		require.Equal(t, "x", name)
 	})
 }
@@ -440,7 +440,7 @@ func TestAwkwardNamesExecute(t *testing.T) {
 		tg.mustExec(t, odd.CreateTableSQL(tg.dialect, tg.schema, true)...)
 		require.Equal(t, []string{tg.home}, tg.objectIn(t, "table", `we"ird; models`))
 		require.Equal(t, []string{tg.home}, tg.objectIn(t, "index", `we"ird; models_v'a"l_idx`))
-		q := odd.QualifiedTable(tg.schema)
+		q := odd.qt(tg.schema)
 		var parent int64
 		require.NoError(t, tg.queryRow(t, "INSERT INTO "+q+` ("v'a""l") VALUES (`+tg.ph(1)+`) RETURNING "i""d; DROP TABLE x; --"`, "root").Scan(&parent))
 		require.NoError(t, tg.exec(t, "INSERT INTO "+q+` ("v'a""l", "par""ent") VALUES (`+tg.ph(1)+", "+tg.ph(2)+")", "child", parent))

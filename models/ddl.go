@@ -208,9 +208,18 @@ func (m *Model) DropTableSQL(d dsn.Dialect, schema string, ifExists bool) string
 }
 
 // QualifiedTable is the quoted table name in schema: "tenant_a"."users", or
-// "users" when schema is "". Computes the metadata if it is not cached.
-func (m *Model) QualifiedTable(schema string) string {
-	return ident.Quote(schema, m.metadata().table)
+// "users" when schema is "" — for queries against a tenant's table. schema
+// is validated first (ident.Validate): quoting alone would strip a NUL and
+// PostgreSQL would truncate a name over 63 bytes, either of which could
+// address another tenant's schema. Computes the metadata if it is not
+// cached.
+func (m *Model) QualifiedTable(schema string) (string, error) {
+	if schema != "" {
+		if err := ident.Validate("schema", schema); err != nil {
+			return "", err
+		}
+	}
+	return ident.Quote(schema, m.metadata().table), nil
 }
 
 // SortByDependencies orders models so that every model comes after the

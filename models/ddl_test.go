@@ -43,9 +43,9 @@ func TestCreateTableSQL(t *testing.T) {
 
 	require.Equal(t, `DROP TABLE IF EXISTS "tenant_a"."users"`, m.DropTableSQL(dsn.Postgres, "tenant_a", true))
 	require.Equal(t, `DROP TABLE "users"`, m.DropTableSQL(dsn.SQLite, "", false))
-	require.Equal(t, `"tenant_a"."users"`, m.QualifiedTable("tenant_a"))
-	require.Equal(t, `"users"`, m.QualifiedTable(""))
-	require.Equal(t, `"we""ird"."users"`, m.QualifiedTable(`we"ird`))
+	require.Equal(t, `"tenant_a"."users"`, m.qt("tenant_a"))
+	require.Equal(t, `"users"`, m.qt(""))
+	require.Equal(t, `"we""ird"."users"`, m.qt(`we"ird`))
 
 	// Unknown dialects render nothing.
 	require.Nil(t, m.CreateTableSQL(dsn.Dialect("mysql"), "", false))

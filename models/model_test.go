@@ -256,7 +256,7 @@ func TestLazyMetadata(t *testing.T) {
 	require.Equal(t, first, m.CreateTableSQL(dsn.Postgres, "s", true))
 	m.CreateTableSQL(dsn.SQLite, "", false) // both dialects were computed at once
 	m.DropTableSQL(dsn.SQLite, "", true)
-	m.QualifiedTable("s")
+	m.qt("s")
 	m.Init()
 	require.EqualValues(t, 1, m.Inits())
 
@@ -270,7 +270,7 @@ func TestLazyMetadata(t *testing.T) {
 	for i, ddl := range []func(){
 		func() { m.CreateTableSQL(dsn.SQLite, "", false) },
 		func() { m.DropTableSQL(dsn.Postgres, "", false) },
-		func() { m.QualifiedTable("") },
+		func() { m.qt("") },
 		m.Init,
 	} {
 		m.Invalidate()

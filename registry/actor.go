@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -26,32 +25,37 @@ func Props(cfg Config, opts ...Option) *actor.Props {
 
 func props(p *plan) *actor.Props {
 	d := drain.New(func(req any) any {
-		closed := &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"}
-		switch req.(type) {
-		case *closeRequest:
-			return &supervisor.Closed{}
-		case *spawnCallback:
-			return &spawnedCallback{result: &messages.CallbackResult{Error: closed}}
-		}
-		return supervisor.FailedReply(req, closed)
+		return failedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
 	})
 	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p, drain: d} },
-		actor.WithSupervisor(childStrategy{}), d.Props())
+		actor.WithSupervisor(childStrategy{p: p}), d.Props())
 }
 
-// childStrategy supervises the registry's children: callback actors made
-// from Go funcs restart (a panicking callback loses its event, nothing
-// else); the supervisor resumes, because restarting it would stop every
-// database actor below it.
-type childStrategy struct{}
+// childStrategy supervises the registry's children: the supervisor resumes,
+// because restarting it would stop every database actor below it; every
+// other child is a callback actor made from a Go func and restarts (a
+// panicking callback loses its event, nothing else).
+type childStrategy struct{ p *plan }
 
 // HandleFailure implements actor.SupervisorStrategy.
-func (childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
-	if strings.Contains(child.GetId(), "/callbacks/") {
-		supervisor.Restart.HandleFailure(sys, sup, child, rs, reason, message)
+func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
+	if sp := s.p.supervisor.Load(); sp != nil && sp.Equal(child) {
+		supervisor.Resume.HandleFailure(sys, sup, child, rs, reason, message)
 		return
 	}
-	supervisor.Resume.HandleFailure(sys, sup, child, rs, reason, message)
+	supervisor.Restart.HandleFailure(sys, sup, child, rs, reason, message)
+}
+
+// failedReply is the reply of the right type for any request the registry
+// actor takes, local ones included; nil when req is no request.
+func failedReply(req any, e *messages.Error) any {
+	switch req.(type) {
+	case *closeRequest:
+		return &supervisor.Closed{}
+	case *spawnCallback:
+		return &spawnedCallback{result: &messages.CallbackResult{Error: e}}
+	}
+	return supervisor.FailedReply(req, e)
 }
 
 // closeRequest starts the registry's Close. Local only: no other node may
@@ -67,6 +71,7 @@ type registryActor struct {
 	refusal    *messages.Error
 	drain      *drain.Drain
 	callbacks  int // callback actors spawned, for their names
+	stopping   bool
 }
 
 // Receive implements actor.Actor.
@@ -75,9 +80,15 @@ func (a *registryActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)
+	case *actor.Stopping:
+		// Refuse from here on: a child spawned now would keep the registry
+		// from ever finishing its stop.
+		a.stopping = true
 	case *actor.Stopped:
-		a.drain.Stopped(c.ActorSystem())
 		if a.refusal == nil {
+			// Only the live registry: the drain belongs to the props, and a
+			// refused second spawn stopping must not switch it on for it.
+			a.drain.Stopped(c.ActorSystem())
 			a.p.release(c.ActorSystem())
 			for _, s := range a.p.owned() {
 				s.Shutdown()
@@ -86,6 +97,12 @@ func (a *registryActor) Receive(c actor.Context) {
 	case *faults.Panic:
 		panic(m.Value)
 	case *actor.Terminated:
+		if p, ok := c.ActorSystem().ProcessRegistry.GetLocal(m.GetWho().GetId()); ok && p != nil && m.GetWho().GetAddress() == c.ActorSystem().Address() {
+			// A new actor under the old name registered meanwhile: the old
+			// one's Terminated must not drop its callbacks. Watch the new one.
+			c.Watch(m.GetWho())
+			return
+		}
 		if n := a.p.book.unsubscribe(m.GetWho()); n > 0 {
 			a.p.logger.Debug("dbactor: callback actor stopped; its callbacks are dropped", "actor", m.GetWho().String(), "callbacks", n)
 		}
@@ -98,17 +115,18 @@ func (a *registryActor) Receive(c actor.Context) {
 		// Schema work under way holds counts: let it finish (bounded) first.
 		sys, sup, sender, p := c.ActorSystem(), a.supervisor, c.Sender(), a.p
 		go func() {
-			p.waitWork(p.timeout)
+			if !p.waitWork(p.timeout) {
+				p.endJobs() // cut short; each still gives its count back
+				if !p.waitWork(p.timeout) {
+					p.logger.Warn("dbactor: close: schema work still running")
+				}
+			}
 			sys.Root.RequestWithCustomSender(sup, &supervisor.Close{}, sender)
 		}()
 	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *spawnCallback,
 		*messages.CreateSchema, *messages.DropSchema, *messages.CreateAll, *messages.DropAll, *messages.GetSchemas:
 		if e := a.refuse(); e != nil {
-			if _, ok := m.(*spawnCallback); ok {
-				c.Respond(&spawnedCallback{result: &messages.CallbackResult{Error: e}})
-				return
-			}
-			c.Respond(supervisor.FailedReply(m, e))
+			respond(c, failedReply(m, e))
 			return
 		}
 		a.handle(c, m)
@@ -139,7 +157,7 @@ func (a *registryActor) survive(c actor.Context) {
 	a.p.logger.Error("dbactor: registry actor crashed handling a message; carrying on", "reason", r)
 	if sender := c.Sender(); sender != nil {
 		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: fmt.Sprintf("registry crashed handling %T: %v", c.Message(), r)}
-		if reply := supervisor.FailedReply(c.Message(), e); reply != nil {
+		if reply := failedReply(c.Message(), e); reply != nil {
 			c.Respond(reply)
 		}
 	}
@@ -153,7 +171,7 @@ func (a *registryActor) handle(c actor.Context, msg any) {
 	case *messages.DeleteModel:
 		a.deleteModel(c, m)
 	case *messages.RegisterCallback:
-		c.Respond(a.registerCallback(c, m, nil, false))
+		respond(c, a.registerCallback(c, m, nil, false))
 	case *spawnCallback:
 		a.spawnCallback(c, m)
 	default:
@@ -189,13 +207,14 @@ func (a *registryActor) start(c actor.Context) {
 		return
 	}
 	a.supervisor = pid
+	a.p.supervisor.Store(pid)
 }
 
 func (a *registryActor) refuse() *messages.Error {
 	if a.refusal != nil {
 		return a.refusal
 	}
-	if a.p.closed {
+	if a.p.closed || a.stopping {
 		return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry is closed"}
 	}
 	return nil

@@ -20,16 +20,16 @@ import (
 
 func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel) {
 	if m.GetModel() == nil {
-		c.Respond(&messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}})
+		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}})
 		return
 	}
 	reg, out, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
 	if err != nil {
-		c.Respond(&messages.ModelResult{Error: errorMessage(err)})
+		respond(c, &messages.ModelResult{Error: errorMessage(err)})
 		return
 	}
 	a.deliver(c, out)
-	c.Respond(&messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
+	respond(c, &messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
 }
 
 func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCallback, pid *actor.PID, owned bool) *messages.CallbackResult {
@@ -57,9 +57,6 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 		c.Watch(pid)
 	}
 	a.deliver(c, out)
-	if owned && !sub.Stored && len(out) == 0 {
-		c.Poison(pid) // nothing to do, now or later
-	}
 	return &messages.CallbackResult{Fired: uint32(len(out)), Stored: sub.Stored}
 }
 
@@ -67,10 +64,10 @@ func (a *registryActor) spawnCallback(c actor.Context, m *spawnCallback) {
 	a.callbacks++
 	pid, err := c.SpawnNamed(m.props, "callbacks/"+strconv.Itoa(a.callbacks))
 	if err != nil {
-		c.Respond(&spawnedCallback{result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}})
+		respond(c, &spawnedCallback{result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}})
 		return
 	}
-	c.Respond(&spawnedCallback{pid: pid, result: a.registerCallback(c, m.msg, pid, true)})
+	respond(c, &spawnedCallback{pid: pid, result: a.registerCallback(c, m.msg, pid, true)})
 }
 
 // deliver sends events in order. An owned callback actor whose one-time
@@ -85,7 +82,7 @@ func (a *registryActor) deliver(c actor.Context, out []delivery) {
 }
 
 func (a *registryActor) deleteModel(c actor.Context, m *messages.DeleteModel) {
-	c.Respond(&messages.ModelResult{Changed: a.p.book.delete(m.GetName())})
+	respond(c, &messages.ModelResult{Changed: a.p.book.delete(m.GetName())})
 }
 
 // schemaRequest starts a schema request's work outside the actor and
@@ -93,8 +90,9 @@ func (a *registryActor) deleteModel(c actor.Context, m *messages.DeleteModel) {
 func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 	sender, sys := c.Sender(), c.ActorSystem()
 	fail := func(e *messages.Error) {
+		a.p.jobs.Delete(msg)
 		if sender != nil {
-			c.Respond(messages.FailedReply(msg, e))
+			respond(c, messages.FailedReply(msg, e))
 		}
 	}
 	var names []string
@@ -139,8 +137,15 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 		disconnectTimeout: a.p.timeout,
 	}
 	var list *messages.SchemaList
-	job.run = func(ctx context.Context, s *actors.State) error {
-		ms, err := modelsOf(all, s.Name())
+	switch m := msg.(type) {
+	case *messages.CreateAll:
+		job.memoryCreates = true
+	case *messages.CreateSchema:
+		job.memoryCreates = m.GetSchema() != "" || m.GetWithModels()
+	}
+	job.run = func(ctx context.Context, t target) error {
+		s := t.state
+		ms, err := modelsOf(all, t.name)
 		if err != nil {
 			return err
 		}
@@ -155,15 +160,17 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 			return dropAll(ctx, s, ms, regSchema)
 		case *messages.GetSchemas:
 			def, names, err := schemasOf(ctx, s)
-			list = &messages.SchemaList{Database: s.Name(), DefaultSchema: def, Schemas: names}
+			list = &messages.SchemaList{Database: t.name, DefaultSchema: def, Schemas: names}
 			return err
 		}
 		return nil
 	}
+	ctx, done := a.p.startJob(msg)
 	a.p.work.Add(1)
 	go func() {
 		defer a.p.work.Done()
-		errs := job.do()
+		defer done()
+		errs := job.do(ctx)
 		var out any = &messages.SchemaResult{Errors: errs}
 		if _, ok := msg.(*messages.GetSchemas); ok {
 			if len(errs) > 0 || list == nil {
@@ -196,13 +203,13 @@ func validSchema(name string) *messages.Error {
 }
 
 // resolve maps database names to their States, in the given order.
-func (p *plan) resolve(names []string) ([]*actors.State, *messages.Error) {
-	out := make([]*actors.State, 0, len(names))
+func (p *plan) resolve(names []string) ([]target, *messages.Error) {
+	out := make([]target, 0, len(names))
 	for _, n := range names {
 		found := false
 		for _, m := range p.members {
 			if m.Name == n {
-				out = append(out, m.State)
+				out = append(out, target{name: n, state: m.State})
 				found = true
 				break
 			}
@@ -217,4 +224,11 @@ func (p *plan) resolve(names []string) ([]*actors.State, *messages.Error) {
 // errorMessage turns a Go error into a protocol error by its sentinel.
 func errorMessage(err error) *messages.Error {
 	return &messages.Error{Code: messages.CodeOf(err, messages.Code_CODE_INTERNAL), Message: err.Error()}
+}
+
+// respond answers the sender, if the request had one (a raw Send has none).
+func respond(c actor.Context, reply any) {
+	if c.Sender() != nil {
+		c.Respond(reply)
+	}
 }

@@ -60,9 +60,11 @@ func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) 
 	if !b.databases[m.Database()] {
 		return none, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", ErrUnknownDatabase, m.Name(), m.Database())
 	}
+	// The registry's own callbacks run under the lock: no reader sees the
+	// model before they have (the content_type column, say).
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	reg, err := b.cat.Register(m, onConflict)
-	b.mu.Unlock()
 	if err != nil || !reg.Changed {
 		return reg, nil, err
 	}

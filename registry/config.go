@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,22 +122,34 @@ type plan struct {
 	// work counts schema requests under way outside the registry actor:
 	// Close lets them finish (and give their counts back) first.
 	work sync.WaitGroup
+	// jobs holds a *jobCtl per schema request, keyed by the message.
+	jobs sync.Map
+	// jobsLife ends every schema job (endJobs) when Close has waited long
+	// enough for them.
+	jobsLife context.Context
+	endJobs  context.CancelFunc
+	// supervisor is the supervisor actor, for the registry's strategy.
+	supervisor atomic.Pointer[actor.PID]
 }
 
-// waitWork waits up to d for schema requests under way.
-func (p *plan) waitWork(d time.Duration) {
+// waitWork waits up to d for schema requests under way and reports whether
+// they all finished.
+func (p *plan) waitWork(d time.Duration) bool {
 	done := make(chan struct{})
 	go func() { p.work.Wait(); close(done) }()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-done:
+		return true
 	case <-t.C:
+		return false
 	}
 }
 
 func newPlan(cfg Config, opts ...Option) *plan {
 	p := &plan{cfg: cfg}
+	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(&p.opts)
 	}

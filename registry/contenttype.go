@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/dbactor/dbactor/internal/dsn"
-	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 )
@@ -51,9 +50,12 @@ func (b *book) setContentType() error {
 
 // injectContentType adds the content_type column to m unless m opted out,
 // is the content type itself, or already has a content_type column or a
-// reference to the content types. A model in another database than the
-// content types gets the column without the foreign key (Edgy's cross-
-// database reference has no constraint either).
+// reference to the content types. The foreign key (ON DELETE CASCADE) is
+// only added where the reference resolves: a table's references point into
+// its own schema of its own database (SQLite cannot reference another
+// attached file), so a model bound to another database or another schema
+// than the content types gets the column without the constraint (Edgy's
+// cross-database reference has no constraint either).
 func injectContentType(ct, m *models.Model) {
 	if m == ct || m.NoContentType() || hasColumn(m, ContentTypeColumn) {
 		return
@@ -67,7 +69,7 @@ func injectContentType(ct, m *models.Model) {
 		Name: ContentTypeColumn, Type: messages.ColumnType_COLUMN_TYPE_BIGINT,
 		Unique: true, Injected: true,
 	}
-	if m.Database() == ct.Database() {
+	if m.Database() == ct.Database() && m.Schema() == ct.Schema() {
 		col.ReferencesTable, col.ReferencesColumn, col.OnDelete = ct.Table(), "id", "CASCADE"
 	}
 	_ = m.AddColumn(col) // valid by construction: the name is free
@@ -89,8 +91,8 @@ type ContentTypeRow struct {
 
 // NewContentType inserts a content-type row for an object of model (Edgy's
 // default for a new object's content_type: name = the model's name,
-// schema_name = the schema the object is written to, "" for none) in the
-// contenttypes table of schema, and returns its id: the value for the
+// schema_name = the schema the object is written to) in the contenttypes
+// table of schema ("" : the registry schema, Config.Schema), and returns its id: the value for the
 // object's content_type column. collisionKey, when not "", must be unique.
 // q runs on the main database (Database().DB(), or a transaction on it).
 func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model, collisionKey string) (int64, error) {
@@ -98,10 +100,12 @@ func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model,
 	if ct == nil {
 		return 0, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
 	}
-	if schema != "" {
-		if err := ident.Validate("schema", schema); err != nil {
-			return 0, err
-		}
+	if schema == "" {
+		schema = r.Schema()
+	}
+	table, err := ct.QualifiedTable(schema)
+	if err != nil {
+		return 0, err
 	}
 	d := r.main.Dialect()
 	var key, sch any
@@ -111,7 +115,7 @@ func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model,
 	if schema != "" {
 		sch = schema
 	}
-	query := "INSERT INTO " + ct.QualifiedTable(schema) + " (name, schema_name, collision_key) VALUES (" +
+	query := "INSERT INTO " + table + " (name, schema_name, collision_key) VALUES (" +
 		placeholders(d, 3) + ") RETURNING id"
 	var id int64
 	if err := q.QueryRowContext(ctx, query, model, sch, key).Scan(&id); err != nil {
@@ -128,15 +132,16 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string
 	if ct == nil {
 		return ContentTypeRow{}, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
 	}
-	if schema != "" {
-		if err := ident.Validate("schema", schema); err != nil {
-			return ContentTypeRow{}, err
-		}
+	if schema == "" {
+		schema = r.Schema()
 	}
-	query := "SELECT id, name, schema_name, collision_key FROM " + ct.QualifiedTable(schema) + " WHERE id = " + placeholders(r.main.Dialect(), 1)
-	var row ContentTypeRow
-	err := q.QueryRowContext(ctx, query, id).Scan(&row.ID, &row.Name, &row.SchemaName, &row.CollisionKey)
+	table, err := ct.QualifiedTable(schema)
 	if err != nil {
+		return ContentTypeRow{}, err
+	}
+	query := "SELECT id, name, schema_name, collision_key FROM " + table + " WHERE id = " + placeholders(r.main.Dialect(), 1)
+	var row ContentTypeRow
+	if err := q.QueryRowContext(ctx, query, id).Scan(&row.ID, &row.Name, &row.SchemaName, &row.CollisionKey); err != nil {
 		return row, fmt.Errorf("dbactor: content type %d: %w", id, err)
 	}
 	return row, nil

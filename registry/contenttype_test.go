@@ -62,7 +62,7 @@ func TestContentTypes(t *testing.T) {
 
 		id, err := reg.NewContentType(ctx, db, "", company.Name(), "")
 		require.NoError(t, err)
-		_, err = db.ExecContext(ctx, "INSERT INTO "+company.QualifiedTable("")+" (name, content_type) VALUES ('acme', "+ph+")", id)
+		_, err = db.ExecContext(ctx, "INSERT INTO "+qt(t, company, "")+" (name, content_type) VALUES ('acme', "+ph+")", id)
 		require.NoError(t, err)
 		row, err := reg.ContentTypeByID(ctx, db, "", id)
 		require.NoError(t, err)
@@ -70,9 +70,9 @@ func TestContentTypes(t *testing.T) {
 		require.False(t, row.SchemaName.Valid)
 
 		// content_type is unique and not null.
-		_, err = db.ExecContext(ctx, "INSERT INTO "+company.QualifiedTable("")+" (name, content_type) VALUES ('dup', "+ph+")", id)
+		_, err = db.ExecContext(ctx, "INSERT INTO "+qt(t, company, "")+" (name, content_type) VALUES ('dup', "+ph+")", id)
 		require.Error(t, err)
-		_, err = db.ExecContext(ctx, "INSERT INTO "+company.QualifiedTable("")+" (name) VALUES ('none')")
+		_, err = db.ExecContext(ctx, "INSERT INTO "+qt(t, company, "")+" (name) VALUES ('none')")
 		require.Error(t, err)
 
 		// A duplicate collision key is refused.
@@ -83,11 +83,11 @@ func TestContentTypes(t *testing.T) {
 
 		// Deleting the content type deletes its object.
 		var n int
-		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+company.QualifiedTable("")).Scan(&n))
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+qt(t, company, "")).Scan(&n))
 		require.Equal(t, 1, n)
-		_, err = db.ExecContext(ctx, "DELETE FROM "+ct.QualifiedTable("")+" WHERE id = "+ph, id)
+		_, err = db.ExecContext(ctx, "DELETE FROM "+qt(t, ct, "")+" WHERE id = "+ph, id)
 		require.NoError(t, err)
-		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+company.QualifiedTable("")).Scan(&n))
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+qt(t, company, "")).Scan(&n))
 		require.Equal(t, 0, n, "ON DELETE CASCADE")
 		_, err = reg.ContentTypeByID(ctx, db, "", id)
 		require.True(t, errors.Is(err, sql.ErrNoRows))
@@ -112,15 +112,15 @@ func TestContentTypesInTenant(t *testing.T) {
 		}
 		id, err := reg.NewContentType(ctx, db, "tenant_a", "Company", "")
 		require.NoError(t, err)
-		_, err = db.ExecContext(ctx, "INSERT INTO "+company.QualifiedTable("tenant_a")+" (name, content_type) VALUES ('acme', "+ph+")", id)
+		_, err = db.ExecContext(ctx, "INSERT INTO "+qt(t, company, "tenant_a")+" (name, content_type) VALUES ('acme', "+ph+")", id)
 		require.NoError(t, err)
 		row, err := reg.ContentTypeByID(ctx, db, "tenant_a", id)
 		require.NoError(t, err)
 		require.Equal(t, "tenant_a", row.SchemaName.String)
-		_, err = db.ExecContext(ctx, "DELETE FROM "+reg.ContentType().QualifiedTable("tenant_a"))
+		_, err = db.ExecContext(ctx, "DELETE FROM "+qt(t, reg.ContentType(), "tenant_a"))
 		require.NoError(t, err)
 		var n int
-		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+company.QualifiedTable("tenant_a")).Scan(&n))
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+qt(t, company, "tenant_a")).Scan(&n))
 		require.Zero(t, n)
 	})
 }

@@ -25,6 +25,7 @@ func (r *Registry) Copy(ctx context.Context, opts ...Option) (*Registry, error) 
 		return nil, fmt.Errorf("dbactor: copy: %w", requestError(err))
 	}
 	p := &plan{cfg: r.plan.cfg, timeout: r.plan.timeout}
+	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(&p.opts)
 	}

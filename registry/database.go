@@ -36,6 +36,9 @@ type Database struct {
 	// owner is the registry actor that owns the database: requests go there
 	// when the database actor is gone (its tree stopped).
 	owner *actor.PID
+	// ownerGate is the gate of the registry that owns the database: its
+	// Close closes the database for every registry sharing it.
+	ownerGate *gate
 	*caller
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/ident"
+	"github.com/dbactor/dbactor/internal/sqlite"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 )
@@ -25,13 +26,32 @@ func sqlDB(s *actors.State) (*sql.DB, error) {
 	return nil, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: actors.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
 }
 
-func execTx(ctx context.Context, db *sql.DB, stmts []string) error {
+func sqliteOf(s *actors.State) (*sqlite.DB, error) {
+	if sq := s.SQLite(); sq != nil {
+		return sq, nil
+	}
+	return nil, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: actors.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
+}
+
+// ddlLockKey is the PostgreSQL advisory lock dbactor's DDL transactions
+// take: IF NOT EXISTS is not safe against a concurrent CREATE (two
+// CreateAll at once, here or in another process, fail with a unique
+// violation on the catalog), so they take turns.
+const ddlLockKey = 0x6462616374 // "dbact"
+
+func execTx(ctx context.Context, db *sql.DB, d dsn.Dialect, stmts []string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
+	}
+	if d == dsn.Postgres {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(ddlLockKey)); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -95,9 +115,9 @@ func createSchema(ctx context.Context, s *actors.State, schema string, ifNotExis
 		tables = createTables(s.Dialect(), mine, func(m *models.Model) string { return tableSchema(m, schema, registrySchema) }, ifNotExists)
 	}
 	if s.Dialect() == dsn.SQLite {
-		sq := s.SQLite()
-		if sq == nil {
-			return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "database closed"}
+		sq, err := sqliteOf(s)
+		if err != nil {
+			return err
 		}
 		// created only when this call made it: a failed table step must not
 		// drop a schema someone else created meanwhile.
@@ -110,7 +130,7 @@ func createSchema(ctx context.Context, s *actors.State, schema string, ifNotExis
 				return err
 			}
 		}
-		if err := execTx(ctx, db, tables); err != nil {
+		if err := execTx(ctx, db, s.Dialect(), tables); err != nil {
 			if created { // leave nothing behind, as PostgreSQL's rollback does
 				_ = sq.DropSchema(context.WithoutCancel(ctx), schema, true, true)
 			}
@@ -122,7 +142,7 @@ func createSchema(ctx context.Context, s *actors.State, schema string, ifNotExis
 	if schema != "" {
 		stmts = append(stmts, "CREATE SCHEMA "+ifNot(ifNotExists, "IF NOT EXISTS ")+ident.Quote(schema))
 	}
-	return execTx(ctx, db, append(stmts, tables...))
+	return execTx(ctx, db, s.Dialect(), append(stmts, tables...))
 }
 
 // dropSchema is Edgy's Schema.drop_schema on one database: the schema, or
@@ -133,17 +153,17 @@ func dropSchema(ctx context.Context, s *actors.State, schema string, cascade, if
 		return err
 	}
 	if schema == "" {
-		return execTx(ctx, db, dropTables(s.Dialect(), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, ifExists))
+		return execTx(ctx, db, s.Dialect(), dropTables(s.Dialect(), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, ifExists))
 	}
 	if s.Dialect() == dsn.SQLite {
-		sq := s.SQLite()
-		if sq == nil {
-			return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "database closed"}
+		sq, err := sqliteOf(s)
+		if err != nil {
+			return err
 		}
 		return sq.DropSchema(ctx, schema, ifExists, cascade)
 	}
 	q := "DROP SCHEMA " + ifNot(ifExists, "IF EXISTS ") + ident.Quote(schema) + ifNot(cascade, " CASCADE")
-	return execTx(ctx, db, []string{q})
+	return execTx(ctx, db, s.Dialect(), []string{q})
 }
 
 // ownSchemas lists the schemas of models bound to one, other than skip.
@@ -171,22 +191,22 @@ func createAll(ctx context.Context, s *actors.State, ms []*models.Model, registr
 	}
 	tables := createTables(s.Dialect(), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, true)
 	if s.Dialect() == dsn.SQLite {
-		sq := s.SQLite()
-		if sq == nil {
-			return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "database closed"}
+		sq, err := sqliteOf(s)
+		if err != nil {
+			return err
 		}
 		for _, name := range schemas {
 			if err := sq.CreateSchema(ctx, name, true); err != nil {
 				return err
 			}
 		}
-		return execTx(ctx, db, tables)
+		return execTx(ctx, db, s.Dialect(), tables)
 	}
 	var stmts []string
 	for _, name := range schemas {
 		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident.Quote(name))
 	}
-	return execTx(ctx, db, append(stmts, tables...))
+	return execTx(ctx, db, s.Dialect(), append(stmts, tables...))
 }
 
 // dropAll is Edgy's drop_all on one database: the registry schema with
@@ -206,9 +226,9 @@ func dropAll(ctx context.Context, s *actors.State, ms []*models.Model, registryS
 // schemasOf is the database's default schema and the schemas that exist.
 func schemasOf(ctx context.Context, s *actors.State) (string, []string, error) {
 	if s.Dialect() == dsn.SQLite {
-		sq := s.SQLite()
-		if sq == nil {
-			return "", nil, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "database closed"}
+		sq, err := sqliteOf(s)
+		if err != nil {
+			return "", nil, err
 		}
 		list, err := sq.Schemas(ctx)
 		return "main", list, err
@@ -220,6 +240,10 @@ func schemasOf(ctx context.Context, s *actors.State) (string, []string, error) {
 	var def sql.NullString
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&def); err != nil {
 		return "", nil, err
+	}
+	if !def.Valid {
+		return "", nil, &messages.Error{Code: messages.Code_CODE_SCHEMA,
+			Message: "no default schema: current_schema() is NULL because no schema named in search_path exists"}
 	}
 	rows, err := db.QueryContext(ctx, `SELECT nspname FROM pg_catalog.pg_namespace
 		WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY nspname`)

@@ -102,6 +102,7 @@ func ExampleRegistry_CreateSchema() {
 		Text string `db:"text"`
 	}
 	notes, _ := reg.RegisterModel(ctx, Note{})
+	table, _ := notes.QualifiedTable("tenant_a") // "tenant_a"."notes"
 	if err := reg.CreateSchema(ctx, "tenant_a", registry.WithModels()); err != nil {
 		panic(err)
 	}
@@ -109,9 +110,9 @@ func ExampleRegistry_CreateSchema() {
 	fmt.Println("again:", errors.Is(err, registry.ErrSchema), err)
 
 	_ = reg.Connect(ctx)
-	_, _ = reg.Database().DB().ExecContext(ctx, "INSERT INTO "+notes.QualifiedTable("tenant_a")+" (text) VALUES ('hi')")
+	_, _ = reg.Database().DB().ExecContext(ctx, "INSERT INTO "+table+" (text) VALUES ('hi')")
 	var n int
-	_ = reg.Database().DB().QueryRowContext(ctx, "SELECT count(*) FROM "+notes.QualifiedTable("tenant_a")).Scan(&n)
+	_ = reg.Database().DB().QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	fmt.Println("notes in tenant_a:", n)
 	_ = reg.Disconnect(ctx)
 

@@ -101,3 +101,11 @@ func init() {
 		os.Unsetenv(k)
 	}
 }
+
+// qt is m's table in schema, quoted.
+func qt(t *testing.T, m *registry.Model, schema string) string {
+	t.Helper()
+	q, err := m.QualifiedTable(schema)
+	require.NoError(t, err)
+	return q
+}

@@ -164,9 +164,9 @@ func TestTenancy(t *testing.T) {
 		for tenant, n := range tenants {
 			for i := range n {
 				var id int64
-				require.NoError(t, db.QueryRowContext(ctx, "INSERT INTO "+u.QualifiedTable(tenant)+" (name) VALUES ("+ph(1)+") RETURNING id",
+				require.NoError(t, db.QueryRowContext(ctx, "INSERT INTO "+qt(t, u, tenant)+" (name) VALUES ("+ph(1)+") RETURNING id",
 					fmt.Sprintf("%s-%d", tenant, i)).Scan(&id))
-				_, err := db.ExecContext(ctx, "INSERT INTO "+p.QualifiedTable(tenant)+" (user_id, title) VALUES ("+ph(1)+", 'hello')", id)
+				_, err := db.ExecContext(ctx, "INSERT INTO "+qt(t, p, tenant)+" (user_id, title) VALUES ("+ph(1)+", 'hello')", id)
 				require.NoError(t, err)
 			}
 		}
@@ -176,23 +176,23 @@ func TestTenancy(t *testing.T) {
 			return n
 		}
 		for tenant, n := range tenants {
-			require.Equal(t, n, count(u.QualifiedTable(tenant)), tenant)
-			require.Equal(t, n, count(p.QualifiedTable(tenant)), tenant)
+			require.Equal(t, n, count(qt(t, u, tenant)), tenant)
+			require.Equal(t, n, count(qt(t, p, tenant)), tenant)
 		}
-		require.Equal(t, 0, count(u.QualifiedTable("")), "the default schema's table is untouched")
+		require.Equal(t, 0, count(qt(t, u, "")), "the default schema's table is untouched")
 
 		// A foreign key inside a tenant: deleting a user cascades to its posts.
-		_, err = db.ExecContext(ctx, "DELETE FROM "+u.QualifiedTable("tenant_b")+" WHERE name = 'tenant_b-0'")
+		_, err = db.ExecContext(ctx, "DELETE FROM "+qt(t, u, "tenant_b")+" WHERE name = 'tenant_b-0'")
 		require.NoError(t, err)
-		require.Equal(t, 4, count(p.QualifiedTable("tenant_b")))
+		require.Equal(t, 4, count(qt(t, p, "tenant_b")))
 
 		require.NoError(t, reg.Disconnect(ctx))
 		require.NoError(t, reg.DropSchema(ctx, "tenant_a", registry.Cascade()))
 		require.NoError(t, reg.Connect(ctx))
 		db = reg.Database().DB()
-		_, err = db.ExecContext(ctx, "SELECT count(*) FROM "+u.QualifiedTable("tenant_a"))
+		_, err = db.ExecContext(ctx, "SELECT count(*) FROM "+qt(t, u, "tenant_a"))
 		require.Error(t, err, "tenant_a is gone")
-		require.Equal(t, 4, count(u.QualifiedTable("tenant_b")))
+		require.Equal(t, 4, count(qt(t, u, "tenant_b")))
 		require.NoError(t, reg.Disconnect(ctx))
 
 		// drop_all without a registry schema drops the model tables only.
@@ -206,7 +206,7 @@ func TestTenancy(t *testing.T) {
 		def, err := reg.DefaultSchema(ctx, "")
 		require.NoError(t, err)
 		require.NoError(t, reg.Connect(ctx))
-		_, err = reg.Database().DB().ExecContext(ctx, "SELECT count(*) FROM "+u.QualifiedTable(def))
+		_, err = reg.Database().DB().ExecContext(ctx, "SELECT count(*) FROM "+qt(t, u, def))
 		require.Error(t, err, "users is dropped")
 		require.NoError(t, reg.Disconnect(ctx))
 	})
@@ -227,7 +227,7 @@ func TestCreateAllWithRegistrySchema(t *testing.T) {
 		require.Contains(t, list, "app")
 
 		require.NoError(t, reg.Connect(ctx))
-		_, err = reg.Database().DB().ExecContext(ctx, "INSERT INTO "+u.QualifiedTable(reg.Schema())+" (name) VALUES ('x')")
+		_, err = reg.Database().DB().ExecContext(ctx, "INSERT INTO "+qt(t, u, reg.Schema())+" (name) VALUES ('x')")
 		require.NoError(t, err)
 		require.NoError(t, reg.Disconnect(ctx))
 

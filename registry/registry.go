@@ -91,12 +91,13 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 		return nil, fmt.Errorf("dbactor: starting registry: %w", requestError(err))
 	}
 	for _, m := range p.members {
-		db := &Database{name: m.Name, state: m.State, caller: r.caller, owner: pid}
+		db := &Database{name: m.Name, state: m.State, caller: r.caller, owner: pid, ownerGate: g}
 		if !m.Owned {
 			// Closed to this registry's callers when either registry closes.
 			owner := p.shared(m.Name)
 			db.owner = owner.owner
-			db.caller = &caller{system: system, gates: append([]*gate{g}, owner.gates...), timeout: p.timeout}
+			db.ownerGate = owner.ownerGate
+			db.caller = &caller{system: system, gates: []*gate{g, owner.ownerGate}, timeout: p.timeout}
 		}
 		r.order = append(r.order, db)
 		if m.Name == "" {
@@ -221,9 +222,10 @@ func (r *Registry) shutdown() {
 		errs = append(errs, err)
 	}
 	cancel()
-	// The supervisor waits for operations, releases shared databases and
+	// The registry waits for schema work (twice Config.Timeout at most);
+	// the supervisor waits for operations, releases shared databases and
 	// closes its own, each within Config.Timeout.
-	ctx, cancel = context.WithTimeout(context.Background(), 3*r.timeout+time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*r.timeout+time.Second)
 	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, 0); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
 	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {

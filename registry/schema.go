@@ -147,9 +147,9 @@ func (r *Registry) Schemas(ctx context.Context, database string) ([]string, erro
 }
 
 func (r *Registry) schemas(ctx context.Context, database string) (*messages.SchemaList, error) {
-	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
+	reply, err := r.jobCall(ctx, func(ts *timestamppb.Timestamp) any {
 		return &messages.GetSchemas{Target: &messages.Target{Database: database}, Deadline: ts}
-	}, nil)
+	})
 	if err != nil {
 		return nil, &SchemaError{Database: database, Op: "list schemas", Message: err.Error(), Err: err}
 	}
@@ -163,8 +163,27 @@ func (r *Registry) schemas(ctx context.Context, database string) (*messages.Sche
 	return l, nil
 }
 
+// jobCall sends a schema request; when ctx is cancelled first, the work is
+// cancelled too (a PostgreSQL transaction rolls back), not left running.
+func (r *Registry) jobCall(ctx context.Context, build func(*timestamppb.Timestamp) any) (any, error) {
+	var msg any
+	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
+		msg = build(ts)
+		r.plan.jobs.Store(msg, &jobCtl{})
+		return msg
+	}, nil)
+	if msg != nil {
+		if err != nil && ctx.Err() != nil {
+			r.plan.cancelJob(msg) // the job deletes it when it ends
+		} else {
+			r.plan.jobs.Delete(msg) // answered: the job has ended, or never ran
+		}
+	}
+	return reply, err
+}
+
 func (r *Registry) schemaCall(ctx context.Context, op, schema string, build func(*timestamppb.Timestamp) any) error {
-	reply, err := r.call(ctx, r.pid, build, nil)
+	reply, err := r.jobCall(ctx, build)
 	if err != nil {
 		return &SchemaError{Op: op, Schema: schema, Message: err.Error(), Err: err}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,70 +21,93 @@ import (
 // must never block in Receive. One database after the other, as in Edgy.
 type schemaJob struct {
 	system   *actor.ActorSystem
-	targets  []*actors.State
+	targets  []target
 	deadline time.Time
+	// memoryCreates: the work creates something, which a memory database
+	// it had to open would lose again at once.
+	memoryCreates bool
 	// run is the work on one connected database.
-	run func(ctx context.Context, s *actors.State) error
+	run func(ctx context.Context, t target) error
 	// disconnectTimeout bounds giving the count back, which happens even
 	// when the request's deadline has passed.
 	disconnectTimeout time.Duration
 }
 
+// target is one database of a schema request: its name in this registry
+// (a shared database has another in its owner's) and its State.
+type target struct {
+	name  string
+	state *actors.State
+}
+
 // do works through the databases in order and stops at the first failure.
-func (j *schemaJob) do() []*messages.Error {
-	ctx, cancel := context.WithDeadline(context.Background(), j.deadline)
+// ctx is cancelled when the caller gives up.
+func (j *schemaJob) do(ctx context.Context) []*messages.Error {
+	ctx, cancel := context.WithDeadline(ctx, j.deadline)
 	defer cancel()
-	for _, s := range j.targets {
-		if e := j.one(ctx, s); e != nil {
+	for _, t := range j.targets {
+		if e := j.one(ctx, t); e != nil {
 			return []*messages.Error{e}
 		}
 	}
 	return nil
 }
 
-// one connects s on demand (its ref count, like Edgy's `async with db`),
-// runs the work and disconnects again.
-func (j *schemaJob) one(ctx context.Context, s *actors.State) *messages.Error {
-	if e := j.request(ctx, s, &messages.Connect{Deadline: deadline.Proto(deadline.Inner(j.deadline, time.Now()))}); e != nil {
+// one connects the database on demand (its ref count, like Edgy's `async
+// with db`), runs the work and disconnects again.
+func (j *schemaJob) one(ctx context.Context, t target) *messages.Error {
+	opened, e := j.request(ctx, t, &messages.Connect{Deadline: deadline.Proto(deadline.Inner(j.deadline, time.Now()))})
+	if e != nil {
 		return e
 	}
-	err := j.run(ctx, s)
-	dctx, cancel := context.WithTimeout(context.Background(), j.disconnectTimeout)
+	var err error
+	if opened && j.memoryCreates && t.state.Memory() {
+		err = &messages.Error{Code: messages.Code_CODE_UNSUPPORTED, Message: actors.DisplayName(t.name) +
+			" is an in-memory SQLite database that is not connected: what this creates would vanish when it disconnects again; Connect first"}
+	} else {
+		err = j.run(ctx, t)
+	}
+	// The count goes back even when ctx has ended.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.disconnectTimeout)
 	defer cancel()
-	de := j.request(dctx, s, &messages.Disconnect{Deadline: deadline.Proto(deadline.Inner(time.Now().Add(j.disconnectTimeout), time.Now()))})
+	_, de := j.request(dctx, t, &messages.Disconnect{Deadline: deadline.Proto(deadline.Inner(time.Now().Add(j.disconnectTimeout), time.Now()))})
 	if err != nil {
-		return schemaFailure(s, err)
+		return schemaFailure(t, err)
 	}
 	return de
 }
 
-func (j *schemaJob) request(ctx context.Context, s *actors.State, msg any) *messages.Error {
-	reply, err := ask.Request(ctx, j.system, s.PID(), msg, 0)
+// request asks the database actor; opened reports a connect that opened
+// the pool.
+func (j *schemaJob) request(ctx context.Context, t target, msg any) (opened bool, _ *messages.Error) {
+	reply, err := ask.Request(ctx, j.system, t.state.PID(), msg, 0)
 	if err != nil {
-		return &messages.Error{Code: messages.CodeOf(requestError(err), messages.Code_CODE_INTERNAL), Database: s.Name(), Message: requestError(err).Error()}
+		err = requestError(err)
+		return false, &messages.Error{Code: messages.CodeOf(err, messages.Code_CODE_INTERNAL), Database: t.name, Message: err.Error()}
 	}
 	var errs []*messages.Error
 	switch r := reply.(type) {
 	case *messages.ConnectResult:
-		errs = r.GetErrors()
+		errs, opened = r.GetErrors(), r.GetOpened()
 	case *messages.DisconnectResult:
 		errs = r.GetErrors()
 	default:
-		return &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: s.Name(), Message: fmt.Sprintf("unexpected reply %T", reply)}
+		return false, &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: t.name, Message: fmt.Sprintf("unexpected reply %T", reply)}
 	}
 	if len(errs) > 0 {
 		e := errs[0]
-		e.Database = s.Name()
-		return e
+		e.Database = t.name
+		return false, e
 	}
-	return nil
+	return opened, nil
 }
 
 // schemaFailure classifies what the work returned: the server's message for
 // SQL errors (CODE_SCHEMA with the SQLSTATE), our own typed errors by their
 // code, deadlines as timeouts.
-func schemaFailure(s *actors.State, err error) *messages.Error {
-	e := &messages.Error{Database: s.Name(), Message: s.Scrub(err.Error())}
+func schemaFailure(t target, err error) *messages.Error {
+	s := t.state
+	e := &messages.Error{Database: t.name, Message: s.Scrub(err.Error())}
 	var pg *pgconn.PgError
 	var me *messages.Error
 	switch {
@@ -99,4 +123,43 @@ func schemaFailure(s *actors.State, err error) *messages.Error {
 		e.Code = messages.CodeOf(err, messages.Code_CODE_SCHEMA)
 	}
 	return e
+}
+
+// jobCtl lets a local caller that gives up cancel its schema job. Keyed by
+// the request message itself: the facade and the registry actor share the
+// pointer (a remote request is a different value, and runs to its deadline).
+type jobCtl struct {
+	mu       sync.Mutex
+	cancel   context.CancelFunc
+	canceled bool
+}
+
+// startJob returns the job's context and the func that ends it.
+func (p *plan) startJob(key any) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(p.jobsLife)
+	v, _ := p.jobs.LoadOrStore(key, &jobCtl{})
+	c := v.(*jobCtl)
+	c.mu.Lock()
+	c.cancel = cancel
+	if c.canceled {
+		cancel()
+	}
+	c.mu.Unlock()
+	return ctx, func() { p.jobs.Delete(key); cancel() }
+}
+
+// cancelJob cancels the job of the request key, now or as it starts. The
+// caller registered key before sending it; a job that has finished is gone.
+func (p *plan) cancelJob(key any) {
+	v, ok := p.jobs.Load(key)
+	if !ok {
+		return
+	}
+	c := v.(*jobCtl)
+	c.mu.Lock()
+	c.canceled = true
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.mu.Unlock()
 }

@@ -81,16 +81,24 @@ func run() error {
 		ph = "$1"
 	}
 	for i, t := range tenants {
+		table, err := users.QualifiedTable(t) // "tenant_a"."users", validated and quoted
+		if err != nil {
+			return err
+		}
 		for n := range (i + 1) * 2 {
-			q := "INSERT INTO " + users.QualifiedTable(t) + " (name) VALUES (" + ph + ")"
+			q := "INSERT INTO " + table + " (name) VALUES (" + ph + ")"
 			if _, err := db.ExecContext(ctx, q, fmt.Sprintf("%s-user-%d", t, n)); err != nil {
 				return err
 			}
 		}
 	}
 	for _, t := range tenants {
+		table, err := users.QualifiedTable(t)
+		if err != nil {
+			return err
+		}
 		var n int
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+users.QualifiedTable(t)).Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			return err
 		}
 		fmt.Printf("3. %s holds %d users\n", t, n)

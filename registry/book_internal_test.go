@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
+)
+
+func userDef(name string) *messages.ModelDef {
+	return &messages.ModelDef{Name: name, Columns: []*messages.ColumnDef{
+		{Name: "id", Type: messages.ColumnType_COLUMN_TYPE_BIGINT, PrimaryKey: true},
+	}}
+}
+
+// The registry keeps the catalog's K4 order when it turns callbacks into
+// deliveries.
+func TestBookDeliveryOrder(t *testing.T) {
+	b := newBook("", map[string]bool{"": true})
+	pid := func(id string) callbackTarget { return callbackTarget{pid: actor.NewPID("nonhost", id)} }
+	yes, no := new(true), new(false)
+	b.subscribe("", nil, pid("pg1"))
+	b.subscribe("User", no, pid("pn1"))
+	b.subscribe("", yes, pid("og1"))
+	b.subscribe("User", nil, pid("on1"))
+	b.subscribe("", nil, pid("pg2"))
+	b.subscribe("User", nil, pid("on2"))
+	b.subscribe("", yes, pid("og2"))
+	b.subscribe("User", no, pid("pn2"))
+
+	reg, out, err := b.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
+	require.NoError(t, err)
+	var got []string
+	for _, d := range out {
+		got = append(got, d.target.pid.GetId())
+		require.Equal(t, "User", d.event.GetName())
+		require.Equal(t, reg.Entry.Sequence, d.event.GetSequence())
+	}
+	require.Equal(t, []string{"on2", "on1", "og2", "og1", "pn1", "pn2", "pg1", "pg2"}, got)
+
+	_, out, err = b.register(userDef("Other"), messages.OnConflict_ON_CONFLICT_ERROR)
+	require.NoError(t, err)
+	got = got[:0]
+	for _, d := range out {
+		got = append(got, d.target.pid.GetId())
+	}
+	require.Equal(t, []string{"pg1", "pg2"}, got)
+
+	// With content types, the registry's own persistent callback runs in
+	// its place (first persistent general one) and sends nothing.
+	c := newBook("", map[string]bool{"": true})
+	require.NoError(t, c.setContentType())
+	c.subscribe("", nil, pid("pg"))
+	reg, out, err = c.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	_, injected := reg.Entry.Model.Column("content_type")
+	require.True(t, injected)
+}
+
+// Content types: the reference is a foreign key only where it resolves.
+func TestContentTypeInjection(t *testing.T) {
+	b := newBook("", map[string]bool{"": true, "x": true})
+	require.NoError(t, b.setContentType())
+	for _, tc := range []struct {
+		def *messages.ModelDef
+		fk  bool
+	}{
+		{userDef("Plain"), true},
+		{&messages.ModelDef{Name: "InSchema", Schema: "blog", Columns: userDef("").Columns}, false},
+		{&messages.ModelDef{Name: "InExtra", Database: "x", Columns: userDef("").Columns}, false},
+	} {
+		reg, _, err := b.register(tc.def, messages.OnConflict_ON_CONFLICT_ERROR)
+		require.NoError(t, err)
+		col, ok := reg.Entry.Model.Column("content_type")
+		require.True(t, ok, tc.def.GetName())
+		require.Equal(t, tc.fk, col.GetReferencesTable() != "", tc.def.GetName())
+		require.False(t, col.GetNullable())
+		require.True(t, col.GetUnique())
+	}
+	m, err := models.New(&messages.ModelDef{Name: "Own", Columns: append(userDef("").Columns,
+		&messages.ColumnDef{Name: "content_type", Type: messages.ColumnType_COLUMN_TYPE_TEXT, Nullable: true})})
+	require.NoError(t, err)
+	injectContentType(b.contentType, m)
+	col, _ := m.Column("content_type")
+	require.Equal(t, messages.ColumnType_COLUMN_TYPE_TEXT, col.GetType(), "a content_type column of its own opts out")
+}
