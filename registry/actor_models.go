@@ -100,24 +100,15 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 	if d, ok := msg.(interface{ GetDeadline() *timestamppb.Timestamp }); ok {
 		ts = d.GetDeadline()
 	}
-	switch m := msg.(type) {
-	case *messages.CreateSchema:
-		names = m.GetDatabases()
+	if m, ok := msg.(interface{ GetSchema() string }); ok { // CreateSchema, DropSchema
 		if e := validSchema(m.GetSchema()); e != nil {
 			fail(e)
 			return
 		}
-	case *messages.DropSchema:
+	}
+	if m, ok := msg.(interface{ GetDatabases() []string }); ok {
 		names = m.GetDatabases()
-		if e := validSchema(m.GetSchema()); e != nil {
-			fail(e)
-			return
-		}
-	case *messages.CreateAll:
-		names = m.GetDatabases()
-	case *messages.DropAll:
-		names = m.GetDatabases()
-	case *messages.GetSchemas:
+	} else if m, ok := msg.(*messages.GetSchemas); ok {
 		names = []string{m.GetTarget().GetDatabase()}
 	}
 	if len(names) == 0 {

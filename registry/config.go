@@ -148,6 +148,16 @@ func (p *plan) waitWork(d time.Duration) bool {
 }
 
 func newPlan(cfg Config, opts ...Option) *plan {
+	p := basePlan(cfg, opts...)
+	p.err = p.build()
+	if p.err == nil {
+		p.err = p.buildBook(nil)
+	}
+	return p
+}
+
+// basePlan applies opts and the defaults; members and book come after.
+func basePlan(cfg Config, opts ...Option) *plan {
 	p := &plan{cfg: cfg}
 	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
 	for _, o := range opts {
@@ -160,10 +170,6 @@ func newPlan(cfg Config, opts ...Option) *plan {
 	p.timeout = cfg.Timeout
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
-	}
-	p.err = p.build()
-	if p.err == nil {
-		p.err = p.buildBook(nil)
 	}
 	return p
 }

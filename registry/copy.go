@@ -24,15 +24,8 @@ func (r *Registry) Copy(ctx context.Context, opts ...Option) (*Registry, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dbactor: copy: %w", requestError(err))
 	}
-	p := &plan{cfg: r.plan.cfg, timeout: r.plan.timeout}
-	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
-	for _, o := range opts {
-		o(&p.opts)
-	}
-	p.logger = p.opts.logger
-	if p.logger == nil {
-		p.logger = r.plan.logger
-	}
+	// The source's logger unless opts name another.
+	p := basePlan(r.plan.cfg, append([]Option{WithLogger(r.plan.logger)}, opts...)...)
 	if len(p.opts.shared) > 0 || len(p.opts.hooks) > 0 {
 		return nil, &ConfigError{Err: fmt.Errorf("%w: Copy takes WithLogger and WithName only", ErrInvalidConfig)}
 	}

@@ -23,14 +23,19 @@ func sqlDB(s *actors.State) (*sql.DB, error) {
 	if db := s.DB(); db != nil {
 		return db, nil
 	}
-	return nil, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: actors.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
+	return nil, closedMeanwhile(s)
+}
+
+// closedMeanwhile: someone force-disconnected the database under the job.
+func closedMeanwhile(s *actors.State) error {
+	return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: actors.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
 }
 
 func sqliteOf(s *actors.State) (*sqlite.DB, error) {
 	if sq := s.SQLite(); sq != nil {
 		return sq, nil
 	}
-	return nil, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: actors.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
+	return nil, closedMeanwhile(s)
 }
 
 // ddlLockKey is the PostgreSQL advisory lock dbactor's DDL transactions

@@ -1,7 +1,6 @@
 package ident
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -62,11 +61,3 @@ func Quote(parts ...string) string {
 	}
 	return id.Sanitize()
 }
-
-// QuoteLiteral quotes s as an SQL string literal ('it”s').
-func QuoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-// IsInvalid reports whether err is an identifier validation error.
-func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }

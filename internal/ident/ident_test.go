@@ -40,5 +40,4 @@ func TestQuote(t *testing.T) {
 	require.Equal(t, `"tenant_a"."users"`, Quote("tenant_a", "users"))
 	require.Equal(t, `"users"`, Quote("", "users"))
 	require.Equal(t, `"a""b"."c;d"`, Quote(`a"b`, "c;d"))
-	require.Equal(t, `'it''s'`, QuoteLiteral("it's"))
 }
