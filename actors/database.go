@@ -7,12 +7,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
-	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -24,7 +23,8 @@ func DatabaseProps(s *State) *actor.Props {
 	d := drain.New(func(req any) any {
 		return messages.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
 	})
-	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s, drain: d} }, d.Props())
+	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s, drain: d} },
+		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub)))
 }
 
 type databaseActor struct {
@@ -54,6 +54,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 			return
 		}
 	}
+	faults.Hit(faults.DatabaseReceive, c.Self(), c.Message())
 	switch m := c.Message().(type) {
 	case *Close:
 		if n := a.s.refCount.Load(); n > 0 {
@@ -63,7 +64,11 @@ func (a *databaseActor) Receive(c actor.Context) {
 		c.Respond(&Closed{})
 	case *messages.Connect:
 		defer a.keepConsistent()()
-		c.Respond(a.connect(m))
+		res := a.connect(m)
+		if res.GetOpened() {
+			a.s.startHealth(c.ActorSystem())
+		}
+		c.Respond(res)
 	case *messages.Disconnect:
 		defer a.keepConsistent()()
 		c.Respond(a.disconnect(m))
@@ -156,6 +161,7 @@ func (a *databaseActor) connect(m *messages.Connect) *messages.ConnectResult {
 		s.startClose()
 		return &messages.ConnectResult{Errors: []*messages.Error{a.expired("connect")}}
 	}
+	faults.Hit(faults.DatabaseOpened, s.PID(), m)
 	s.logger.Debug("dbactor: database connected", "dialect", s.cfg.Dialect, "duration", time.Since(start))
 	return &messages.ConnectResult{Opened: true}
 }
@@ -216,15 +222,7 @@ func (a *databaseActor) failure(code messages.Code, what string, ctx context.Con
 		// the message still names the step.
 		code = messages.Code_CODE_TIMEOUT
 	}
-	msg := err.Error()
-	if what != "" {
-		msg = what + ": " + msg
-	}
-	e := &messages.Error{Code: code, Database: a.s.name, Message: dsn.Scrub(msg, a.s.cfg.Secrets()...)}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		e.Sqlstate = pgErr.Code
-	}
+	e := a.s.ErrorOf(code, what, err)
 	a.s.logger.Debug("dbactor: request failed", "code", code.String(), "error", e.Message)
 	return e
 }

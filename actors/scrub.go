@@ -1,6 +1,13 @@
 package actors
 
-import "github.com/dbactor/dbactor/internal/dsn"
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/messages"
+)
 
 // Scrub removes the database's passwords from msg, for error texts built
 // from driver errors outside the actor (schema operations, queries).
@@ -9,3 +16,19 @@ func (s *State) Scrub(msg string) string { return dsn.Scrub(msg, s.cfg.Secrets()
 // Memory reports an in-memory SQLite database: everything in it is lost
 // when its pool closes.
 func (s *State) Memory() bool { return s.cfg.SQLite != nil && s.cfg.SQLite.Memory }
+
+// ErrorOf turns err into a protocol error about this database: the
+// SQLSTATE kept, every configured password scrubbed from the text, what
+// (when not "") naming the failing step.
+func (s *State) ErrorOf(code messages.Code, what string, err error) *messages.Error {
+	msg := err.Error()
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	e := &messages.Error{Code: code, Database: s.name, Message: s.Scrub(msg)}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		e.Sqlstate = pgErr.Code
+	}
+	return e
+}

@@ -43,6 +43,12 @@ type State struct {
 
 	mu      sync.Mutex
 	closing chan struct{} // closed when the most recent close has finished
+	watch   *watcher      // the running health loop, under mu
+
+	healthOpts HealthOptions
+	events     func(messages.Event)
+	hmu        sync.Mutex
+	h          health
 }
 
 // StateOptions configure NewState.
@@ -52,6 +58,12 @@ type StateOptions struct {
 	Logger *slog.Logger
 	// DefaultTimeout bounds requests that carry no deadline.
 	DefaultTimeout time.Duration
+	// Health configures the idle pings and recovery probes.
+	Health HealthOptions
+	// Events, when set, receives every event the database publishes (after
+	// the actor system's EventStream). It runs on the publishing goroutine:
+	// return quickly. A panic in it is recovered and logged.
+	Events func(messages.Event)
 }
 
 // NewState prepares the state of database name ("" is the main database).
@@ -75,6 +87,8 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		closing:        done,
 		life:           life,
 		end:            end,
+		healthOpts:     opts.Health.withDefaults(),
+		events:         opts.Events,
 	}
 }
 
@@ -123,13 +137,17 @@ func (s *State) Closed() bool { return s.closed.Load() }
 // round trip it is a snapshot; the actor's answer to GetStatus is ordered
 // with its other requests.
 func (s *State) Status() *messages.Status {
-	return &messages.Status{
+	st := &messages.Status{
 		Database:    s.name,
 		Connected:   s.Connected(),
 		RefCount:    s.refCount.Load(),
 		Dialect:     string(s.cfg.Dialect),
 		RedactedUrl: s.cfg.Redacted,
 	}
+	if st.Connected {
+		s.healthOf(st)
+	}
+	return st
 }
 
 // Connected reports whether the pool is open.
@@ -181,6 +199,7 @@ func (s *State) startClose() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	db, pool, sdb := s.db.Swap(nil), s.pool.Swap(nil), s.sqlite.Swap(nil)
+	watched := s.stopHealth()
 	if db == nil && pool == nil {
 		return s.closing
 	}
@@ -188,7 +207,8 @@ func (s *State) startClose() <-chan struct{} {
 	s.closing = done
 	go func() {
 		defer close(done)
-		<-prev // closes finish in order, so WaitClosed covers them all
+		<-prev    // closes finish in order, so WaitClosed covers them all
+		<-watched // its ping holds a connection until cancelled
 		switch {
 		case sdb != nil:
 			_ = sdb.Close() // closes db, its pool

@@ -143,6 +143,60 @@ func (Code) EnumDescriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{0}
 }
 
+// Health is what a connected database's idle pings found. Ref counts and
+// pools never change with it: users stay connected through an outage.
+type Health int32
+
+const (
+	// Not connected: nothing is checked.
+	Health_HEALTH_UNSPECIFIED Health = 0
+	// The last ping succeeded (or the pool was just opened).
+	Health_HEALTH_HEALTHY Health = 1
+	// A ping failed; recovery probes run with randomized exponential backoff.
+	Health_HEALTH_DEGRADED Health = 2
+)
+
+// Enum value maps for Health.
+var (
+	Health_name = map[int32]string{
+		0: "HEALTH_UNSPECIFIED",
+		1: "HEALTH_HEALTHY",
+		2: "HEALTH_DEGRADED",
+	}
+	Health_value = map[string]int32{
+		"HEALTH_UNSPECIFIED": 0,
+		"HEALTH_HEALTHY":     1,
+		"HEALTH_DEGRADED":    2,
+	}
+)
+
+func (x Health) Enum() *Health {
+	p := new(Health)
+	*p = x
+	return p
+}
+
+func (x Health) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Health) Descriptor() protoreflect.EnumDescriptor {
+	return file_messages_proto_enumTypes[1].Descriptor()
+}
+
+func (Health) Type() protoreflect.EnumType {
+	return &file_messages_proto_enumTypes[1]
+}
+
+func (x Health) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Health.Descriptor instead.
+func (Health) EnumDescriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{1}
+}
+
 // ColumnType is a column's portable type; each dialect maps it to its own.
 type ColumnType int32
 
@@ -210,11 +264,11 @@ func (x ColumnType) String() string {
 }
 
 func (ColumnType) Descriptor() protoreflect.EnumDescriptor {
-	return file_messages_proto_enumTypes[1].Descriptor()
+	return file_messages_proto_enumTypes[2].Descriptor()
 }
 
 func (ColumnType) Type() protoreflect.EnumType {
-	return &file_messages_proto_enumTypes[1]
+	return &file_messages_proto_enumTypes[2]
 }
 
 func (x ColumnType) Number() protoreflect.EnumNumber {
@@ -223,7 +277,7 @@ func (x ColumnType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ColumnType.Descriptor instead.
 func (ColumnType) EnumDescriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{1}
+	return file_messages_proto_rawDescGZIP(), []int{2}
 }
 
 // OnConflict is what RegisterModel does when the name is taken (Edgy's
@@ -261,11 +315,11 @@ func (x OnConflict) String() string {
 }
 
 func (OnConflict) Descriptor() protoreflect.EnumDescriptor {
-	return file_messages_proto_enumTypes[2].Descriptor()
+	return file_messages_proto_enumTypes[3].Descriptor()
 }
 
 func (OnConflict) Type() protoreflect.EnumType {
-	return &file_messages_proto_enumTypes[2]
+	return &file_messages_proto_enumTypes[3]
 }
 
 func (x OnConflict) Number() protoreflect.EnumNumber {
@@ -274,7 +328,7 @@ func (x OnConflict) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OnConflict.Descriptor instead.
 func (OnConflict) EnumDescriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{2}
+	return file_messages_proto_rawDescGZIP(), []int{3}
 }
 
 // CallbackMode selects one-time or persistent delivery (Edgy's one_time).
@@ -312,11 +366,11 @@ func (x CallbackMode) String() string {
 }
 
 func (CallbackMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_messages_proto_enumTypes[3].Descriptor()
+	return file_messages_proto_enumTypes[4].Descriptor()
 }
 
 func (CallbackMode) Type() protoreflect.EnumType {
-	return &file_messages_proto_enumTypes[3]
+	return &file_messages_proto_enumTypes[4]
 }
 
 func (x CallbackMode) Number() protoreflect.EnumNumber {
@@ -325,7 +379,7 @@ func (x CallbackMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallbackMode.Descriptor instead.
 func (CallbackMode) EnumDescriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{3}
+	return file_messages_proto_rawDescGZIP(), []int{4}
 }
 
 // Error travels inside every reply that can fail. Its text never contains a
@@ -735,7 +789,16 @@ type Status struct {
 	// The configured URL with its password replaced by "xxxxx".
 	RedactedUrl string `protobuf:"bytes,5,opt,name=redacted_url,json=redactedUrl,proto3" json:"redacted_url,omitempty"`
 	// Set when the request failed (e.g. CODE_UNKNOWN_DATABASE).
-	Error         *Error `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	Error *Error `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// What the database actor's health pings last found (connected only).
+	Health Health `protobuf:"varint,7,opt,name=health,proto3,enum=dbactor.messages.v1.Health" json:"health,omitempty"`
+	// The failure that made the database degraded, or the latest failed
+	// recovery probe; unset while healthy.
+	LastError *Error `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When health last changed (the connect, the outage, the recovery).
+	Since *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=since,proto3" json:"since,omitempty"`
+	// Recovery probes that failed since the database became degraded.
+	FailedProbes  uint32 `protobuf:"varint,10,opt,name=failed_probes,json=failedProbes,proto3" json:"failed_probes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -810,6 +873,34 @@ func (x *Status) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *Status) GetHealth() Health {
+	if x != nil {
+		return x.Health
+	}
+	return Health_HEALTH_UNSPECIFIED
+}
+
+func (x *Status) GetLastError() *Error {
+	if x != nil {
+		return x.LastError
+	}
+	return nil
+}
+
+func (x *Status) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *Status) GetFailedProbes() uint32 {
+	if x != nil {
+		return x.FailedProbes
+	}
+	return 0
 }
 
 // ListDatabases asks the registry which databases it has.
@@ -2026,6 +2117,295 @@ func (x *ModelRegistered) GetSequence() uint64 {
 	return 0
 }
 
+// DatabaseDown is published when a connected database's health ping fails
+// twice in a row (once on a pooled connection, once on a fresh one).
+type DatabaseDown struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseDown) Reset() {
+	*x = DatabaseDown{}
+	mi := &file_messages_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseDown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseDown) ProtoMessage() {}
+
+func (x *DatabaseDown) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseDown.ProtoReflect.Descriptor instead.
+func (*DatabaseDown) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DatabaseDown) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseDown) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DatabaseDown) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// DatabaseUp is published when a recovery probe succeeds after DatabaseDown.
+type DatabaseUp struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	// When the outage began (DatabaseDown.since).
+	DownSince *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=down_since,json=downSince,proto3" json:"down_since,omitempty"`
+	At        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// Probes that failed during the outage.
+	FailedProbes  uint32 `protobuf:"varint,4,opt,name=failed_probes,json=failedProbes,proto3" json:"failed_probes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseUp) Reset() {
+	*x = DatabaseUp{}
+	mi := &file_messages_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseUp) ProtoMessage() {}
+
+func (x *DatabaseUp) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseUp.ProtoReflect.Descriptor instead.
+func (*DatabaseUp) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DatabaseUp) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseUp) GetDownSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DownSince
+	}
+	return nil
+}
+
+func (x *DatabaseUp) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *DatabaseUp) GetFailedProbes() uint32 {
+	if x != nil {
+		return x.FailedProbes
+	}
+	return 0
+}
+
+// DatabaseProbeFailed is published for each failed recovery probe.
+type DatabaseProbeFailed struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Error    *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// 1 for the first probe after DatabaseDown.
+	Attempt uint32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// How long until the next probe, in milliseconds.
+	NextProbeMs   int64 `protobuf:"varint,4,opt,name=next_probe_ms,json=nextProbeMs,proto3" json:"next_probe_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseProbeFailed) Reset() {
+	*x = DatabaseProbeFailed{}
+	mi := &file_messages_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseProbeFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseProbeFailed) ProtoMessage() {}
+
+func (x *DatabaseProbeFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseProbeFailed.ProtoReflect.Descriptor instead.
+func (*DatabaseProbeFailed) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DatabaseProbeFailed) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseProbeFailed) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DatabaseProbeFailed) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *DatabaseProbeFailed) GetNextProbeMs() int64 {
+	if x != nil {
+		return x.NextProbeMs
+	}
+	return 0
+}
+
+// ActorCrashed is published when one of dbactor's actors panics while
+// handling a message. The request gets a CODE_INTERNAL reply; the actor goes
+// on (its pools, counts, models and callbacks are kept).
+type ActorCrashed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The crashed actor's id.
+	Actor string `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The database whose actor crashed ("" for the main database or for an
+	// actor that is no database actor: see actor).
+	Database string `protobuf:"bytes,2,opt,name=database,proto3" json:"database,omitempty"`
+	// The Go type of the message being handled.
+	MessageType string `protobuf:"bytes,3,opt,name=message_type,json=messageType,proto3" json:"message_type,omitempty"`
+	// The panic value, passwords removed.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// "restart" (a new instance on the same state) or "resume".
+	Directive     string `protobuf:"bytes,5,opt,name=directive,proto3" json:"directive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorCrashed) Reset() {
+	*x = ActorCrashed{}
+	mi := &file_messages_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorCrashed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorCrashed) ProtoMessage() {}
+
+func (x *ActorCrashed) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorCrashed.ProtoReflect.Descriptor instead.
+func (*ActorCrashed) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ActorCrashed) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ActorCrashed) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *ActorCrashed) GetMessageType() string {
+	if x != nil {
+		return x.MessageType
+	}
+	return ""
+}
+
+func (x *ActorCrashed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ActorCrashed) GetDirective() string {
+	if x != nil {
+		return x.Directive
+	}
+	return ""
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -2053,14 +2433,20 @@ const file_messages_proto_rawDesc = "" +
 	"\x06closed\x18\x01 \x01(\bR\x06closed\x122\n" +
 	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"@\n" +
 	"\tGetStatus\x123\n" +
-	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\"\xce\x01\n" +
+	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\"\x95\x03\n" +
 	"\x06Status\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x1b\n" +
 	"\tref_count\x18\x03 \x01(\x03R\brefCount\x12\x18\n" +
 	"\adialect\x18\x04 \x01(\tR\adialect\x12!\n" +
 	"\fredacted_url\x18\x05 \x01(\tR\vredactedUrl\x120\n" +
-	"\x05error\x18\x06 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"\x0f\n" +
+	"\x05error\x18\x06 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\x123\n" +
+	"\x06health\x18\a \x01(\x0e2\x1b.dbactor.messages.v1.HealthR\x06health\x129\n" +
+	"\n" +
+	"last_error\x18\b \x01(\v2\x1a.dbactor.messages.v1.ErrorR\tlastError\x120\n" +
+	"\x05since\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12#\n" +
+	"\rfailed_probes\x18\n" +
+	" \x01(\rR\ffailedProbes\"\x0f\n" +
 	"\rListDatabases\"{\n" +
 	"\fDatabaseList\x129\n" +
 	"\tdatabases\x18\x01 \x03(\v2\x1b.dbactor.messages.v1.StatusR\tdatabases\x120\n" +
@@ -2150,7 +2536,29 @@ const file_messages_proto_rawDesc = "" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
 	"\x06schema\x18\x03 \x01(\tR\x06schema\x12\x1a\n" +
 	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12\x1a\n" +
-	"\bsequence\x18\x05 \x01(\x04R\bsequence*\xa1\x03\n" +
+	"\bsequence\x18\x05 \x01(\x04R\bsequence\"\x8e\x01\n" +
+	"\fDatabaseDown\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x120\n" +
+	"\x05error\x18\x02 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xb4\x01\n" +
+	"\n" +
+	"DatabaseUp\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x129\n" +
+	"\n" +
+	"down_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tdownSince\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12#\n" +
+	"\rfailed_probes\x18\x04 \x01(\rR\ffailedProbes\"\xa1\x01\n" +
+	"\x13DatabaseProbeFailed\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x120\n" +
+	"\x05error\x18\x02 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\rR\aattempt\x12\"\n" +
+	"\rnext_probe_ms\x18\x04 \x01(\x03R\vnextProbeMs\"\x99\x01\n" +
+	"\fActorCrashed\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x1a\n" +
+	"\bdatabase\x18\x02 \x01(\tR\bdatabase\x12!\n" +
+	"\fmessage_type\x18\x03 \x01(\tR\vmessageType\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1c\n" +
+	"\tdirective\x18\x05 \x01(\tR\tdirective*\xa1\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x01\x12\x19\n" +
@@ -2170,7 +2578,11 @@ const file_messages_proto_rawDesc = "" +
 	"\x14CODE_MODEL_COLLISION\x10\x0e\x12\x16\n" +
 	"\x12CODE_UNKNOWN_MODEL\x10\x0f\x12\x16\n" +
 	"\x12CODE_INVALID_MODEL\x10\x10\x12\x15\n" +
-	"\x11CODE_INVALID_NAME\x10\x11*\xde\x02\n" +
+	"\x11CODE_INVALID_NAME\x10\x11*I\n" +
+	"\x06Health\x12\x16\n" +
+	"\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eHEALTH_HEALTHY\x10\x01\x12\x13\n" +
+	"\x0fHEALTH_DEGRADED\x10\x02*\xde\x02\n" +
 	"\n" +
 	"ColumnType\x12\x1b\n" +
 	"\x17COLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -2210,75 +2622,88 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_messages_proto_goTypes = []any{
 	(Code)(0),                     // 0: dbactor.messages.v1.Code
-	(ColumnType)(0),               // 1: dbactor.messages.v1.ColumnType
-	(OnConflict)(0),               // 2: dbactor.messages.v1.OnConflict
-	(CallbackMode)(0),             // 3: dbactor.messages.v1.CallbackMode
-	(*Error)(nil),                 // 4: dbactor.messages.v1.Error
-	(*Target)(nil),                // 5: dbactor.messages.v1.Target
-	(*Connect)(nil),               // 6: dbactor.messages.v1.Connect
-	(*ConnectResult)(nil),         // 7: dbactor.messages.v1.ConnectResult
-	(*Disconnect)(nil),            // 8: dbactor.messages.v1.Disconnect
-	(*DisconnectResult)(nil),      // 9: dbactor.messages.v1.DisconnectResult
-	(*GetStatus)(nil),             // 10: dbactor.messages.v1.GetStatus
-	(*Status)(nil),                // 11: dbactor.messages.v1.Status
-	(*ListDatabases)(nil),         // 12: dbactor.messages.v1.ListDatabases
-	(*DatabaseList)(nil),          // 13: dbactor.messages.v1.DatabaseList
-	(*CreateSchema)(nil),          // 14: dbactor.messages.v1.CreateSchema
-	(*DropSchema)(nil),            // 15: dbactor.messages.v1.DropSchema
-	(*CreateAll)(nil),             // 16: dbactor.messages.v1.CreateAll
-	(*DropAll)(nil),               // 17: dbactor.messages.v1.DropAll
-	(*SchemaResult)(nil),          // 18: dbactor.messages.v1.SchemaResult
-	(*GetSchemas)(nil),            // 19: dbactor.messages.v1.GetSchemas
-	(*SchemaList)(nil),            // 20: dbactor.messages.v1.SchemaList
-	(*ColumnDef)(nil),             // 21: dbactor.messages.v1.ColumnDef
-	(*ModelDef)(nil),              // 22: dbactor.messages.v1.ModelDef
-	(*RegisterModel)(nil),         // 23: dbactor.messages.v1.RegisterModel
-	(*ModelResult)(nil),           // 24: dbactor.messages.v1.ModelResult
-	(*DeleteModel)(nil),           // 25: dbactor.messages.v1.DeleteModel
-	(*Pid)(nil),                   // 26: dbactor.messages.v1.Pid
-	(*RegisterCallback)(nil),      // 27: dbactor.messages.v1.RegisterCallback
-	(*CallbackResult)(nil),        // 28: dbactor.messages.v1.CallbackResult
-	(*ModelRegistered)(nil),       // 29: dbactor.messages.v1.ModelRegistered
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(Health)(0),                   // 1: dbactor.messages.v1.Health
+	(ColumnType)(0),               // 2: dbactor.messages.v1.ColumnType
+	(OnConflict)(0),               // 3: dbactor.messages.v1.OnConflict
+	(CallbackMode)(0),             // 4: dbactor.messages.v1.CallbackMode
+	(*Error)(nil),                 // 5: dbactor.messages.v1.Error
+	(*Target)(nil),                // 6: dbactor.messages.v1.Target
+	(*Connect)(nil),               // 7: dbactor.messages.v1.Connect
+	(*ConnectResult)(nil),         // 8: dbactor.messages.v1.ConnectResult
+	(*Disconnect)(nil),            // 9: dbactor.messages.v1.Disconnect
+	(*DisconnectResult)(nil),      // 10: dbactor.messages.v1.DisconnectResult
+	(*GetStatus)(nil),             // 11: dbactor.messages.v1.GetStatus
+	(*Status)(nil),                // 12: dbactor.messages.v1.Status
+	(*ListDatabases)(nil),         // 13: dbactor.messages.v1.ListDatabases
+	(*DatabaseList)(nil),          // 14: dbactor.messages.v1.DatabaseList
+	(*CreateSchema)(nil),          // 15: dbactor.messages.v1.CreateSchema
+	(*DropSchema)(nil),            // 16: dbactor.messages.v1.DropSchema
+	(*CreateAll)(nil),             // 17: dbactor.messages.v1.CreateAll
+	(*DropAll)(nil),               // 18: dbactor.messages.v1.DropAll
+	(*SchemaResult)(nil),          // 19: dbactor.messages.v1.SchemaResult
+	(*GetSchemas)(nil),            // 20: dbactor.messages.v1.GetSchemas
+	(*SchemaList)(nil),            // 21: dbactor.messages.v1.SchemaList
+	(*ColumnDef)(nil),             // 22: dbactor.messages.v1.ColumnDef
+	(*ModelDef)(nil),              // 23: dbactor.messages.v1.ModelDef
+	(*RegisterModel)(nil),         // 24: dbactor.messages.v1.RegisterModel
+	(*ModelResult)(nil),           // 25: dbactor.messages.v1.ModelResult
+	(*DeleteModel)(nil),           // 26: dbactor.messages.v1.DeleteModel
+	(*Pid)(nil),                   // 27: dbactor.messages.v1.Pid
+	(*RegisterCallback)(nil),      // 28: dbactor.messages.v1.RegisterCallback
+	(*CallbackResult)(nil),        // 29: dbactor.messages.v1.CallbackResult
+	(*ModelRegistered)(nil),       // 30: dbactor.messages.v1.ModelRegistered
+	(*DatabaseDown)(nil),          // 31: dbactor.messages.v1.DatabaseDown
+	(*DatabaseUp)(nil),            // 32: dbactor.messages.v1.DatabaseUp
+	(*DatabaseProbeFailed)(nil),   // 33: dbactor.messages.v1.DatabaseProbeFailed
+	(*ActorCrashed)(nil),          // 34: dbactor.messages.v1.ActorCrashed
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: dbactor.messages.v1.Error.code:type_name -> dbactor.messages.v1.Code
-	5,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
-	30, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 3: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
-	5,  // 4: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	30, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 6: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
-	5,  // 7: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
-	4,  // 8: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
-	11, // 9: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
-	4,  // 10: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	30, // 11: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
-	30, // 12: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
-	30, // 13: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
-	30, // 14: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 15: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
-	5,  // 16: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
-	30, // 17: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
-	4,  // 18: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
-	1,  // 19: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
-	21, // 20: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
-	22, // 21: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
-	2,  // 22: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
-	22, // 23: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
-	4,  // 24: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
-	26, // 25: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
-	3,  // 26: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
-	4,  // 27: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	6,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
+	35, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 3: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 4: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
+	35, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 6: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 7: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
+	5,  // 8: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
+	1,  // 9: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
+	5,  // 10: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
+	35, // 11: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
+	12, // 12: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
+	5,  // 13: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
+	35, // 14: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	35, // 15: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	35, // 16: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	35, // 17: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 18: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 19: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
+	35, // 20: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 21: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
+	2,  // 22: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
+	22, // 23: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
+	23, // 24: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
+	3,  // 25: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
+	23, // 26: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
+	5,  // 27: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
+	27, // 28: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
+	4,  // 29: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
+	5,  // 30: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
+	5,  // 31: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
+	35, // 32: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
+	35, // 33: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
+	35, // 34: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
+	5,  // 35: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -2291,8 +2716,8 @@ func file_messages_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   26,
+			NumEnums:      5,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
@@ -28,7 +29,7 @@ func props(p *plan) *actor.Props {
 		return failedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
 	})
 	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p, drain: d} },
-		actor.WithSupervisor(childStrategy{p: p}), d.Props())
+		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.scrub)))
 }
 
 // childStrategy supervises the registry's children: the supervisor resumes,
@@ -39,11 +40,11 @@ type childStrategy struct{ p *plan }
 
 // HandleFailure implements actor.SupervisorStrategy.
 func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
+	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.logger, Events: s.p.opts.events}
 	if sp := s.p.supervisor.Load(); sp != nil && sp.Equal(child) {
-		supervisor.Resume.HandleFailure(sys, sup, child, rs, reason, message)
-		return
+		st.Directive = actor.ResumeDirective
 	}
-	supervisor.Restart.HandleFailure(sys, sup, child, rs, reason, message)
+	st.HandleFailure(sys, sup, child, rs, reason, message)
 }
 
 // failedReply is the reply of the right type for any request the registry
@@ -77,6 +78,7 @@ type registryActor struct {
 // Receive implements actor.Actor.
 func (a *registryActor) Receive(c actor.Context) {
 	defer a.survive(c)
+	faults.Hit(faults.RegistryReceive, c.Self(), c.Message())
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)
@@ -154,14 +156,19 @@ func (a *registryActor) survive(c actor.Context) {
 	if r == nil {
 		return
 	}
-	a.p.logger.Error("dbactor: registry actor crashed handling a message; carrying on", "reason", r)
+	reason := crash.Wrap(r, a.p.scrub).Reason
+	a.p.logger.Error("dbactor: registry actor crashed handling a message; carrying on", "message", fmt.Sprintf("%T", c.Message()), "reason", reason)
 	if sender := c.Sender(); sender != nil {
-		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: fmt.Sprintf("registry crashed handling %T: %v", c.Message(), r)}
+		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: fmt.Sprintf("registry crashed handling %T: %s", c.Message(), reason)}
 		if reply := failedReply(c.Message(), e); reply != nil {
 			c.Respond(reply)
 		}
 	}
-	c.ActorSystem().EventStream.Publish(&actor.SupervisorEvent{Child: c.Self(), Reason: r, Directive: actor.ResumeDirective})
+	sys := c.ActorSystem()
+	sys.EventStream.Publish(&actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective})
+	supervisor.Notify(sys, a.p.opts.events, a.p.logger, a.p.scrub, &messages.ActorCrashed{
+		Actor: c.Self().GetId(), MessageType: fmt.Sprintf("%T", c.Message()), Reason: reason, Directive: "resume",
+	})
 }
 
 func (a *registryActor) handle(c actor.Context, msg any) {
@@ -201,6 +208,7 @@ func (a *registryActor) start(c actor.Context) {
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
 		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout, Held: &a.p.held,
+		Scrub: a.p.scrub, Events: a.p.opts.events,
 	}), "supervisor")
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}

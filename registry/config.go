@@ -47,7 +47,24 @@ type Config struct {
 	// referencing it, ON DELETE CASCADE (Edgy's with_content_type). Models
 	// opt out with WithoutContentType or a content_type column of their own.
 	WithContentType bool
+	// Health configures each connected database's idle health pings and
+	// its recovery probes after an outage (see HealthConfig). The zero value
+	// pings every 5 s and probes with backoff from 500 ms to 30 s.
+	Health HealthConfig
 }
+
+// HealthConfig configures health checks: Interval between idle pings
+// (negative: none), Timeout of each ping, BackoffMin and BackoffMax of the
+// randomized exponential backoff between recovery probes. An outage never
+// changes a ref count or closes a pool: users stay connected, and their
+// queries work again once the server is back.
+type HealthConfig = actors.HealthOptions
+
+// Event is a typed notification published on the actor system's
+// EventStream and passed to the hook of WithEventHook:
+// *messages.DatabaseDown, *messages.DatabaseUp,
+// *messages.DatabaseProbeFailed, *messages.ActorCrashed.
+type Event = messages.Event
 
 // Hooks are functions run by a database's actor when its pool opens
 // (OnConnect, before) and closes (OnDisconnect, after).
@@ -61,6 +78,7 @@ type options struct {
 	shared []sharedDB
 	hooks  map[string]Hooks
 	name   string
+	events func(Event)
 }
 
 type sharedDB struct {
@@ -90,6 +108,15 @@ func WithHooks(database string, hooks Hooks) Option {
 // logger. Without it the registry logs nothing.
 func WithLogger(logger *slog.Logger) Option {
 	return func(o *options) { o.logger = logger }
+}
+
+// WithEventHook passes every event of the registry's databases and actors
+// to hook, as well as publishing it on the actor system's EventStream. The
+// hook runs on the goroutine that publishes (a health loop, a supervisor):
+// return quickly. A panic in it is recovered and logged. A database shared
+// from another registry reports to its owner's hook.
+func WithEventHook(hook func(Event)) Option {
+	return func(o *options) { o.events = hook }
 }
 
 // WithName spawns the registry actor under a well-known name instead of a
@@ -205,7 +232,8 @@ func (p *plan) buildBook(src *book) error {
 func (p *plan) build() error {
 	var errs []error
 	stateOpts := func(name string) actors.StateOptions {
-		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout}
+		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout,
+			Health: p.cfg.Health, Events: p.opts.events}
 	}
 	owned := func(name, url string) {
 		if strings.TrimSpace(url) == "" && name == "" {
@@ -266,6 +294,14 @@ func (p *plan) build() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// scrub removes the password of every database of the registry from text.
+func (p *plan) scrub(text string) string {
+	for _, m := range p.members {
+		text = m.State.Scrub(text)
+	}
+	return text
 }
 
 // owned lists the states this registry owns (and closes).

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -131,6 +132,42 @@ type Status struct {
 	Dialect Dialect
 	// URL is the configured URL with its password replaced by "xxxxx".
 	URL string
+	// Health is what the idle health pings last found (HealthUnknown when
+	// not connected). An outage changes nothing else: the count stays, the
+	// pool stays open, and queries work again once the server is back.
+	Health Health
+	// Since is when Health last changed (the connect, the outage, the
+	// recovery); zero when not connected.
+	Since time.Time
+	// LastError is, while Degraded, the latest failed ping or probe
+	// (matching ErrConnectFailed or ErrTimeout); nil otherwise.
+	LastError error
+	// FailedProbes counts the recovery probes that failed while Degraded.
+	FailedProbes int
+}
+
+// Health is what a connected database's health pings last found.
+type Health int
+
+// The health states.
+const (
+	// HealthUnknown: not connected, nothing is checked.
+	HealthUnknown Health = iota
+	// Healthy: the last ping succeeded, or the pool was just opened.
+	Healthy
+	// Degraded: a ping failed; recovery probes run with backoff.
+	Degraded
+)
+
+// String implements fmt.Stringer.
+func (h Health) String() string {
+	switch h {
+	case Healthy:
+		return "healthy"
+	case Degraded:
+		return "degraded"
+	}
+	return "unknown"
 }
 
 // Status asks the database actor for its state.
@@ -152,13 +189,27 @@ func (d *Database) Status(ctx context.Context) (Status, error) {
 }
 
 func statusFrom(s *messages.Status) Status {
-	return Status{
-		Database:  s.GetDatabase(),
-		Connected: s.GetConnected(),
-		RefCount:  int(s.GetRefCount()),
-		Dialect:   Dialect(s.GetDialect()),
-		URL:       s.GetRedactedUrl(),
+	st := Status{
+		Database:     s.GetDatabase(),
+		Connected:    s.GetConnected(),
+		RefCount:     int(s.GetRefCount()),
+		Dialect:      Dialect(s.GetDialect()),
+		URL:          s.GetRedactedUrl(),
+		FailedProbes: int(s.GetFailedProbes()),
 	}
+	switch s.GetHealth() {
+	case messages.Health_HEALTH_HEALTHY:
+		st.Health = Healthy
+	case messages.Health_HEALTH_DEGRADED:
+		st.Health = Degraded
+	}
+	if s.GetSince() != nil {
+		st.Since = s.GetSince().AsTime()
+	}
+	if e := s.GetLastError(); e != nil {
+		st.LastError = e
+	}
+	return st
 }
 
 // request asks the database actor directly. If that actor is gone (a dead

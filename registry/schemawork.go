@@ -12,7 +12,9 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -65,7 +67,7 @@ func (j *schemaJob) one(ctx context.Context, t target) *messages.Error {
 		err = &messages.Error{Code: messages.Code_CODE_UNSUPPORTED, Message: actors.DisplayName(t.name) +
 			" is an in-memory SQLite database that is not connected: what this creates would vanish when it disconnects again; Connect first"}
 	} else {
-		err = j.run(ctx, t)
+		err = j.safeRun(ctx, t)
 	}
 	// The count goes back even when ctx has ended.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.disconnectTimeout)
@@ -75,6 +77,19 @@ func (j *schemaJob) one(ctx context.Context, t target) *messages.Error {
 		return schemaFailure(t, err)
 	}
 	return de
+}
+
+// safeRun runs the work; a panic in it (a bug) becomes a CODE_INTERNAL
+// error, so the count taken for it is still given back.
+func (j *schemaJob) safeRun(ctx context.Context, t target) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: t.name,
+				Message: "schema work crashed: " + crash.Wrap(r, t.state.Scrub).Reason}
+		}
+	}()
+	faults.Hit(faults.SchemaJob, nil, t.name)
+	return j.run(ctx, t)
 }
 
 // request asks the database actor; opened reports a connect that opened

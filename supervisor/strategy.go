@@ -2,9 +2,12 @@ package supervisor
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -18,18 +21,43 @@ import (
 // per message, never a restart loop (restarts happen only on messages).
 type Strategy struct {
 	Directive actor.Directive
+	// Logger, Events and Database are optional: where the crash is logged,
+	// the hook that gets ActorCrashed besides the EventStream, and the name
+	// of the database whose actor child is ("" when none).
+	Logger   *slog.Logger
+	Events   func(messages.Event)
+	Database func(child *actor.PID) string
 }
 
-// HandleFailure implements actor.SupervisorStrategy.
+// HandleFailure implements actor.SupervisorStrategy. The reason is shown as
+// the crashed actor's guard left it (crash.Guard: passwords removed).
 func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, message any) {
-	if _, msg, sender := actor.UnwrapEnvelope(message); sender != nil {
-		e := &messages.Error{Code: messages.Code_CODE_INTERNAL,
-			Message: fmt.Sprintf("actor %s crashed handling %T: %v", child.GetId(), msg, reason)}
+	_, msg, sender := actor.UnwrapEnvelope(message)
+	text := crash.Reason(reason)
+	var database string
+	if s.Database != nil {
+		database = s.Database(child)
+	}
+	if sender != nil {
+		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: database,
+			Message: fmt.Sprintf("actor %s crashed handling %T: %s", child.GetId(), msg, text)}
 		if reply := FailedReply(msg, e); reply != nil {
 			sys.Root.Send(sender, reply)
 		}
 	}
-	sys.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: reason, Directive: s.Directive})
+	directive := "resume"
+	if s.Directive == actor.RestartDirective {
+		directive = "restart"
+	}
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger.Error("dbactor: actor crashed", "actor", child.GetId(), "message", fmt.Sprintf("%T", msg), "reason", text, "directive", directive)
+	sys.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: text, Directive: s.Directive})
+	Notify(sys, s.Events, logger, nil, &messages.ActorCrashed{
+		Actor: child.GetId(), Database: database, MessageType: fmt.Sprintf("%T", msg), Reason: text, Directive: directive,
+	})
 	if s.Directive == actor.RestartDirective {
 		sup.RestartChildren(child)
 		return
@@ -54,4 +82,17 @@ func FailedReply(req any, e *messages.Error) any {
 		return &Closed{Err: e}
 	}
 	return messages.FailedReply(req, e)
+}
+
+// Notify publishes ev on sys's EventStream, then passes it to hook (when
+// set; a panic in it is logged with scrub applied, nil scrub: none).
+func Notify(sys *actor.ActorSystem, hook func(messages.Event), logger *slog.Logger, scrub func(string) string, ev messages.Event) {
+	sys.EventStream.Publish(ev)
+	if hook == nil {
+		return
+	}
+	if scrub == nil {
+		scrub = func(s string) string { return s }
+	}
+	actors.CallHook(hook, ev, logger, scrub)
 }

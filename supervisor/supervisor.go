@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
@@ -43,6 +45,11 @@ type Options struct {
 	// databases even when it is stopped without Close; nil: the supervisor
 	// keeps its own.
 	Held *atomic.Int64
+	// Scrub removes passwords from text (crash reasons); nil: identity.
+	Scrub func(string) string
+	// Events, when set, receives the ActorCrashed events of the supervisor's
+	// children (after the actor system's EventStream).
+	Events func(messages.Event)
 }
 
 // Close asks the supervisor to refuse further requests, wait for those in
@@ -70,11 +77,24 @@ func Props(members []Member, opts Options) *actor.Props {
 	if opts.Held == nil {
 		opts.Held = new(atomic.Int64)
 	}
+	if opts.Scrub == nil {
+		opts.Scrub = func(s string) string { return s }
+	}
 	core := &core{members: members, opts: opts}
 	core.drain = drain.New(func(req any) any { return FailedReply(req, closedError()) })
+	children := &Strategy{Directive: actor.RestartDirective, Logger: opts.Logger, Events: opts.Events,
+		Database: func(pid *actor.PID) string {
+			for _, mb := range members {
+				if mb.State.PID().Equal(pid) {
+					return mb.Name
+				}
+			}
+			return ""
+		}}
 	return actor.PropsFromProducer(
 		func() actor.Actor { return &supervisorActor{core: core} },
-		actor.WithSupervisor(Restart), core.drain.Props(),
+		actor.WithSupervisor(children), core.drain.Props(),
+		actor.WithReceiverMiddleware(crash.Guard(opts.Scrub)),
 	)
 }
 
@@ -118,6 +138,7 @@ type supervisorActor struct{ *core }
 
 // Receive implements actor.Actor.
 func (a *supervisorActor) Receive(c actor.Context) {
+	faults.Hit(faults.SupervisorReceive, c.Self(), c.Message())
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		for _, mb := range a.members {
@@ -210,6 +231,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 			sender, sys := c.Sender(), c.ActorSystem()
 			d := deadline.FromMessage(ts, time.Now(), a.opts.DefaultTimeout)
 			a.ops.Go(func() {
+				defer a.survive(sys, sender, req)
 				// One hop more than an owned database: keep a margin for it.
 				inner := deadline.Inner(d, time.Now())
 				ctx, cancel := context.WithDeadline(context.Background(), inner)
@@ -277,13 +299,37 @@ func (a *supervisorActor) spawn(c actor.Context, mb Member) {
 func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op func(context.Context, *actor.ActorSystem, time.Time) any) {
 	sender, sys := c.Sender(), c.ActorSystem()
 	d := deadline.FromMessage(ts, time.Now(), a.opts.DefaultTimeout)
+	req := c.Message()
 	a.ops.Go(func() {
+		defer a.survive(sys, sender, req)
+		faults.Hit(faults.SupervisorFanOut, nil, req)
 		ctx, cancel := context.WithDeadline(context.Background(), d)
 		defer cancel()
 		reply := op(ctx, sys, d)
 		if sender != nil {
 			sys.Root.Send(sender, reply)
 		}
+	})
+}
+
+// survive keeps a panic in one of the supervisor's goroutines (a bug) from
+// ending the process: the requester gets a CODE_INTERNAL reply, as from a
+// crashed actor, and ActorCrashed is published.
+func (a *supervisorActor) survive(sys *actor.ActorSystem, sender *actor.PID, req any) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	reason := crash.Wrap(r, a.opts.Scrub).Reason
+	a.opts.Logger.Error("dbactor: supervisor operation crashed", "message", fmt.Sprintf("%T", req), "reason", reason)
+	if sender != nil {
+		if reply := FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
+			Message: fmt.Sprintf("supervisor crashed handling %T: %s", req, reason)}); reply != nil {
+			sys.Root.Send(sender, reply)
+		}
+	}
+	Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.ActorCrashed{
+		Actor: "supervisor operation", MessageType: fmt.Sprintf("%T", req), Reason: reason, Directive: "resume",
 	})
 }
 
@@ -499,12 +545,13 @@ func Relabel(reply any, name string) any {
 	case *messages.DisconnectResult:
 		return &messages.DisconnectResult{Closed: r.GetClosed(), Errors: relabel(r.GetErrors())}
 	case *messages.Status:
-		st := &messages.Status{
-			Database: name, Connected: r.GetConnected(), RefCount: r.GetRefCount(),
-			Dialect: r.GetDialect(), RedactedUrl: r.GetRedactedUrl(),
-		}
+		st := proto.Clone(r).(*messages.Status)
+		st.Database = name
 		if r.GetError() != nil {
 			st.Error = relabel([]*messages.Error{r.GetError()})[0]
+		}
+		if r.GetLastError() != nil {
+			st.LastError = relabel([]*messages.Error{r.GetLastError()})[0]
 		}
 		return st
 	}

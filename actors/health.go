@@ -1,0 +1,255 @@
+package actors
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// Health defaults (Elixir DBConnection's idle pings and backoff, scaled to
+// pools that keep connections for minutes).
+const (
+	DefaultHealthInterval = 5 * time.Second
+	DefaultHealthTimeout  = 5 * time.Second
+	DefaultBackoffMin     = 500 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+)
+
+// HealthOptions configure a connected database's health checks.
+type HealthOptions struct {
+	// Interval between idle pings while healthy. 0 means
+	// DefaultHealthInterval; negative turns health checks off (Status then
+	// reports HEALTH_HEALTHY while connected, as nothing is checked).
+	Interval time.Duration
+	// Timeout bounds each ping and probe. 0 means DefaultHealthTimeout.
+	Timeout time.Duration
+	// BackoffMin and BackoffMax bound the randomized exponential backoff
+	// between recovery probes while degraded. 0 means the defaults.
+	BackoffMin, BackoffMax time.Duration
+}
+
+func (o HealthOptions) withDefaults() HealthOptions {
+	if o.Interval == 0 {
+		o.Interval = DefaultHealthInterval
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultHealthTimeout
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = DefaultBackoffMin
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = o.BackoffMin
+	}
+	return o
+}
+
+// health is the state the health loop keeps; guarded by State.hmu.
+type health struct {
+	state  messages.Health
+	since  time.Time
+	last   *messages.Error
+	probes uint32
+}
+
+// watcher is one running health loop: stop ends it, done is closed once it
+// has returned (and let go of the pool).
+type watcher struct {
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// pinger is what the health loop checks: the pool it was started for, not
+// whatever the State holds later.
+type pinger struct {
+	pool *pgxpool.Pool
+	db   *sql.DB
+}
+
+// busy reports a pool whose connections are all in use: its users' queries
+// are the check then, and a ping would only queue behind them (and time out
+// on a busy but healthy server).
+func (p pinger) busy() bool {
+	if p.pool != nil {
+		st := p.pool.Stat()
+		return st.AcquiredConns() >= st.MaxConns()
+	}
+	st := p.db.Stats()
+	return st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections
+}
+
+func (p pinger) ping(ctx context.Context) error {
+	if p.pool != nil {
+		return p.pool.Ping(ctx)
+	}
+	var one int
+	return p.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// startHealth starts the health loop for the pool just opened (the actor
+// calls it after a 0 → 1 connect). The loop publishes its events on sys.
+func (s *State) startHealth(sys *actor.ActorSystem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db := s.db.Load()
+	if db == nil || s.watch != nil {
+		return // closed meanwhile, or already watched
+	}
+	s.hmu.Lock()
+	s.h = health{state: messages.Health_HEALTH_HEALTHY, since: time.Now()}
+	s.hmu.Unlock()
+	if s.healthOpts.Interval < 0 {
+		return
+	}
+	ctx, stop := context.WithCancel(s.life)
+	w := &watcher{stop: stop, done: make(chan struct{})}
+	s.watch = w
+	go s.healthLoop(ctx, sys, pinger{pool: s.pool.Load(), db: db}, w.done)
+}
+
+// stopHealth ends the health loop, if any, and returns a channel closed when
+// it has returned. Called with s.mu held.
+func (s *State) stopHealth() <-chan struct{} {
+	s.hmu.Lock()
+	s.h = health{}
+	s.hmu.Unlock()
+	w := s.watch
+	s.watch = nil
+	if w == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	w.stop()
+	return w.done
+}
+
+func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p pinger, done chan struct{}) {
+	defer close(done)
+	t := time.NewTimer(s.healthOpts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !p.busy() {
+			// A pooled connection the server dropped fails once; the second
+			// ping gets a fresh one, so only a real outage fails twice.
+			if err := s.check(ctx, p); err != nil {
+				if err = s.check(ctx, p); err != nil && ctx.Err() == nil {
+					s.down(sys, err)
+					s.recover(ctx, sys, p)
+				}
+			}
+		}
+		t.Reset(s.healthOpts.Interval)
+	}
+}
+
+// recover probes with randomized exponential backoff until a probe
+// succeeds or ctx ends.
+func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p pinger) {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     s.healthOpts.BackoffMin,
+		RandomizationFactor: backoff.DefaultRandomizationFactor,
+		Multiplier:          2,
+		MaxInterval:         s.healthOpts.BackoffMax,
+	}
+	b.Reset()
+	next := func() time.Duration { return min(b.NextBackOff(), s.healthOpts.BackoffMax) }
+	t := time.NewTimer(next())
+	defer t.Stop()
+	for attempt := uint32(1); ; attempt++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.check(ctx, p)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			s.up(sys)
+			return
+		}
+		wait := next()
+		s.probeFailed(sys, err, attempt, wait)
+		t.Reset(wait)
+	}
+}
+
+// check runs one ping bounded by the health timeout. A panic in it (a test's
+// injected fault, a driver bug) is a failed ping, not a dead process.
+func (s *State) check(ctx context.Context, p pinger) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.healthOpts.Timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("health ping panicked: %v", r)
+		}
+	}()
+	faults.Hit(faults.HealthPing, s.PID(), s)
+	err = p.ping(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("health ping: no answer within %s: %w", s.healthOpts.Timeout, err)
+	}
+	return err
+}
+
+func (s *State) down(sys *actor.ActorSystem, err error) {
+	e := s.ErrorOf(messages.Code_CODE_CONNECT_FAILED, "health ping", err)
+	now := time.Now()
+	s.hmu.Lock()
+	s.h = health{state: messages.Health_HEALTH_DEGRADED, since: now, last: e}
+	s.hmu.Unlock()
+	s.logger.Warn("dbactor: database unreachable; probing with backoff", "error", e.GetMessage())
+	s.Publish(sys, &messages.DatabaseDown{Database: s.name, Error: e, Since: timestamppb.New(now)})
+}
+
+func (s *State) probeFailed(sys *actor.ActorSystem, err error, attempt uint32, next time.Duration) {
+	e := s.ErrorOf(messages.Code_CODE_CONNECT_FAILED, "recovery probe", err)
+	s.hmu.Lock()
+	s.h.last, s.h.probes = e, attempt
+	s.hmu.Unlock()
+	s.logger.Debug("dbactor: recovery probe failed", "attempt", attempt, "next_probe", next, "error", e.GetMessage())
+	s.Publish(sys, &messages.DatabaseProbeFailed{Database: s.name, Error: e, Attempt: attempt, NextProbeMs: next.Milliseconds()})
+}
+
+func (s *State) up(sys *actor.ActorSystem) {
+	now := time.Now()
+	s.hmu.Lock()
+	was := s.h
+	s.h = health{state: messages.Health_HEALTH_HEALTHY, since: now}
+	s.hmu.Unlock()
+	s.logger.Info("dbactor: database reachable again", "down_for", now.Sub(was.since), "failed_probes", was.probes)
+	s.Publish(sys, &messages.DatabaseUp{
+		Database: s.name, DownSince: timestamppb.New(was.since), At: timestamppb.New(now), FailedProbes: was.probes,
+	})
+}
+
+// health fills the health fields of st.
+func (s *State) healthOf(st *messages.Status) {
+	s.hmu.Lock()
+	h := s.h
+	s.hmu.Unlock()
+	st.Health, st.LastError, st.FailedProbes = h.state, h.last, h.probes
+	if !h.since.IsZero() {
+		st.Since = timestamppb.New(h.since)
+	}
+}

@@ -1,0 +1,56 @@
+// Package crash turns a panic inside one of dbactor's actors into a value
+// that is safe to log, publish and send: Proto.Actor logs a crashed actor's
+// panic value and hands it to the supervisor strategy, and a panic value
+// can carry anything — a DSN with its password, a driver error. Guard
+// rewrites it, with the passwords removed, before it leaves the actor.
+package crash
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Crash is the panic value a guarded actor re-panics with.
+type Crash struct {
+	// Reason is the original panic value as text, passwords removed.
+	Reason string
+}
+
+// String implements fmt.Stringer.
+func (c *Crash) String() string { return c.Reason }
+
+// Error implements error, so a Crash prints the same wherever it goes.
+func (c *Crash) Error() string { return c.Reason }
+
+// Guard is a receiver middleware that rewrites any panic passing through it
+// into a *Crash whose Reason went through scrub.
+func Guard(scrub func(string) string) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			defer func() {
+				if r := recover(); r != nil {
+					panic(Wrap(r, scrub))
+				}
+			}()
+			next(c, env)
+		}
+	}
+}
+
+// Wrap makes r a *Crash (unchanged when it is one already).
+func Wrap(r any, scrub func(string) string) *Crash {
+	if c, ok := r.(*Crash); ok {
+		return c
+	}
+	return &Crash{Reason: scrub(fmt.Sprint(r))}
+}
+
+// Reason is the text of a panic value: a Crash's Reason, anything else
+// formatted with %v (a panic that never passed a Guard).
+func Reason(r any) string {
+	if c, ok := r.(*Crash); ok {
+		return c.Reason
+	}
+	return fmt.Sprint(r)
+}

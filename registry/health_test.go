@@ -1,0 +1,202 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/registry"
+)
+
+// eventLog collects the events of one registry from its hook and, separately,
+// from the actor system's EventStream, so a test waits on them in order.
+type eventLog struct {
+	hook   chan registry.Event
+	stream chan registry.Event
+}
+
+func newEventLog(t *testing.T, sys *actor.ActorSystem) (*eventLog, registry.Option) {
+	l := &eventLog{hook: make(chan registry.Event, 1024), stream: make(chan registry.Event, 1024)}
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if ev, ok := evt.(registry.Event); ok {
+			select {
+			case l.stream <- ev:
+			default:
+			}
+		}
+	})
+	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	return l, registry.WithEventHook(func(ev registry.Event) {
+		select {
+		case l.hook <- ev:
+		default:
+		}
+	})
+}
+
+// next waits for the next hook event of type E, skipping others.
+func next[E registry.Event](t *testing.T, ch chan registry.Event, within time.Duration) E {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case ev := <-ch:
+			if e, ok := ev.(E); ok {
+				return e
+			}
+		case <-deadline:
+			var zero E
+			t.Fatalf("no %T within %s", zero, within)
+			return zero
+		}
+	}
+}
+
+// failPings makes the health pings of the database actor pid fail while
+// failing is set.
+func failPings(t *testing.T, pid func() *actor.PID, failing *atomic.Bool) {
+	disarm := faults.Arm(faults.HealthPing, func(self *actor.PID, _ any) {
+		if failing.Load() && self.Equal(pid()) {
+			panic("injected: server unreachable")
+		}
+	})
+	t.Cleanup(disarm)
+}
+
+func TestHealthDownAndUp(t *testing.T) {
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	health := registry.HealthConfig{Interval: 20 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
+	reg := newRegistry(t, sys, registry.Config{
+		Database: backends[0].url(t),
+		Extra:    map[string]string{"other": backends[0].url(t)},
+		Health:   health,
+	}, hook)
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	db := reg.Database()
+	other, err := reg.Extra("other")
+	require.NoError(t, err)
+	_, err = db.Connect(ctx)
+	require.NoError(t, err)
+	pool := db.DB()
+
+	st := status(t, db)
+	require.Equal(t, registry.Healthy, st.Health)
+	require.False(t, st.Since.IsZero())
+	require.NoError(t, st.LastError)
+
+	var failing atomic.Bool
+	failing.Store(true)
+	failPings(t, db.PID, &failing)
+
+	down := next[*messages.DatabaseDown](t, log.hook, 10*time.Second)
+	require.Equal(t, "", down.GetDatabase())
+	require.ErrorIs(t, down.GetError(), registry.ErrConnectFailed)
+	require.Contains(t, down.GetError().GetMessage(), "injected: server unreachable")
+	streamed := next[*messages.DatabaseDown](t, log.stream, 10*time.Second)
+	require.Equal(t, down.GetSince().AsTime(), streamed.GetSince().AsTime(), "EventStream and hook see the same event")
+
+	// Probes back off within [min·(1−0.5), max].
+	for i := range 4 {
+		p := next[*messages.DatabaseProbeFailed](t, log.hook, 10*time.Second)
+		require.Equal(t, uint32(i+1), p.GetAttempt())
+		require.GreaterOrEqual(t, p.GetNextProbeMs(), int64(5))
+		require.LessOrEqual(t, p.GetNextProbeMs(), int64(40))
+	}
+	st = status(t, db)
+	require.Equal(t, registry.Degraded, st.Health)
+	require.ErrorIs(t, st.LastError, registry.ErrConnectFailed)
+	require.GreaterOrEqual(t, st.FailedProbes, 4)
+	require.Equal(t, 2, st.RefCount, "an outage changes no count")
+	require.True(t, st.Connected)
+	require.Same(t, pool, db.DB(), "nor the pool")
+	require.Equal(t, registry.Healthy, status(t, other).Health, "the other database is not affected")
+
+	failing.Store(false)
+	up := next[*messages.DatabaseUp](t, log.hook, 10*time.Second)
+	require.Equal(t, down.GetSince().AsTime(), up.GetDownSince().AsTime())
+	require.GreaterOrEqual(t, up.GetFailedProbes(), uint32(4))
+	st = status(t, db)
+	require.Equal(t, registry.Healthy, st.Health)
+	require.NoError(t, st.LastError)
+	require.Equal(t, 0, st.FailedProbes)
+	require.Equal(t, 2, st.RefCount)
+	require.Same(t, pool, db.DB())
+	ping(t, db)
+
+	_, err = db.Disconnect(ctx)
+	require.NoError(t, err)
+	require.NoError(t, reg.Disconnect(ctx))
+	st = status(t, db)
+	require.Equal(t, registry.HealthUnknown, st.Health, "not connected: nothing is checked")
+	require.True(t, st.Since.IsZero())
+}
+
+func TestHealthDisabled(t *testing.T) {
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: registry.HealthConfig{Interval: -1}})
+	var pinged atomic.Int32
+	disarm := faults.Arm(faults.HealthPing, func(self *actor.PID, _ any) {
+		if self.Equal(reg.Database().PID()) {
+			pinged.Add(1)
+		}
+	})
+	defer disarm()
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	require.Equal(t, registry.Healthy, status(t, reg.Database()).Health)
+	require.NoError(t, reg.Disconnect(ctx))
+	require.Zero(t, pinged.Load())
+}
+
+// TestHealthRealOutage stops a throwaway PostgreSQL server under a connected
+// registry: the database turns degraded, queries fail with the driver's
+// errors, the count stays; after the restart it turns healthy by itself
+// and the same pool serves queries again.
+func TestHealthRealOutage(t *testing.T) {
+	c := testdb.StartCluster(t, testdb.ClusterOptions{Password: "s3cret-outage-pw"})
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: c.DSN("s3cret-outage-pw") + "&connect_timeout=2",
+		Health:   registry.HealthConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
+	}, hook)
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	db := reg.Database()
+	pool := db.Pool()
+
+	c.Stop(t)
+	down := next[*messages.DatabaseDown](t, log.hook, 20*time.Second)
+	require.ErrorIs(t, down.GetError(), registry.ErrConnectFailed)
+	require.NotContains(t, down.GetError().GetMessage(), "s3cret-outage-pw")
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := pool.Exec(qctx, "SELECT 1")
+	cancel()
+	require.Error(t, err, "the server is down")
+	st := status(t, db)
+	require.Equal(t, registry.Degraded, st.Health)
+	require.Equal(t, 1, st.RefCount)
+	require.True(t, st.Connected)
+	require.NotContains(t, st.LastError.Error(), "s3cret-outage-pw")
+
+	c.Start(t)
+	next[*messages.DatabaseUp](t, log.hook, 30*time.Second)
+	require.Same(t, pool, db.Pool(), "the same pool, never reopened")
+	_, err = pool.Exec(ctx, "SELECT 1")
+	require.NoError(t, err)
+	st = status(t, db)
+	require.Equal(t, registry.Healthy, st.Health)
+	require.Equal(t, 1, st.RefCount)
+	require.NoError(t, reg.Disconnect(ctx))
+	require.False(t, errors.Is(st.LastError, registry.ErrConnectFailed))
+}
