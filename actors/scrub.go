@@ -11,7 +11,15 @@ import (
 
 // Scrub removes the database's passwords from msg, for error texts built
 // from driver errors outside the actor (schema operations, queries).
-func (s *State) Scrub(msg string) string { return dsn.Scrub(msg, s.cfg.Secrets()...) }
+// Besides its own URL's, it removes those given to AlsoScrub: a statement
+// or an error on one database can quote another's password.
+func (s *State) Scrub(msg string) string { return dsn.Scrub(msg, s.secrets...) }
+
+// AlsoScrub adds secrets to those Scrub removes: the passwords of the
+// other databases of its registry. Call it before the database is used.
+func (s *State) AlsoScrub(secrets ...string) {
+	s.secrets = append(s.secrets[:len(s.secrets):len(s.secrets)], secrets...)
+}
 
 // Memory reports an in-memory SQLite database: everything in it is lost
 // when its pool closes.
@@ -32,3 +40,6 @@ func (s *State) ErrorOf(code messages.Code, what string, err error) *messages.Er
 	}
 	return e
 }
+
+// Secrets are the passwords of the database's own URL.
+func (s *State) Secrets() []string { return s.cfg.Secrets() }

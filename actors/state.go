@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/echo"
 	"github.com/dbactor/dbactor/internal/sqlite"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -47,6 +48,7 @@ type State struct {
 
 	healthOpts HealthOptions
 	events     func(messages.Event)
+	secrets    []string // what Scrub removes
 	hmu        sync.Mutex
 	h          health
 }
@@ -89,6 +91,7 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		end:            end,
 		healthOpts:     opts.Health.withDefaults(),
 		events:         opts.Events,
+		secrets:        cfg.Secrets(),
 	}
 }
 
@@ -162,7 +165,11 @@ func (s *State) open(ctx context.Context) error {
 	}
 	switch s.cfg.Dialect {
 	case dsn.Postgres:
-		pool, err := pgxpool.NewWithConfig(ctx, s.cfg.Postgres.Copy())
+		pcfg := s.cfg.Postgres.Copy()
+		if s.cfg.Echo {
+			pcfg.ConnConfig.Tracer = s.echo()
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return err
 		}
@@ -180,6 +187,9 @@ func (s *State) open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if s.cfg.Echo {
+			sdb.SetEcho(s.echo().Statement)
+		}
 		if err := sdb.SQL().PingContext(ctx); err != nil {
 			sdb.Close()
 			return err
@@ -190,6 +200,9 @@ func (s *State) open(ctx context.Context) error {
 	}
 	return fmt.Errorf("unsupported dialect %q", s.cfg.Dialect)
 }
+
+// echo logs the pool's statements (the URL's echo=true).
+func (s *State) echo() *echo.Echo { return &echo.Echo{Logger: s.logger, Scrub: s.Scrub} }
 
 // startClose drops the handles, so Pool and DB return nil at once, and closes
 // them in the background: closing a pool waits for every acquired connection

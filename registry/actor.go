@@ -40,7 +40,7 @@ type childStrategy struct{ p *plan }
 
 // HandleFailure implements actor.SupervisorStrategy.
 func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
-	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.logger, Events: s.p.opts.events}
+	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.logger, Events: s.p.opts.events, Scrub: s.p.scrub}
 	if sp := s.p.supervisor.Load(); sp != nil && sp.Equal(child) {
 		st.Directive = actor.ResumeDirective
 	}

@@ -286,6 +286,17 @@ func (p *plan) build() error {
 		}
 		owned(e.name, e.url)
 	}
+	// Any log line or error of one database may quote another's password
+	// (a statement, a panic value): each scrubs them all.
+	var secrets []string
+	for _, m := range p.members {
+		secrets = append(secrets, m.State.Secrets()...)
+	}
+	for _, m := range p.members {
+		if m.Owned {
+			m.State.AlsoScrub(secrets...)
+		}
+	}
 	for name := range p.opts.hooks {
 		if !slices.ContainsFunc(p.members, func(m supervisor.Member) bool { return m.Name == name }) && name != "" {
 			if _, isExtra := p.cfg.Extra[name]; !isExtra {

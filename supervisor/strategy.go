@@ -21,11 +21,13 @@ import (
 // per message, never a restart loop (restarts happen only on messages).
 type Strategy struct {
 	Directive actor.Directive
-	// Logger, Events and Database are optional: where the crash is logged,
-	// the hook that gets ActorCrashed besides the EventStream, and the name
-	// of the database whose actor child is ("" when none).
+	// Logger, Events, Scrub and Database are optional: where the crash is
+	// logged, the hook that gets ActorCrashed besides the EventStream, what
+	// removes passwords from a panic in that hook, and the name of the
+	// database whose actor child is ("" when none).
 	Logger   *slog.Logger
 	Events   func(messages.Event)
+	Scrub    func(string) string
 	Database func(child *actor.PID) string
 }
 
@@ -55,7 +57,7 @@ func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, c
 	}
 	logger.Error("dbactor: actor crashed", "actor", child.GetId(), "message", fmt.Sprintf("%T", msg), "reason", text, "directive", directive)
 	sys.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: text, Directive: s.Directive})
-	Notify(sys, s.Events, logger, nil, &messages.ActorCrashed{
+	Notify(sys, s.Events, logger, s.Scrub, &messages.ActorCrashed{
 		Actor: child.GetId(), Database: database, MessageType: fmt.Sprintf("%T", msg), Reason: text, Directive: directive,
 	})
 	if s.Directive == actor.RestartDirective {

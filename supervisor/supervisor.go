@@ -82,7 +82,7 @@ func Props(members []Member, opts Options) *actor.Props {
 	}
 	core := &core{members: members, opts: opts}
 	core.drain = drain.New(func(req any) any { return FailedReply(req, closedError()) })
-	children := &Strategy{Directive: actor.RestartDirective, Logger: opts.Logger, Events: opts.Events,
+	children := &Strategy{Directive: actor.RestartDirective, Logger: opts.Logger, Events: opts.Events, Scrub: opts.Scrub,
 		Database: func(pid *actor.PID) string {
 			for _, mb := range members {
 				if mb.State.PID().Equal(pid) {

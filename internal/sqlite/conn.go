@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	msqlite "modernc.org/sqlite"
 
@@ -242,7 +243,13 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.PrepareContext(ctx, query)
+	if c.owner.echo == nil {
+		return c.inner.PrepareContext(ctx, query)
+	}
+	start := time.Now()
+	r, err := c.inner.PrepareContext(ctx, query)
+	c.owner.echo(ctx, query, -1, time.Since(start), err)
+	return r, err
 }
 
 // Exec implements driver.Execer.
@@ -250,7 +257,13 @@ func (c *conn) Exec(query string, args []driver.Value) (driver.Result, error) {
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.Exec(query, args)
+	if c.owner.echo == nil {
+		return c.inner.Exec(query, args)
+	}
+	start := time.Now()
+	r, err := c.inner.Exec(query, args)
+	c.owner.echo(context.Background(), query, len(args), time.Since(start), err)
+	return r, err
 }
 
 // ExecContext implements driver.ExecerContext.
@@ -258,7 +271,13 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.ExecContext(ctx, query, args)
+	if c.owner.echo == nil {
+		return c.inner.ExecContext(ctx, query, args)
+	}
+	start := time.Now()
+	r, err := c.inner.ExecContext(ctx, query, args)
+	c.owner.echo(ctx, query, len(args), time.Since(start), err)
+	return r, err
 }
 
 // Query implements driver.Queryer.
@@ -266,7 +285,13 @@ func (c *conn) Query(query string, args []driver.Value) (driver.Rows, error) {
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.Query(query, args)
+	if c.owner.echo == nil {
+		return c.inner.Query(query, args)
+	}
+	start := time.Now()
+	r, err := c.inner.Query(query, args)
+	c.owner.echo(context.Background(), query, len(args), time.Since(start), err)
+	return r, err
 }
 
 // QueryContext implements driver.QueryerContext.
@@ -274,7 +299,13 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.QueryContext(ctx, query, args)
+	if c.owner.echo == nil {
+		return c.inner.QueryContext(ctx, query, args)
+	}
+	start := time.Now()
+	r, err := c.inner.QueryContext(ctx, query, args)
+	c.owner.echo(ctx, query, len(args), time.Since(start), err)
+	return r, err
 }
 
 // Ping implements driver.Pinger.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	msqlite "modernc.org/sqlite"
 
@@ -41,6 +42,16 @@ type DB struct {
 
 	maxAttached atomic.Int64 // 0 until read from the driver
 	closed      atomic.Bool
+
+	// echo, when set, sees every statement (SetEcho).
+	echo func(ctx context.Context, query string, args int, took time.Duration, err error)
+}
+
+// SetEcho makes every statement run through the pool call fn afterwards
+// (prepared statements once, when prepared, with args -1). Call it before
+// the pool is used.
+func (d *DB) SetEcho(fn func(ctx context.Context, query string, args int, took time.Duration, err error)) {
+	d.echo = fn
 }
 
 // snapshot is the schema set at one version. It is never modified once
