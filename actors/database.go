@@ -55,6 +55,13 @@ func (a *databaseActor) Receive(c actor.Context) {
 		}
 	}
 	faults.Hit(faults.DatabaseReceive, c.Self(), c.Message())
+	if deadline.Invalid(c.Message()) {
+		if c.Sender() != nil {
+			c.Respond(messages.FailedReply(c.Message(), &messages.Error{
+				Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name, Message: "invalid deadline timestamp"}))
+		}
+		return
+	}
 	switch m := c.Message().(type) {
 	case *Close:
 		if n := a.s.refCount.Load(); n > 0 {
@@ -82,10 +89,13 @@ func (a *databaseActor) Receive(c actor.Context) {
 		// The State outlives the instance: nothing to open or close here.
 	default:
 		if c.Sender() != nil {
-			c.Respond(&messages.Status{Database: a.s.name, Error: &messages.Error{
-				Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name,
-				Message: fmt.Sprintf("database actor does not handle %T", m),
-			}})
+			e := &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name,
+				Message: fmt.Sprintf("database actor does not handle %T: send it to the registry", m)}
+			reply := messages.FailedReply(m, e) // the reply type the sender waits for
+			if reply == nil {
+				reply = &messages.Status{Database: a.s.name, Error: e}
+			}
+			c.Respond(reply)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ask"
@@ -84,8 +85,22 @@ func TestLateConnectIsUndone(t *testing.T) {
 
 func TestUnknownMessage(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
-	r := request(t, sys, s.PID(), &messages.ListDatabases{}).(*messages.Status)
+	// A registry request gets the reply type its sender waits for.
+	r := request(t, sys, s.PID(), &messages.ListDatabases{}).(*messages.DatabaseList)
 	require.ErrorIs(t, r.GetError(), messages.ErrInvalidArgument)
+	m := request(t, sys, s.PID(), &messages.RegisterModel{}).(*messages.ModelResult)
+	require.ErrorIs(t, m.GetError(), messages.ErrInvalidArgument)
+	// Anything else gets a Status carrying the error.
+	st := request(t, sys, s.PID(), &messages.ModelRegistered{}).(*messages.Status)
+	require.ErrorIs(t, st.GetError(), messages.ErrInvalidArgument)
+}
+
+// A deadline that is no point in time is refused, not read as "none".
+func TestInvalidDeadline(t *testing.T) {
+	sys, s := spawn(t, actors.Hooks{})
+	r := request(t, sys, s.PID(), &messages.Connect{Deadline: &timestamppb.Timestamp{Nanos: -1}}).(*messages.ConnectResult)
+	require.ErrorIs(t, messages.Join(r.GetErrors()), messages.ErrInvalidArgument)
+	require.EqualValues(t, 0, s.RefCount())
 }
 
 func TestStatus(t *testing.T) {

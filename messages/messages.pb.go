@@ -1459,7 +1459,9 @@ type ColumnDef struct {
 	// Added by the registry (the content_type reference), not by the user:
 	// a registry copy leaves it out and lets its own callbacks add it again.
 	Injected bool `protobuf:"varint,11,opt,name=injected,proto3" json:"injected,omitempty"`
-	// SQL default expression, rendered as written (trusted input).
+	// SQL default expression, rendered as written. One expression only:
+	// ";", comments, a top-level ",", unbalanced parentheses or quotes,
+	// backslashes, "$", "[", "]" and backquotes are refused (CODE_INVALID_MODEL).
 	DefaultSql string `protobuf:"bytes,12,opt,name=default_sql,json=defaultSql,proto3" json:"default_sql,omitempty"`
 	// The Go struct field it came from (local metadata; empty remotely).
 	Field string `protobuf:"bytes,13,opt,name=field,proto3" json:"field,omitempty"`

@@ -44,7 +44,9 @@
 //	ondelete=A          cascade, set null, restrict, no action
 //	default=EXPR        SQL default expression, trusted and rendered as
 //	                    written; must be the last option, so that EXPR may
-//	                    contain commas
+//	                    contain commas (inside parentheses or quotes: it
+//	                    must be one expression, so no ';', comment, '$',
+//	                    backslash or top-level ',')
 //
 // Without a pk option the column named "id" is the primary key; a model
 // without either is invalid. A single integer primary key is auto-increment

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -49,7 +50,10 @@ type Model struct {
 // single integer primary key without a default; that references_table and
 // references_column are set together; that on_delete is "", "CASCADE",
 // "SET NULL" (on a nullable column), "RESTRICT" or "NO ACTION" and only on a
-// foreign key; and that max_length is only on TEXT and at most 10485760.
+// foreign key; that max_length is only on TEXT and at most 10485760; and
+// that default_sql is one expression that cannot end its column definition
+// or the statement (see checkDefaultSQL: no ';', comment, '$', backslash,
+// top-level ',' or unbalanced parenthesis or quote).
 func New(def *messages.ModelDef) (*Model, error) {
 	if def == nil {
 		return nil, &DefinitionError{Reason: "nil definition"}
@@ -295,8 +299,8 @@ func validateDef(def *messages.ModelDef, whole bool) []error {
 		case od == "SET NULL" && !c.GetNullable():
 			add(col, nil, "ON DELETE SET NULL on a column that is not nullable")
 		}
-		if strings.IndexByte(c.GetDefaultSql(), 0) >= 0 {
-			add(col, nil, "default_sql contains a NUL byte")
+		if reason := checkDefaultSQL(c.GetDefaultSql()); reason != "" {
+			add(col, nil, "default_sql %q: %s", c.GetDefaultSql(), reason)
 		}
 		if c.GetAutoIncrement() {
 			autos = append(autos, c)
@@ -314,6 +318,82 @@ func validateDef(def *messages.ModelDef, whole bool) []error {
 		}
 	}
 	return errs
+}
+
+// checkDefaultSQL returns why expr cannot be rendered as a column's DEFAULT,
+// or "" when it can. The expression itself is trusted (it is SQL, run at
+// every insert), but it must stay inside its column definition: it is
+// rendered into CREATE TABLE, which runs in a multi-statement capable
+// exchange, so a ';' or a comment would end or hide the rest of the
+// statement and a top-level ',' or ')' would add columns or constraints.
+//
+// The check reads expr the way both PostgreSQL and SQLite tokenize it:
+// '…' string literals and "…" quoted identifiers (doubled quote inside),
+// everything else outside. Constructs on which the two dialects — or
+// PostgreSQL's settings (standard_conforming_strings) — could disagree about
+// where a literal ends are refused outright: a backslash anywhere (escape strings),
+// '$' (dollar quoting, $$…$$), '[' ']' and '`' (SQLite's other identifier
+// quotes). Outside literals ';', "--", "/*", "*/" and a ',' not inside
+// parentheses are refused, and parentheses must balance.
+func checkDefaultSQL(expr string) string {
+	switch {
+	case expr == "":
+		return ""
+	case strings.IndexByte(expr, 0) >= 0:
+		return "contains a NUL byte"
+	case !utf8.ValidString(expr):
+		return "not valid UTF-8"
+	case strings.TrimSpace(expr) == "":
+		return "blank"
+	case strings.ContainsRune(expr, '\\'):
+		return "contains a backslash (escape-string syntax differs between dialects)"
+	}
+	depth := 0
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; c {
+		case '\'', '"':
+			j := i + 1
+			for ; j < len(expr); j++ {
+				if expr[j] == c {
+					if j+1 < len(expr) && expr[j+1] == c {
+						j++ // a doubled quote stands for one
+						continue
+					}
+					break
+				}
+			}
+			if j >= len(expr) {
+				return "unterminated " + map[byte]string{'\'': "string literal", '"': "quoted identifier"}[c]
+			}
+			i = j
+		case ';':
+			return "contains ';' (one expression, not statements)"
+		case '$', '[', ']', '`':
+			return fmt.Sprintf("contains %q outside a string literal (dollar quoting and SQLite's [ ] ` quotes are not supported)", c)
+		case '-', '/', '*':
+			if i+1 < len(expr) {
+				switch expr[i : i+2] {
+				case "--", "/*", "*/":
+					return "contains a comment"
+				}
+			}
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth < 0 {
+				return "unbalanced ')'"
+			}
+		case ',':
+			if depth == 0 {
+				return "contains ',' outside parentheses (one expression)"
+			}
+		}
+	}
+	if depth != 0 {
+		return "unbalanced '('"
+	}
+	return ""
 }
 
 // foldASCII lower-cases ASCII letters only, the way SQLite compares

@@ -248,7 +248,7 @@ func TestFromStructOptionsAndTags(t *testing.T) {
 		OrgCode string  `db:"org_code,pk,references=orgs.code,ondelete=cascade"`
 		Seq     int32   `db:"seq,pk"`
 		Boss    *string `db:",references=my.odd.table.code,ondelete=Set_Null,index"`
-		Score   float64 `db:"score,notnull,default=coalesce(1, 2), 'a,b'"`
+		Score   float64 `db:"score,notnull,default=coalesce(1, 2) + length('a,b')"`
 		Note    string  `db:"note,null,unique,default=''"`
 		Opt     *int64  `db:"opt,notnull"`
 		Policy  string  `db:"policy,references=orgs.code,ondelete=No Action"`
@@ -290,7 +290,7 @@ func TestFromStructOptionsAndTags(t *testing.T) {
 	require.True(t, col["boss"].GetNullable())
 	require.True(t, col["boss"].GetIndex())
 	// default= takes the rest of the tag, commas and spaces included.
-	require.Equal(t, "coalesce(1, 2), 'a,b'", col["score"].GetDefaultSql())
+	require.Equal(t, "coalesce(1, 2) + length('a,b')", col["score"].GetDefaultSql())
 	require.False(t, col["score"].GetNullable())
 	require.True(t, col["note"].GetNullable())
 	require.True(t, col["note"].GetUnique())

@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dbactor/dbactor/internal/crash"
+	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
@@ -79,6 +80,10 @@ type registryActor struct {
 func (a *registryActor) Receive(c actor.Context) {
 	defer a.survive(c)
 	faults.Hit(faults.RegistryReceive, c.Self(), c.Message())
+	if deadline.Invalid(c.Message()) {
+		respond(c, failedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
+		return
+	}
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -23,26 +25,67 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}})
 		return
 	}
+	if _, known := messages.OnConflict_name[int32(m.GetOnConflict())]; !known {
+		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
+			Message: fmt.Sprintf("RegisterModel: unknown on_conflict %d", int32(m.GetOnConflict()))}})
+		return
+	}
 	reg, out, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
 	if err != nil {
-		respond(c, &messages.ModelResult{Error: errorMessage(err)})
+		e := errorMessage(err)
+		if errors.Is(err, ErrInvalidModel) {
+			// A bad name in a definition is a bad definition: the code
+			// callers match is CODE_INVALID_MODEL (the facade's error
+			// matches ErrInvalidName too).
+			e.Code = messages.Code_CODE_INVALID_MODEL
+		}
+		respond(c, &messages.ModelResult{Error: e})
 		return
 	}
 	a.deliver(c, out)
 	respond(c, &messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
 }
 
+// callbackRequestError checks a RegisterCallback before anything is
+// spawned or stored: a named model must have a name a model can have (one
+// that cannot would keep the callback waiting for ever), and the mode must
+// be one this binary knows.
+func callbackRequestError(m *messages.RegisterCallback) *messages.Error {
+	if model := m.GetModel(); model != "" {
+		if err := ident.Validate("model", model); err != nil {
+			return &messages.Error{Code: messages.Code_CODE_INVALID_NAME, Message: "RegisterCallback: " + err.Error()}
+		}
+	}
+	if _, known := messages.CallbackMode_name[int32(m.GetMode())]; !known {
+		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
+			Message: fmt.Sprintf("RegisterCallback: unknown mode %d", int32(m.GetMode()))}
+	}
+	return nil
+}
+
 func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCallback, pid *actor.PID, owned bool) *messages.CallbackResult {
+	if e := callbackRequestError(m); e != nil {
+		return &messages.CallbackResult{Error: e}
+	}
 	if pid == nil {
 		p := m.GetCallback()
 		if p.GetId() == "" {
 			return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterCallback without a callback PID"}}
 		}
+		sys := c.ActorSystem()
 		addr := p.GetAddress()
 		if addr == "" {
-			addr = c.ActorSystem().Address()
+			addr = sys.Address()
 		}
 		pid = actor.NewPID(addr, p.GetId())
+		if addr == sys.Address() {
+			// A local actor that does not exist would only collect dead
+			// letters (and be dropped again when the watch reports it).
+			if proc, ok := sys.ProcessRegistry.GetLocal(p.GetId()); !ok || proc == nil {
+				return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
+					Message: fmt.Sprintf("RegisterCallback: no actor %q in this actor system", p.GetId())}}
+			}
+		}
 	}
 	var oneTime *bool
 	switch m.GetMode() {
@@ -61,6 +104,11 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 }
 
 func (a *registryActor) spawnCallback(c actor.Context, m *spawnCallback) {
+	if e := callbackRequestError(m.msg); e != nil {
+		// Refused before the actor exists: nothing to stop again.
+		respond(c, &spawnedCallback{result: &messages.CallbackResult{Error: e}})
+		return
+	}
 	a.callbacks++
 	pid, err := c.SpawnNamed(m.props, "callbacks/"+strconv.Itoa(a.callbacks))
 	if err != nil {
@@ -100,9 +148,28 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 	if d, ok := msg.(interface{ GetDeadline() *timestamppb.Timestamp }); ok {
 		ts = d.GetDeadline()
 	}
+	if m, ok := msg.(*messages.CreateSchema); ok && m.GetSchema() == "" && !m.GetWithModels() {
+		fail(&messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "CreateSchema without a schema or with_models has nothing to do"})
+		return
+	}
 	if m, ok := msg.(interface{ GetSchema() string }); ok { // CreateSchema, DropSchema
 		if e := validSchema(m.GetSchema()); e != nil {
 			fail(e)
+			return
+		}
+	}
+	usesRegistrySchema := false
+	switch m := msg.(type) {
+	case *messages.CreateAll, *messages.DropAll:
+		usesRegistrySchema = true
+	case *messages.CreateSchema:
+		usesRegistrySchema = m.GetSchema() == "" // the model tables go there
+	case *messages.DropSchema:
+		usesRegistrySchema = m.GetSchema() == "" // the model tables are dropped there
+	}
+	if usesRegistrySchema {
+		if err := validRegistrySchema(a.p.cfg.Schema); err != nil {
+			fail(&messages.Error{Code: messages.Code_CODE_INVALID_NAME, Message: err.Error()})
 			return
 		}
 	}
@@ -193,13 +260,21 @@ func validSchema(name string) *messages.Error {
 	return nil
 }
 
-// resolve maps database names to their States, in the given order.
+// resolve maps database names to their States, in the given order. A
+// database named twice (or under two names, shared twice) is refused: the
+// second pass would fail ("already exists") after the first had changed it.
 func (p *plan) resolve(names []string) ([]target, *messages.Error) {
 	out := make([]target, 0, len(names))
 	for _, n := range names {
 		found := false
 		for _, m := range p.members {
 			if m.Name == n {
+				for _, t := range out {
+					if t.state == m.State {
+						return nil, &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: n,
+							Message: actors.DisplayName(n) + " is named twice (as " + actors.DisplayName(t.name) + ")"}
+					}
+				}
 				out = append(out, target{name: n, state: m.State})
 				found = true
 				break

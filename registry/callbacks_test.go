@@ -286,9 +286,10 @@ func TestStoppedCallbackDropped(t *testing.T) {
 	mu.Unlock()
 	require.Equal(t, []string{"First"}, rec.names())
 
-	// A PID that never existed: watched, Terminated at once, dropped.
-	require.NoError(t, reg.RegisterCallback(ctx, "", actor.NewPID(sys.Address(), "no-such-actor")))
-	require.Eventually(t, func() bool { return reg.Callbacks() == 0 }, 10*time.Second, time.Millisecond)
+	// A local PID that does not exist (any more): refused, nothing stored.
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "", actor.NewPID(sys.Address(), "no-such-actor")), registry.ErrInvalidArgument)
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "", pid), registry.ErrInvalidArgument)
+	require.Zero(t, reg.Callbacks())
 }
 
 func TestCallbackFuncOneTimeStops(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -248,6 +249,13 @@ func (p *plan) build() error {
 		p.members = append(p.members, supervisor.Member{Name: name, State: actors.NewState(name, c, stateOpts(name)), Owned: true})
 	}
 	owned("", p.cfg.Database)
+	if p.cfg.Schema != "" {
+		// Quoting drops a NUL and the server cuts a name at 63 bytes: an
+		// invalid default schema could address someone else's.
+		if err := ident.Validate("schema", p.cfg.Schema); err != nil {
+			errs = append(errs, &ConfigError{Err: fmt.Errorf("Config.Schema: %w", err)})
+		}
+	}
 
 	type extra struct {
 		name, url string

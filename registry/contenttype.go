@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/dbactor/dbactor/internal/dsn"
@@ -100,6 +101,9 @@ func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model,
 	if ct == nil {
 		return 0, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
 	}
+	if err := checkQuerier("NewContentType", q); err != nil {
+		return 0, err
+	}
 	if schema == "" {
 		schema = r.Schema()
 	}
@@ -132,6 +136,9 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string
 	if ct == nil {
 		return ContentTypeRow{}, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
 	}
+	if err := checkQuerier("ContentTypeByID", q); err != nil {
+		return ContentTypeRow{}, err
+	}
 	if schema == "" {
 		schema = r.Schema()
 	}
@@ -145,6 +152,19 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string
 		return row, fmt.Errorf("dbactor: content type %d: %w", id, err)
 	}
 	return row, nil
+}
+
+// checkQuerier refuses a nil Querier, and a typed nil one such as the
+// *sql.DB that Database.DB returns while the database is not connected:
+// calling it would panic.
+func checkQuerier(op string, q Querier) error {
+	if q == nil {
+		return fmt.Errorf("%w: %s: nil Querier", ErrInvalidArgument, op)
+	}
+	if v := reflect.ValueOf(q); v.Kind() == reflect.Pointer && v.IsNil() {
+		return fmt.Errorf("%w: %s: nil %T (is the database connected?)", ErrInvalidArgument, op, q)
+	}
+	return nil
 }
 
 // placeholders is "$1, $2, …" for PostgreSQL and "?, ?, …" for SQLite.

@@ -53,3 +53,15 @@ func FromContext(ctx context.Context, now time.Time, fallback time.Duration) tim
 
 // Proto converts a deadline for a message.
 func Proto(d time.Time) *timestamppb.Timestamp { return timestamppb.New(d) }
+
+// Invalid reports a request carrying a deadline that is no point in time
+// (nanos out of range, before year 1 or after 9999): it must be refused,
+// not read as "no deadline".
+func Invalid(msg any) bool {
+	m, ok := msg.(interface{ GetDeadline() *timestamppb.Timestamp })
+	if !ok {
+		return false
+	}
+	ts := m.GetDeadline()
+	return ts != nil && !ts.IsValid()
+}
