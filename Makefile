@@ -42,7 +42,7 @@ bench:
 
 reliability:
 	$(WITH_PG); \
-	$(GO) test -race -count=1 -run Reliability -v ./tests/...
+	$(GO) test -race -count=1 -timeout 20m -run Reliability -v ./tests/... 2>&1 | bash scripts/reliability-table.sh
 
 fuzz:
 	@$(WITH_PG); \

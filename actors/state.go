@@ -12,10 +12,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/echo"
+	"github.com/dbactor/dbactor/internal/pgdb"
 	"github.com/dbactor/dbactor/internal/sqlite"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -178,7 +178,7 @@ func (s *State) open(ctx context.Context) error {
 			return err
 		}
 		s.pool.Store(pool)
-		s.db.Store(stdlib.OpenDBFromPool(pool))
+		s.db.Store(pgdb.OpenDB(pool))
 		return nil
 	case dsn.SQLite:
 		// Pool settings (MaxOpenConns, the memory database's one connection)

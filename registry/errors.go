@@ -5,6 +5,7 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/pgdb"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -15,6 +16,11 @@ var (
 	// ErrClosed: the registry was closed, or the actor behind a call has
 	// stopped. Calls after Close fail fast with it.
 	ErrClosed = messages.ErrClosed
+	// ErrConnLost: a statement run through Database.DB() (PostgreSQL) lost
+	// its connection while it ran. It may or may not have been executed,
+	// so it was not retried on another connection (pgx would let
+	// database/sql run it twice).
+	ErrConnLost = pgdb.ErrConnLost
 	// ErrUnknownDatabase: the name is neither the main database nor an extra.
 	ErrUnknownDatabase = messages.ErrUnknownDatabase
 	// ErrInvalidConfig: the Config or an Option is invalid. Returned by New

@@ -13,7 +13,9 @@
 // authentication, and lets a test stop and restart it to inject faults.
 //
 // Broken endpoints: [Blackhole] accepts TCP connections and never answers;
-// [ClosedPort] refuses them.
+// [ClosedPort] refuses them; [StartProxy] puts a TCP proxy in front of a
+// server that can pass, refuse, delay, blackhole or cut connections on
+// command.
 //
 // Every helper registers its own cleanup with t.Cleanup and leaves no
 // goroutines behind.
