@@ -251,4 +251,3 @@ func TestCrashSchemaJob(t *testing.T) {
 		requireCount(t, reg.Database(), 0, false)
 	})
 }
-
