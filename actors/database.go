@@ -24,7 +24,16 @@ func DatabaseProps(s *State) *actor.Props {
 		return messages.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
 	})
 	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s, drain: d} },
-		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub)))
+		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub, s.lifecycleCrash)))
+}
+
+// lifecycleCrash reports a panic on a lifecycle message, which Guard does
+// not hand on (a restart would fail the same way, forever).
+func (s *State) lifecycleCrash(c actor.ReceiverContext, msg any, cr *crash.Crash) {
+	s.logger.Error("dbactor: database actor crashed handling a lifecycle message; carrying on", "message", fmt.Sprintf("%T", msg), "reason", cr.Reason)
+	s.Publish(c.ActorSystem(), &messages.ActorCrashed{
+		Actor: c.Self().GetId(), Database: s.name, MessageType: fmt.Sprintf("%T", msg), Reason: cr.Reason, Directive: "ignored",
+	})
 }
 
 type databaseActor struct {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -65,8 +66,8 @@ type health struct {
 	probes uint32
 }
 
-// watcher is one running health loop: stop ends it, done is closed once it
-// has returned (and let go of the pool).
+// watcher is one running health loop: stop ends it, done is closed once
+// it has returned.
 type watcher struct {
 	stop context.CancelFunc
 	done chan struct{}
@@ -114,26 +115,32 @@ func (s *State) startHealth(sys *actor.ActorSystem) {
 		return
 	}
 	ctx, stop := context.WithCancel(s.life)
-	w := &watcher{stop: stop, done: make(chan struct{})}
-	s.watch = w
-	go s.healthLoop(ctx, sys, pinger{pool: s.pool.Load(), db: db}, w.done)
+	s.watch = &watcher{stop: stop, done: make(chan struct{})}
+	go s.healthLoop(ctx, sys, pinger{pool: s.pool.Load(), db: db}, s.watch.done)
 }
 
-// stopHealth ends the health loop, if any, and returns a channel closed when
-// it has returned. Called with s.mu held.
-func (s *State) stopHealth() <-chan struct{} {
+// stopHealth ends the health loop, if any, without waiting for it: it may
+// be running an event hook that waits for this very close (a hook that
+// disconnects on DatabaseDown). WaitClosed waits for it. Called with s.mu
+// held.
+func (s *State) stopHealth() {
+	if w := s.watch; w != nil {
+		w.stop()
+		s.watch = nil
+		s.stopped = append(slices.DeleteFunc(s.stopped, returned), w.done)
+	}
 	s.hmu.Lock()
 	s.h = health{}
 	s.hmu.Unlock()
-	w := s.watch
-	s.watch = nil
-	if w == nil {
-		done := make(chan struct{})
-		close(done)
-		return done
+}
+
+func returned(done chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
 	}
-	w.stop()
-	return w.done
 }
 
 func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p pinger, done chan struct{}) {
@@ -150,8 +157,7 @@ func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p pinger
 			// A pooled connection the server dropped fails once; the second
 			// ping gets a fresh one, so only a real outage fails twice.
 			if err := s.check(ctx, p); err != nil {
-				if err = s.check(ctx, p); err != nil && ctx.Err() == nil {
-					s.down(sys, err)
+				if err = s.check(ctx, p); err != nil && s.down(ctx, sys, err) {
 					s.recover(ctx, sys, p)
 				}
 			}
@@ -170,7 +176,10 @@ func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p pinger) {
 		MaxInterval:         s.healthOpts.BackoffMax,
 	}
 	b.Reset()
-	next := func() time.Duration { return min(b.NextBackOff(), s.healthOpts.BackoffMax) }
+	// The jitter stays inside [BackoffMin, BackoffMax].
+	next := func() time.Duration {
+		return min(max(b.NextBackOff(), s.healthOpts.BackoffMin), s.healthOpts.BackoffMax)
+	}
 	t := time.NewTimer(next())
 	defer t.Stop()
 	for attempt := uint32(1); ; attempt++ {
@@ -180,15 +189,14 @@ func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p pinger) {
 		case <-t.C:
 		}
 		err := s.check(ctx, p)
-		if ctx.Err() != nil {
-			return
-		}
 		if err == nil {
-			s.up(sys)
+			s.up(ctx, sys)
 			return
 		}
 		wait := next()
-		s.probeFailed(sys, err, attempt, wait)
+		if !s.probeFailed(ctx, sys, err, attempt, wait) {
+			return
+		}
 		t.Reset(wait)
 	}
 }
@@ -211,35 +219,52 @@ func (s *State) check(ctx context.Context, p pinger) (err error) {
 	return err
 }
 
-func (s *State) down(sys *actor.ActorSystem, err error) {
+// down records the outage and publishes DatabaseDown; false when the loop
+// has been stopped meanwhile (the database is closing: no outage to tell).
+func (s *State) down(ctx context.Context, sys *actor.ActorSystem, err error) bool {
 	e := s.ErrorOf(messages.Code_CODE_CONNECT_FAILED, "health ping", err)
 	now := time.Now()
-	s.hmu.Lock()
-	s.h = health{state: messages.Health_HEALTH_DEGRADED, since: now, last: e}
-	s.hmu.Unlock()
+	if !s.setHealth(ctx, func(h *health) { *h = health{state: messages.Health_HEALTH_DEGRADED, since: now, last: e} }) {
+		return false
+	}
 	s.logger.Warn("dbactor: database unreachable; probing with backoff", "error", e.GetMessage())
 	s.Publish(sys, &messages.DatabaseDown{Database: s.name, Error: e, Since: timestamppb.New(now)})
+	return true
 }
 
-func (s *State) probeFailed(sys *actor.ActorSystem, err error, attempt uint32, next time.Duration) {
+func (s *State) probeFailed(ctx context.Context, sys *actor.ActorSystem, err error, attempt uint32, next time.Duration) bool {
 	e := s.ErrorOf(messages.Code_CODE_CONNECT_FAILED, "recovery probe", err)
-	s.hmu.Lock()
-	s.h.last, s.h.probes = e, attempt
-	s.hmu.Unlock()
+	if !s.setHealth(ctx, func(h *health) { h.last, h.probes = e, attempt }) {
+		return false
+	}
 	s.logger.Debug("dbactor: recovery probe failed", "attempt", attempt, "next_probe", next, "error", e.GetMessage())
 	s.Publish(sys, &messages.DatabaseProbeFailed{Database: s.name, Error: e, Attempt: attempt, NextProbeMs: next.Milliseconds()})
+	return true
 }
 
-func (s *State) up(sys *actor.ActorSystem) {
+func (s *State) up(ctx context.Context, sys *actor.ActorSystem) {
 	now := time.Now()
-	s.hmu.Lock()
-	was := s.h
-	s.h = health{state: messages.Health_HEALTH_HEALTHY, since: now}
-	s.hmu.Unlock()
+	var was health
+	if !s.setHealth(ctx, func(h *health) { was, *h = *h, health{state: messages.Health_HEALTH_HEALTHY, since: now} }) {
+		return
+	}
 	s.logger.Info("dbactor: database reachable again", "down_for", now.Sub(was.since), "failed_probes", was.probes)
 	s.Publish(sys, &messages.DatabaseUp{
 		Database: s.name, DownSince: timestamppb.New(was.since), At: timestamppb.New(now), FailedProbes: was.probes,
 	})
+}
+
+// setHealth applies f unless the loop's ctx has ended: stopHealth cancels
+// before it resets the health under hmu, so a stopped loop never writes
+// over the reset.
+func (s *State) setHealth(ctx context.Context, f func(*health)) bool {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	f(&s.h)
+	return true
 }
 
 // health fills the health fields of st.

@@ -43,8 +43,9 @@ type State struct {
 	sqlite atomic.Pointer[sqlite.DB] // SQLite only: owns db and the schema set
 
 	mu      sync.Mutex
-	closing chan struct{} // closed when the most recent close has finished
-	watch   *watcher      // the running health loop, under mu
+	closing chan struct{}   // closed when the most recent close has finished
+	watch   *watcher        // the running health loop, under mu
+	stopped []chan struct{} // health loops stopped, perhaps not yet returned
 
 	healthOpts HealthOptions
 	events     func(messages.Event)
@@ -212,7 +213,7 @@ func (s *State) startClose() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	db, pool, sdb := s.db.Swap(nil), s.pool.Swap(nil), s.sqlite.Swap(nil)
-	watched := s.stopHealth()
+	s.stopHealth()
 	if db == nil && pool == nil {
 		return s.closing
 	}
@@ -220,8 +221,7 @@ func (s *State) startClose() <-chan struct{} {
 	s.closing = done
 	go func() {
 		defer close(done)
-		<-prev    // closes finish in order, so WaitClosed covers them all
-		<-watched // its ping holds a connection until cancelled
+		<-prev // closes finish in order, so WaitClosed covers them all
 		switch {
 		case sdb != nil:
 			_ = sdb.Close() // closes db, its pool
@@ -235,16 +235,37 @@ func (s *State) startClose() <-chan struct{} {
 	return done
 }
 
-// WaitClosed waits until every close started so far has finished, or ctx ends.
+// WaitClosed waits until every close started so far has finished, and
+// every health loop has returned, or ctx ends.
 func (s *State) WaitClosed(ctx context.Context) error {
 	s.mu.Lock()
 	done := s.closing
 	s.mu.Unlock()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%s: pool still has acquired connections: %w", DisplayName(s.name), context.Cause(ctx))
+	}
+	for {
+		s.mu.Lock()
+		var loop chan struct{}
+		if len(s.stopped) > 0 {
+			loop = s.stopped[0]
+		}
+		s.mu.Unlock()
+		if loop == nil {
+			return nil
+		}
+		select {
+		case <-loop:
+			s.mu.Lock()
+			if len(s.stopped) > 0 && s.stopped[0] == loop {
+				s.stopped = s.stopped[1:]
+			}
+			s.mu.Unlock()
+		case <-ctx.Done():
+			return fmt.Errorf("%s: health loop still running an event hook: %w", DisplayName(s.name), context.Cause(ctx))
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
@@ -30,7 +31,7 @@ func props(p *plan) *actor.Props {
 		return failedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
 	})
 	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p, drain: d} },
-		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.scrub)))
+		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.scrub, nil)))
 }
 
 // childStrategy supervises the registry's children: the supervisor resumes,
@@ -122,6 +123,12 @@ func (a *registryActor) Receive(c actor.Context) {
 		// Schema work under way holds counts: let it finish (bounded) first.
 		sys, sup, sender, p := c.ActorSystem(), a.supervisor, c.Sender(), a.p
 		go func() {
+			defer func() {
+				if r := recover(); r != nil && sender != nil {
+					sys.Root.Send(sender, &supervisor.Closed{Err: &messages.Error{Code: messages.Code_CODE_INTERNAL,
+						Message: "close crashed: " + crash.Wrap(r, p.scrub).Reason}})
+				}
+			}()
 			if !p.waitWork(p.timeout) {
 				p.endJobs() // cut short; each still gives its count back
 				if !p.waitWork(p.timeout) {
@@ -170,7 +177,7 @@ func (a *registryActor) survive(c actor.Context) {
 		}
 	}
 	sys := c.ActorSystem()
-	sys.EventStream.Publish(&actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective})
+	actors.PublishSafely(sys, &actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective}, a.p.logger, a.p.scrub)
 	supervisor.Notify(sys, a.p.opts.events, a.p.logger, a.p.scrub, &messages.ActorCrashed{
 		Actor: c.Self().GetId(), MessageType: fmt.Sprintf("%T", c.Message()), Reason: reason, Directive: "resume",
 	})

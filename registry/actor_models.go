@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
@@ -193,6 +194,7 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 		targets:           targets,
 		deadline:          deadline.Inner(deadline.FromMessage(ts, time.Now(), a.p.timeout), time.Now()),
 		disconnectTimeout: a.p.timeout,
+		scrub:             a.p.scrub,
 	}
 	var list *messages.SchemaList
 	switch m := msg.(type) {
@@ -228,6 +230,12 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 	go func() {
 		defer a.p.work.Done()
 		defer done()
+		defer func() {
+			if r := recover(); r != nil && sender != nil { // a bug: answer, not a dead process
+				sys.Root.Send(sender, failedReply(msg, &messages.Error{Code: messages.Code_CODE_INTERNAL,
+					Message: "schema work crashed: " + crash.Wrap(r, a.p.scrub).Reason}))
+			}
+		}()
 		errs := job.do(ctx)
 		var out any = &messages.SchemaResult{Errors: errs}
 		if _, ok := msg.(*messages.GetSchemas); ok {

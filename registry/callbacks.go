@@ -67,7 +67,7 @@ func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn fu
 	for _, o := range opts {
 		o(msg)
 	}
-	req := &spawnCallback{props: actors.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.scrub))), msg: msg}
+	req := &spawnCallback{props: actors.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.scrub, nil))), msg: msg}
 	reply, err := r.call(ctx, r.pid, func(*timestamppb.Timestamp) any { return req }, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dbactor: register callback: %w", err)

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -148,4 +149,17 @@ func fmtAll(err error) string {
 		b.WriteString(e.Error())
 	}
 	return b.String()
+}
+
+func TestConfigStringRedacts(t *testing.T) {
+	cfg := registry.Config{
+		Database: "postgres://app:main-secret-pw@db:5432/app",
+		Extra:    map[string]string{"b": "host=x password=kv-secret-pw", "a": "sqlite:///a.db"},
+	}
+	for _, out := range []string{cfg.String(), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), cfg.LogValue().String()} {
+		require.NotContains(t, out, "main-secret-pw")
+		require.NotContains(t, out, "kv-secret-pw")
+		require.Contains(t, out, "xxxxx")
+		require.Less(t, strings.Index(out, `"a"`), strings.Index(out, `"b"`), "extras by name")
+	}
 }

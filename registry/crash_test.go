@@ -14,9 +14,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
+	"github.com/dbactor/dbactor/supervisor"
 )
 
 // once arms p to panic with value the first time match accepts a message,
@@ -161,7 +163,7 @@ func TestCrashWhileOpening(t *testing.T) {
 // registry-wide Connect, then inside its background fan-out: each time the
 // caller gets ErrInternal, no count moves, and the next Connect works.
 func TestCrashSupervisor(t *testing.T) {
-	for _, point := range []faults.Point{faults.SupervisorReceive, faults.SupervisorFanOut} {
+	for _, point := range []faults.Point{faults.SupervisorReceive, faults.SupervisorFanOut, faults.SupervisorConnected} {
 		t.Run(string(point), func(t *testing.T) {
 			sys := newSystem(t)
 			log, hook := newEventLog(t, sys)
@@ -176,6 +178,9 @@ func TestCrashSupervisor(t *testing.T) {
 
 			supervisorPID := actor.NewPID(sys.Address(), reg.PID().GetId()+"/supervisor")
 			once(t, point, func(self *actor.PID, msg any) bool {
+				if _, ok := msg.([]supervisor.Outcome); ok {
+					return true // SupervisorConnected
+				}
 				c, ok := msg.(*messages.Connect)
 				return ok && c.GetTarget() == nil && (self == nil || self.Equal(supervisorPID))
 			}, "supervisor bug")
@@ -250,4 +255,84 @@ func TestCrashSchemaJob(t *testing.T) {
 		require.Contains(t, schemas, "crashy")
 		requireCount(t, reg.Database(), 0, false)
 	})
+}
+
+// TestCrashSupervisorDisconnectKeepsHold crashes a registry-wide Disconnect
+// before it disconnected anything: what the registry holds on a database
+// shared from another registry is still given back by its Close.
+func TestCrashSupervisorDisconnectKeepsHold(t *testing.T) {
+	sys := newSystem(t)
+	owner := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
+	borrower, err := registry.New(sys, registry.Config{Database: backends[0].url(t)},
+		registry.WithExtraDatabase("shared", owner.Database()))
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	require.NoError(t, borrower.Connect(ctx))
+	requireCount(t, owner.Database(), 1, true)
+
+	once(t, faults.SupervisorFanOut, func(_ *actor.PID, msg any) bool {
+		_, ok := msg.(*messages.Disconnect)
+		return ok
+	}, "disconnect bug")
+	require.ErrorIs(t, borrower.Disconnect(ctx), registry.ErrInternal)
+	requireCount(t, owner.Database(), 1, true)
+	require.NoError(t, borrower.Close(ctx))
+	requireCount(t, owner.Database(), 0, false)
+}
+
+// TestCrashOnLifecycleMessage: a bug that fires on every restart must not
+// restart the actor forever (its mailbox suspended): the crash is reported
+// and the actor serves on.
+func TestCrashOnLifecycleMessage(t *testing.T) {
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, hook)
+	db := reg.Database()
+	var restarts atomic.Int32
+	disarm := faults.Arm(faults.DatabaseReceive, func(self *actor.PID, msg any) {
+		if !self.Equal(db.PID()) {
+			return
+		}
+		switch msg.(type) {
+		case *actor.Restarting:
+			restarts.Add(1)
+			panic("bug in every restart")
+		case *messages.Connect:
+			panic("bug in connect")
+		}
+	})
+	ctx := testCtx(t)
+	defer disarm()
+	_, err := db.Connect(ctx)
+	require.ErrorIs(t, err, registry.ErrInternal)
+	require.Equal(t, "restart", next[*messages.ActorCrashed](t, log.hook, 10*time.Second).GetDirective())
+	ignored := next[*messages.ActorCrashed](t, log.hook, 10*time.Second)
+	require.Equal(t, "ignored", ignored.GetDirective())
+	require.Equal(t, "*actor.Restarting", ignored.GetMessageType())
+	requireCount(t, db, 0, false) // Connect passes; only a Connect panics
+	disarm()
+	opened, err := db.Connect(ctx)
+	require.NoError(t, err)
+	require.True(t, opened)
+	require.Equal(t, int32(1), restarts.Load(), "one restart, no loop")
+	require.NoError(t, reg.Disconnect(ctx))
+}
+
+// TestCrashWhileClosing: a database actor that crashes on Close still lets
+// the registry's Close finish without waiting out its timeout.
+func TestCrashWhileClosing(t *testing.T) {
+	sys := newSystem(t)
+	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t), Timeout: 5 * time.Second})
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	db := reg.Database()
+	once(t, faults.DatabaseReceive, func(self *actor.PID, msg any) bool {
+		_, ok := msg.(*actors.Close)
+		return ok && self.Equal(db.PID())
+	}, "bug in close")
+	start := time.Now()
+	require.NoError(t, reg.Close(ctx))
+	require.Less(t, time.Since(start), 4*time.Second)
+	require.Nil(t, db.DB())
 }

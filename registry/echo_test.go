@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/registry"
@@ -34,6 +35,23 @@ func TestEcho(t *testing.T) {
 		require.NoError(t, db.DB().QueryRowContext(ctx, query, "arg-value-never-logged").Scan(&got))
 		_, err := db.DB().ExecContext(ctx, "SELECT * FROM echo_missing_table")
 		require.Error(t, err)
+		prepared := "SELECT 1 + " + strings.TrimPrefix(query, "SELECT ")
+		st, err := db.DB().PrepareContext(ctx, prepared)
+		require.NoError(t, err)
+		for range 2 {
+			var n int
+			require.NoError(t, st.QueryRowContext(ctx, 2).Scan(&n))
+		}
+		require.NoError(t, st.Close())
+		if b.name == "postgres" {
+			// A data exception quotes the value: only its code is logged.
+			_, err = db.DB().ExecContext(ctx, "SELECT $1::int", "card-4111111111111111")
+			require.Error(t, err)
+			batch := &pgx.Batch{}
+			batch.Queue("SELECT 'batched-one'")
+			batch.Queue("SELECT $1::text", "batched-arg-never-logged")
+			require.NoError(t, db.Pool().SendBatch(ctx, batch).Close())
+		}
 		require.NoError(t, reg.Disconnect(ctx))
 
 		out := logs.String()
@@ -42,6 +60,13 @@ func TestEcho(t *testing.T) {
 		require.Contains(t, out, "echo_missing_table")
 		require.Contains(t, out, "error=")
 		require.NotContains(t, out, "arg-value-never-logged")
+		require.Equal(t, 2, strings.Count(out, `sql="`+prepared+`" args=1`), "each execution of a prepared statement")
+		if b.name == "postgres" {
+			require.Contains(t, out, "sqlstate=22P02")
+			require.NotContains(t, out, "card-4111111111111111")
+			require.Contains(t, out, "batched-one")
+			require.NotContains(t, out, "batched-arg-never-logged")
+		}
 	})
 }
 

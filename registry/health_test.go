@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,11 +106,11 @@ func TestHealthDownAndUp(t *testing.T) {
 	streamed := next[*messages.DatabaseDown](t, log.stream, 10*time.Second)
 	require.Equal(t, down.GetSince().AsTime(), streamed.GetSince().AsTime(), "EventStream and hook see the same event")
 
-	// Probes back off within [min·(1−0.5), max].
+	// Probes back off within [min, max].
 	for i := range 4 {
 		p := next[*messages.DatabaseProbeFailed](t, log.hook, 10*time.Second)
 		require.Equal(t, uint32(i+1), p.GetAttempt())
-		require.GreaterOrEqual(t, p.GetNextProbeMs(), int64(5))
+		require.GreaterOrEqual(t, p.GetNextProbeMs(), int64(10))
 		require.LessOrEqual(t, p.GetNextProbeMs(), int64(40))
 	}
 	st = status(t, db)
@@ -199,4 +200,45 @@ func TestHealthRealOutage(t *testing.T) {
 	require.Equal(t, 1, st.RefCount)
 	require.NoError(t, reg.Disconnect(ctx))
 	require.False(t, errors.Is(st.LastError, registry.ErrConnectFailed))
+}
+
+// TestHealthEventConsumersMisbehave: a panicking EventStream subscriber is
+// no end of the process, and a hook that disconnects the database it is
+// told about does not wait for its own health loop.
+func TestHealthEventConsumersMisbehave(t *testing.T) {
+	sys := newSystem(t)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if _, ok := evt.(*messages.DatabaseDown); ok {
+			panic("subscriber bug")
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	var reg *registry.Registry
+	disconnected := make(chan error, 1)
+	var logs lockedBuffer
+	reg = newRegistry(t, sys, registry.Config{
+		Database: backends[0].url(t),
+		Health:   registry.HealthConfig{Interval: 10 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond},
+	}, registry.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), registry.WithEventHook(func(ev registry.Event) {
+		if _, ok := ev.(*messages.DatabaseDown); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := reg.Database().Disconnect(ctx)
+			disconnected <- err
+		}
+	}))
+	ctx := testCtx(t)
+	_, err := reg.Database().Connect(ctx)
+	require.NoError(t, err)
+	var failing atomic.Bool
+	failing.Store(true)
+	failPings(t, reg.Database().PID, &failing)
+	select {
+	case err := <-disconnected:
+		require.NoError(t, err, "the hook's disconnect does not wait for the hook")
+	case <-ctx.Done():
+		t.Fatal("no DatabaseDown")
+	}
+	requireCount(t, reg.Database(), 0, false)
+	require.Contains(t, logs.String(), "EventStream subscriber panicked")
 }

@@ -33,6 +33,9 @@ type schemaJob struct {
 	// disconnectTimeout bounds giving the count back, which happens even
 	// when the request's deadline has passed.
 	disconnectTimeout time.Duration
+	// scrub removes every password of the registry (a shared database's
+	// State knows only its owner's).
+	scrub func(string) string
 }
 
 // target is one database of a schema request: its name in this registry
@@ -74,7 +77,7 @@ func (j *schemaJob) one(ctx context.Context, t target) *messages.Error {
 	defer cancel()
 	_, de := j.request(dctx, t, &messages.Disconnect{Deadline: deadline.Proto(deadline.Inner(time.Now().Add(j.disconnectTimeout), time.Now()))})
 	if err != nil {
-		return schemaFailure(t, err)
+		return schemaFailure(t, err, j.scrub)
 	}
 	return de
 }
@@ -85,7 +88,7 @@ func (j *schemaJob) safeRun(ctx context.Context, t target) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: t.name,
-				Message: "schema work crashed: " + crash.Wrap(r, t.state.Scrub).Reason}
+				Message: "schema work crashed: " + crash.Wrap(r, j.scrub).Reason}
 		}
 	}()
 	faults.Hit(faults.SchemaJob, nil, t.name)
@@ -120,14 +123,13 @@ func (j *schemaJob) request(ctx context.Context, t target, msg any) (opened bool
 // schemaFailure classifies what the work returned: the server's message for
 // SQL errors (CODE_SCHEMA with the SQLSTATE), our own typed errors by their
 // code, deadlines as timeouts.
-func schemaFailure(t target, err error) *messages.Error {
-	s := t.state
-	e := &messages.Error{Database: t.name, Message: s.Scrub(err.Error())}
+func schemaFailure(t target, err error, scrub func(string) string) *messages.Error {
+	e := &messages.Error{Database: t.name, Message: scrub(err.Error())}
 	var pg *pgconn.PgError
 	var me *messages.Error
 	switch {
 	case errors.As(err, &pg):
-		e.Code, e.Message, e.Sqlstate = messages.Code_CODE_SCHEMA, s.Scrub(pg.Message), pg.Code
+		e.Code, e.Message, e.Sqlstate = messages.Code_CODE_SCHEMA, scrub(pg.Message), pg.Code
 	case errors.As(err, &me):
 		e.Code = me.GetCode()
 	case errors.Is(err, context.DeadlineExceeded):

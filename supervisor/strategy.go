@@ -56,7 +56,11 @@ func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, c
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger.Error("dbactor: actor crashed", "actor", child.GetId(), "message", fmt.Sprintf("%T", msg), "reason", text, "directive", directive)
-	sys.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: text, Directive: s.Directive})
+	scrub := s.Scrub
+	if scrub == nil {
+		scrub = func(s string) string { return s }
+	}
+	actors.PublishSafely(sys, &actor.SupervisorEvent{Child: child, Reason: text, Directive: s.Directive}, logger, scrub)
 	Notify(sys, s.Events, logger, s.Scrub, &messages.ActorCrashed{
 		Actor: child.GetId(), Database: database, MessageType: fmt.Sprintf("%T", msg), Reason: text, Directive: directive,
 	})
@@ -80,21 +84,23 @@ var Resume = &Strategy{Directive: actor.ResumeDirective}
 // FailedReply is the reply of the right type for a request that failed
 // before it was handled, or nil when req is not a request.
 func FailedReply(req any, e *messages.Error) any {
-	if _, ok := req.(*Close); ok {
+	switch req.(type) {
+	case *Close:
 		return &Closed{Err: e}
+	case *actors.Close:
+		return &actors.Closed{}
 	}
 	return messages.FailedReply(req, e)
 }
 
 // Notify publishes ev on sys's EventStream, then passes it to hook (when
-// set; a panic in it is logged with scrub applied, nil scrub: none).
+// set); a panic in either is logged with scrub applied (nil scrub: none).
 func Notify(sys *actor.ActorSystem, hook func(messages.Event), logger *slog.Logger, scrub func(string) string, ev messages.Event) {
-	sys.EventStream.Publish(ev)
-	if hook == nil {
-		return
-	}
 	if scrub == nil {
 		scrub = func(s string) string { return s }
 	}
-	actors.CallHook(hook, ev, logger, scrub)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	actors.Emit(sys, hook, ev, logger, scrub)
 }

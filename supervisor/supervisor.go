@@ -94,7 +94,12 @@ func Props(members []Member, opts Options) *actor.Props {
 	return actor.PropsFromProducer(
 		func() actor.Actor { return &supervisorActor{core: core} },
 		actor.WithSupervisor(children), core.drain.Props(),
-		actor.WithReceiverMiddleware(crash.Guard(opts.Scrub)),
+		actor.WithReceiverMiddleware(crash.Guard(opts.Scrub, func(c actor.ReceiverContext, msg any, cr *crash.Crash) {
+			opts.Logger.Error("dbactor: supervisor crashed handling a lifecycle message; carrying on", "message", fmt.Sprintf("%T", msg), "reason", cr.Reason)
+			Notify(c.ActorSystem(), opts.Events, opts.Logger, opts.Scrub, &messages.ActorCrashed{
+				Actor: c.Self().GetId(), MessageType: fmt.Sprintf("%T", msg), Reason: cr.Reason, Directive: "ignored",
+			})
+		})),
 	)
 }
 
@@ -139,6 +144,12 @@ type supervisorActor struct{ *core }
 // Receive implements actor.Actor.
 func (a *supervisorActor) Receive(c actor.Context) {
 	faults.Hit(faults.SupervisorReceive, c.Self(), c.Message())
+	if deadline.Invalid(c.Message()) {
+		if c.Sender() != nil {
+			c.Respond(FailedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
+		}
+		return
+	}
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		for _, mb := range a.members {
@@ -157,7 +168,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		case a.closing:
 			c.Respond(FailedReply(m, closedError()))
 		default:
-			a.fanOut(c, m.GetDeadline(), a.connectAll)
+			a.fanOut(c, m.GetDeadline(), a.connectAll, nil)
 		}
 	case *messages.Disconnect:
 		switch {
@@ -176,6 +187,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 					a.hold() // nothing was given back: the hold is still ours
 				}
 				return DisconnectReply(outcomes)
+			}, func() {
+				if claimed {
+					a.hold() // crashed before disconnecting anything
+				}
 			})
 		}
 	case *messages.GetStatus:
@@ -200,6 +215,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		a.closing = true
 		sender, sys := c.Sender(), c.ActorSystem()
 		go func() { // not one of ops: it waits for them
+			defer a.survive(sys, sender, m, nil)
 			a.waitOps()
 			err := a.release(sys, int(a.opts.Held.Swap(0)))
 			a.closeOwned(sys)
@@ -231,7 +247,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 			sender, sys := c.Sender(), c.ActorSystem()
 			d := deadline.FromMessage(ts, time.Now(), a.opts.DefaultTimeout)
 			a.ops.Go(func() {
-				defer a.survive(sys, sender, req)
+				defer a.survive(sys, sender, req, nil)
 				// One hop more than an owned database: keep a margin for it.
 				inner := deadline.Inner(d, time.Now())
 				ctx, cancel := context.WithDeadline(context.Background(), inner)
@@ -296,16 +312,24 @@ func (a *supervisorActor) spawn(c actor.Context, mb Member) {
 
 // fanOut runs op outside the mailbox, so the supervisor keeps serving while
 // databases connect, and sends op's reply to the requester.
-func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op func(context.Context, *actor.ActorSystem, time.Time) any) {
+// If op crashes before it finishes, undo (when set) gives back what the
+// request had claimed before it started.
+func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op func(context.Context, *actor.ActorSystem, time.Time) any, undo func()) {
 	sender, sys := c.Sender(), c.ActorSystem()
 	d := deadline.FromMessage(ts, time.Now(), a.opts.DefaultTimeout)
 	req := c.Message()
 	a.ops.Go(func() {
-		defer a.survive(sys, sender, req)
+		finished := false
+		defer a.survive(sys, sender, req, func() {
+			if !finished && undo != nil {
+				undo()
+			}
+		})
 		faults.Hit(faults.SupervisorFanOut, nil, req)
 		ctx, cancel := context.WithDeadline(context.Background(), d)
 		defer cancel()
 		reply := op(ctx, sys, d)
+		finished = true
 		if sender != nil {
 			sys.Root.Send(sender, reply)
 		}
@@ -315,10 +339,13 @@ func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op 
 // survive keeps a panic in one of the supervisor's goroutines (a bug) from
 // ending the process: the requester gets a CODE_INTERNAL reply, as from a
 // crashed actor, and ActorCrashed is published.
-func (a *supervisorActor) survive(sys *actor.ActorSystem, sender *actor.PID, req any) {
+func (a *supervisorActor) survive(sys *actor.ActorSystem, sender *actor.PID, req any, undo func()) {
 	r := recover()
 	if r == nil {
 		return
+	}
+	if undo != nil {
+		undo()
 	}
 	reason := crash.Wrap(r, a.opts.Scrub).Reason
 	a.opts.Logger.Error("dbactor: supervisor operation crashed", "message", fmt.Sprintf("%T", req), "reason", reason)
@@ -342,6 +369,18 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 	outcomes := a.each(ctx, sys, a.members, func(Member) any {
 		return &messages.Connect{Deadline: deadline.Proto(inner)}
 	})
+	rolledBack := false
+	defer func() {
+		if r := recover(); r != nil {
+			if !rolledBack {
+				// A bug after the connects: the caller gets an error, so
+				// nothing it connected may stay counted.
+				a.rollback(sys, outcomes, PlanRollback(outcomes, true))
+			}
+			panic(r)
+		}
+	}()
+	faults.Hit(faults.SupervisorConnected, nil, outcomes)
 	expired := time.Now().After(inner)
 	stopped := false
 	if !expired {
@@ -351,18 +390,8 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 		a.mu.Unlock()
 	}
 	plan := PlanRollback(outcomes, expired || stopped)
-	var rollback []Outcome
-	if len(plan) > 0 {
-		undo := make([]Member, len(plan))
-		for i, idx := range plan {
-			undo[i] = a.members[idx]
-		}
-		rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
-		defer cancel()
-		rd, _ := rctx.Deadline()
-		rollback = a.disconnectAll(rctx, sys, undo, false, rd)
-		a.opts.Logger.Warn("dbactor: connect failed; rolled back", "rolled_back", len(plan))
-	}
+	rolledBack = true
+	rollback := a.rollback(sys, outcomes, plan)
 	if stopped {
 		return FailedReply(&messages.Connect{}, closedError())
 	}
@@ -376,6 +405,22 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 		return FailedReply(&messages.Connect{}, closedError())
 	}
 	return reply
+}
+
+// rollback disconnects the members plan names (indexes into a.members).
+func (a *supervisorActor) rollback(sys *actor.ActorSystem, outcomes []Outcome, plan []int) []Outcome {
+	if len(plan) == 0 {
+		return nil
+	}
+	undo := make([]Member, len(plan))
+	for i, idx := range plan {
+		undo[i] = a.members[idx]
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+	defer cancel()
+	rd, _ := rctx.Deadline()
+	a.opts.Logger.Warn("dbactor: connect failed; rolling back", "rolled_back", len(plan), "databases", len(outcomes))
+	return a.disconnectAll(rctx, sys, undo, false, rd)
 }
 
 func (a *supervisorActor) disconnectAll(ctx context.Context, sys *actor.ActorSystem, members []Member, force bool, d time.Time) []Outcome {
@@ -453,7 +498,15 @@ func (a *supervisorActor) each(ctx context.Context, sys *actor.ActorSystem, memb
 	out := make([]Outcome, len(members))
 	var wg sync.WaitGroup
 	for i, mb := range members {
-		wg.Go(func() { out[i] = a.ask(ctx, sys, mb, msg(mb)) })
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					out[i] = Outcome{Database: mb.Name, Err: &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: mb.Name,
+						Message: "crashed: " + crash.Wrap(r, a.opts.Scrub).Reason}}
+				}
+			}()
+			out[i] = a.ask(ctx, sys, mb, msg(mb))
+		})
 	}
 	wg.Wait()
 	return out

@@ -119,7 +119,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	seen.add("registry", reg, reg.String())
+	seen.add("registry", reg, reg.String(), cfg)
+	logger.Info("configured", "config", cfg)
 
 	// A registry-wide connect: five databases fail, all roll back.
 	err = reg.Connect(ctx)

@@ -24,18 +24,40 @@ func (c *Crash) String() string { return c.Reason }
 func (c *Crash) Error() string { return c.Reason }
 
 // Guard is a receiver middleware that rewrites any panic passing through it
-// into a *Crash whose Reason went through scrub.
-func Guard(scrub func(string) string) actor.ReceiverMiddleware {
+// into a *Crash whose Reason went through scrub, for the supervisor to
+// handle. A panic on a lifecycle message (Started, Restarting, Stopping,
+// Stopped) is not handed on: restarting would fail the same way again,
+// forever, with the mailbox suspended, and a stopping actor would come back
+// to life. It goes to report (when set) and the actor carries on.
+func Guard(scrub func(string) string, report func(ctx actor.ReceiverContext, msg any, c *Crash)) actor.ReceiverMiddleware {
 	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
 		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 			defer func() {
-				if r := recover(); r != nil {
-					panic(Wrap(r, scrub))
+				r := recover()
+				if r == nil {
+					return
 				}
+				cr := Wrap(r, scrub)
+				if Lifecycle(env.Message) {
+					if report != nil {
+						report(c, env.Message, cr)
+					}
+					return
+				}
+				panic(cr)
 			}()
 			next(c, env)
 		}
 	}
+}
+
+// Lifecycle reports a message Proto.Actor sends an actor about its own life.
+func Lifecycle(msg any) bool {
+	switch msg.(type) {
+	case *actor.Started, *actor.Restarting, *actor.Stopping, *actor.Stopped:
+		return true
+	}
+	return false
 }
 
 // Wrap makes r a *Crash (unchanged when it is one already).

@@ -34,6 +34,9 @@ const (
 	// SupervisorFanOut: a supervisor's background connect or disconnect of
 	// every database is about to start.
 	SupervisorFanOut Point = "supervisor.fanout"
+	// SupervisorConnected: a supervisor's connect of every database has its
+	// answers (msg: []supervisor.Outcome) and has not yet acted on them.
+	SupervisorConnected Point = "supervisor.connected"
 	// RegistryReceive: a registry actor is about to handle a message.
 	RegistryReceive Point = "registry.receive"
 	// SchemaJob: a registry's schema job is about to run.

@@ -238,17 +238,53 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	return c.inner.BeginTx(ctx, opts)
 }
 
-// PrepareContext implements driver.ConnPrepareContext.
+// PrepareContext implements driver.ConnPrepareContext. With echo on, the
+// statement echoes each execution.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	if c.owner.echo == nil {
-		return c.inner.PrepareContext(ctx, query)
+	st, err := c.inner.PrepareContext(ctx, query)
+	if err != nil || c.owner.echo == nil {
+		if err != nil && c.owner.echo != nil {
+			c.owner.echo(ctx, query, -1, 0, err)
+		}
+		return st, err
 	}
+	es, ok := st.(echoable)
+	if !ok {
+		return st, nil
+	}
+	return &echoStmt{echoable: es, query: query, echo: c.owner.echo}, nil
+}
+
+// echoable is what modernc's statements implement.
+type echoable interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// echoStmt is a prepared statement that echoes each execution.
+type echoStmt struct {
+	echoable
+	query string
+	echo  func(ctx context.Context, query string, args int, took time.Duration, err error)
+}
+
+// ExecContext implements driver.StmtExecContext.
+func (s *echoStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	start := time.Now()
-	r, err := c.inner.PrepareContext(ctx, query)
-	c.owner.echo(ctx, query, -1, time.Since(start), err)
+	r, err := s.echoable.ExecContext(ctx, args)
+	s.echo(ctx, s.query, len(args), time.Since(start), err)
+	return r, err
+}
+
+// QueryContext implements driver.StmtQueryContext.
+func (s *echoStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	start := time.Now()
+	r, err := s.echoable.QueryContext(ctx, args)
+	s.echo(ctx, s.query, len(args), time.Since(start), err)
 	return r, err
 }
 

@@ -48,8 +48,8 @@ type DB struct {
 }
 
 // SetEcho makes every statement run through the pool call fn afterwards
-// (prepared statements once, when prepared, with args -1). Call it before
-// the pool is used.
+// (prepared statements at each execution; a failed prepare with args -1).
+// Call it before the pool is used.
 func (d *DB) SetEcho(fn func(ctx context.Context, query string, args int, took time.Duration, err error)) {
 	d.echo = fn
 }
