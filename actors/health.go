@@ -35,7 +35,8 @@ type HealthOptions struct {
 	// Timeout bounds each ping and probe. 0 means DefaultHealthTimeout.
 	Timeout time.Duration
 	// BackoffMin and BackoffMax bound the randomized exponential backoff
-	// between recovery probes while degraded. 0 means the defaults.
+	// between recovery probes while degraded: every wait lies in
+	// [BackoffMin, BackoffMax]. 0 means the defaults.
 	BackoffMin, BackoffMax time.Duration
 }
 
