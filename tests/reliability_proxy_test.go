@@ -86,15 +86,7 @@ func TestReliabilityProxyRefuse(t *testing.T) {
 	require.GreaterOrEqual(t, x.p.Accepted(), int64(15), "every attempt reached the proxy")
 	s.requireRefCounts(x.reg, map[string]int{"": 0, "direct": 0})
 
-	x.p.Pass()
-	require.NoError(t, s.do("reg.Connect healed", 10*time.Second, registryTyped, x.reg.Connect))
-	s.requireRefCounts(x.reg, map[string]int{"": 1, "direct": 1})
-	require.NoError(t, s.do("query healed", 10*time.Second, queryTyped, func(ctx context.Context) error {
-		return query(ctx, x.main, true)
-	}))
-	require.NoError(t, s.do("reg.Disconnect", 10*time.Second, registryTyped, x.reg.Disconnect))
-	s.requireRefCounts(x.reg, map[string]int{"": 0, "direct": 0})
-	s.finish()
+	x.healed(t, s, true)
 }
 
 // c2. The proxy delays every chunk: a connect is bounded by the caller's
@@ -389,11 +381,18 @@ func TestReliabilityProxyBlackhole(t *testing.T) {
 	require.ErrorIs(t, err, registry.ErrTimeout)
 	s.requireRefCounts(x.reg, map[string]int{"": 0, "direct": 0})
 
+	x.healed(t, s, false)
+}
+
+// healed lets the proxy pass again and checks that the registry connects,
+// queries (through Pool() or DB()) and disconnects as if nothing happened.
+func (x *proxied) healed(t *testing.T, s *scenario, viaPool bool) {
+	t.Helper()
 	x.p.Pass()
 	require.NoError(t, s.do("reg.Connect healed", 10*time.Second, registryTyped, x.reg.Connect))
 	s.requireRefCounts(x.reg, map[string]int{"": 1, "direct": 1})
 	require.NoError(t, s.do("query healed", 10*time.Second, queryTyped, func(ctx context.Context) error {
-		return query(ctx, x.main, false)
+		return query(ctx, x.main, viaPool)
 	}))
 	require.NoError(t, s.do("reg.Disconnect healed", 30*time.Second, registryTyped, x.reg.Disconnect))
 	s.requireRefCounts(x.reg, map[string]int{"": 0, "direct": 0})
