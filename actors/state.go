@@ -279,4 +279,7 @@ func (s *State) Shutdown() {
 	s.startClose()
 }
 
-var errClosing = errors.New("pool still closing: connections are still acquired")
+// errClosing: the pool did not finish closing by the deadline. It waits
+// for acquired connections to come back, and pgx waits (up to 15 s) for the
+// cancel requests of queries that timed out to be sent over the network.
+var errClosing = errors.New("pool still closing: connections still in use, or the driver still cancelling queries that timed out")
