@@ -997,6 +997,8 @@ func (x *DatabaseList) GetError() *Error {
 // CreateSchema creates a schema on some databases, one after the other, each
 // connected on demand for the duration (its ref count raised and lowered).
 // On SQLite a schema is an attached database file beside the main file.
+// With neither schema nor with_models there is nothing to do: refused with
+// CODE_INVALID_ARGUMENT. A database named twice in databases counts once.
 type CreateSchema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The schema to create. Empty: create no schema, only the model tables

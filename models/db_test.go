@@ -461,3 +461,33 @@ func TestAwkwardNamesExecute(t *testing.T) {
 		}
 	})
 }
+
+// Defaults render in parentheses: expressions work on SQLite too, and
+// nothing after the expression can join the column definition.
+func TestDefaultExpressionsExecute(t *testing.T) {
+	col := func(name, expr string) *messages.ColumnDef {
+		return &messages.ColumnDef{Name: name, Type: tText, Nullable: true, DefaultSql: expr}
+	}
+	good := mustNew(t, &messages.ModelDef{Name: "Defaults", Table: "defaults", Columns: []*messages.ColumnDef{
+		{Name: "id", Type: tText, PrimaryKey: true},
+		col("concat", "'x' || 'y'"),
+		col("arith", "(1 + 2) * 3"),
+		col("quoted", "'it''s [ok]'"),
+		col("ts", "CURRENT_TIMESTAMP"),
+	}})
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		tg.mustExec(t, good.CreateTableSQL(tg.dialect, tg.schema, false)...)
+		require.NoError(t, tg.exec(t, "INSERT INTO "+good.qt(tg.schema)+` ("id") VALUES ('a')`))
+		var concat, arith, quoted string
+		require.NoError(t, tg.queryRow(t, `SELECT "concat", CAST("arith" AS TEXT), "quoted" FROM `+good.qt(tg.schema)).Scan(&concat, &arith, &quoted))
+		require.Equal(t, []string{"xy", "9", "it's [ok]"}, []string{concat, arith, quoted})
+
+		for i, expr := range []string{"0 CHECK (false)", `0 REFERENCES "defaults" ("id")`, "1 PRIMARY KEY"} {
+			evil := mustNew(t, &messages.ModelDef{Name: "Evil", Table: fmt.Sprintf("evil%d", i), Columns: []*messages.ColumnDef{
+				{Name: "id", Type: tText, PrimaryKey: true}, col("a", expr),
+			}})
+			require.Error(t, tg.exec(t, evil.CreateTableSQL(tg.dialect, tg.schema, false)[0]),
+				"DEFAULT (%s) is a syntax error, not a constraint", expr)
+		}
+	})
+}

@@ -87,8 +87,13 @@ func buildDialect(d dsn.Dialect, def *messages.ModelDef) *dialectMeta {
 			}
 		}
 		if c.GetDefaultSql() != "" {
-			b.WriteString(" DEFAULT ")
+			// In parentheses: checkDefaultSQL keeps them balanced, so
+			// nothing after the expression (REFERENCES, CHECK, …) can
+			// become part of the column definition; and SQLite takes an
+			// expression default only in parentheses.
+			b.WriteString(" DEFAULT (")
 			b.WriteString(c.GetDefaultSql())
+			b.WriteString(")")
 		}
 		if c.GetUnique() {
 			b.WriteString(" UNIQUE")

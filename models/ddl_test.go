@@ -63,8 +63,8 @@ func TestCreateTableSQLKeysAndDefaults(t *testing.T) {
 		`CREATE TABLE "s"."memberships" (` +
 			`"org" TEXT NOT NULL REFERENCES "s"."orgs" ("code") ON DELETE CASCADE, ` +
 			`"seq" INTEGER NOT NULL, ` +
-			`"since" TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP, ` +
-			`"note" TEXT DEFAULT 'it''s' UNIQUE, ` +
+			`"since" TIMESTAMPTZ NOT NULL DEFAULT (CURRENT_TIMESTAMP), ` +
+			`"note" TEXT DEFAULT ('it''s') UNIQUE, ` +
 			`PRIMARY KEY ("org", "seq"))`,
 		`CREATE INDEX "memberships_org_idx" ON "s"."memberships" ("org")`,
 	}, m.CreateTableSQL(dsn.Postgres, "s", false))
@@ -72,8 +72,8 @@ func TestCreateTableSQLKeysAndDefaults(t *testing.T) {
 		`CREATE TABLE "s"."memberships" (` +
 			`"org" TEXT NOT NULL REFERENCES "orgs" ("code") ON DELETE CASCADE, ` +
 			`"seq" INTEGER NOT NULL, ` +
-			`"since" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, ` +
-			`"note" TEXT DEFAULT 'it''s' UNIQUE, ` +
+			`"since" DATETIME NOT NULL DEFAULT (CURRENT_TIMESTAMP), ` +
+			`"note" TEXT DEFAULT ('it''s') UNIQUE, ` +
 			`PRIMARY KEY ("org", "seq"))`,
 		`CREATE INDEX "s"."memberships_org_idx" ON "memberships" ("org")`,
 	}, m.CreateTableSQL(dsn.SQLite, "s", false))

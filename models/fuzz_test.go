@@ -297,8 +297,8 @@ func checkStatement(t *testing.T, d dsn.Dialect, stmt string, names map[string]b
 	require.NoError(t, err, "%s: %s", d, stmt)
 	defStart, defEnd := -1, -1
 	if defaultSQL != "" {
-		if i := strings.Index(stmt, " DEFAULT "+defaultSQL); i >= 0 {
-			defStart, defEnd = i, i+len(" DEFAULT "+defaultSQL)
+		if i := strings.Index(stmt, " DEFAULT ("+defaultSQL+")"); i >= 0 {
+			defStart, defEnd = i, i+len(" DEFAULT ("+defaultSQL+")")
 		}
 	}
 	for _, tk := range toks {

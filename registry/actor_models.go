@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -159,21 +160,8 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 			return
 		}
 	}
-	usesRegistrySchema := false
-	switch m := msg.(type) {
-	case *messages.CreateAll, *messages.DropAll:
-		usesRegistrySchema = true
-	case *messages.CreateSchema:
-		usesRegistrySchema = m.GetSchema() == "" // the model tables go there
-	case *messages.DropSchema:
-		usesRegistrySchema = m.GetSchema() == "" // the model tables are dropped there
-	}
-	if usesRegistrySchema {
-		if err := validRegistrySchema(a.p.cfg.Schema); err != nil {
-			fail(&messages.Error{Code: messages.Code_CODE_INVALID_NAME, Message: err.Error()})
-			return
-		}
-	}
+	// Config.Schema was validated by New (an invalid one refuses every
+	// request): the registry schema needs no check here.
 	if m, ok := msg.(interface{ GetDatabases() []string }); ok {
 		names = m.GetDatabases()
 	} else if m, ok := msg.(*messages.GetSchemas); ok {
@@ -277,14 +265,12 @@ func (p *plan) resolve(names []string) ([]target, *messages.Error) {
 		found := false
 		for _, m := range p.members {
 			if m.Name == n {
-				for _, t := range out {
-					if t.state == m.State {
-						return nil, &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: n,
-							Message: actors.DisplayName(n) + " is named twice (as " + actors.DisplayName(t.name) + ")"}
-					}
-				}
-				out = append(out, target{name: n, state: m.State})
 				found = true
+				// A name given twice counts once. Two names of one shared
+				// database stay two, as in Edgy: each has its own models.
+				if !slices.ContainsFunc(out, func(t target) bool { return t.name == n }) {
+					out = append(out, target{name: n, state: m.State})
+				}
 				break
 			}
 		}

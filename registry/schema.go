@@ -116,9 +116,6 @@ func (r *Registry) DropSchema(ctx context.Context, schema string, opts ...Schema
 // (default: the main database) — each database gets the models bound to it.
 // Idempotent; connects on demand.
 func (r *Registry) CreateAll(ctx context.Context, databases ...string) error {
-	if err := validRegistrySchema(r.Schema()); err != nil {
-		return err
-	}
 	return r.schemaCall(ctx, "create all", r.Schema(), func(ts *timestamppb.Timestamp) any {
 		return &messages.CreateAll{Databases: databases, Deadline: ts}
 	})
@@ -128,9 +125,6 @@ func (r *Registry) CreateAll(ctx context.Context, databases ...string) error {
 // is set, else the registered models' tables, IF EXISTS, on the databases
 // named (default: the main database). Idempotent; connects on demand.
 func (r *Registry) DropAll(ctx context.Context, databases ...string) error {
-	if err := validRegistrySchema(r.Schema()); err != nil {
-		return err
-	}
 	return r.schemaCall(ctx, "drop all", r.Schema(), func(ts *timestamppb.Timestamp) any {
 		return &messages.DropAll{Databases: databases, Deadline: ts}
 	})
@@ -212,20 +206,6 @@ func schemaError(op, schema string, e *messages.Error) error {
 		return e
 	}
 	return &SchemaError{Database: e.GetDatabase(), Schema: schema, Op: op, Message: e.GetMessage(), SQLState: e.GetSqlstate(), Err: e}
-}
-
-// validRegistrySchema checks Config.Schema before DDL uses it: quoting
-// alone would drop a NUL and PostgreSQL would truncate a name over 63
-// bytes, so CreateAll or DropAll (which drops with CASCADE) would act on
-// another schema than the one configured.
-func validRegistrySchema(schema string) error {
-	if schema == "" {
-		return nil
-	}
-	if err := ident.Validate("schema", schema); err != nil {
-		return fmt.Errorf("%w (Config.Schema)", err)
-	}
-	return nil
 }
 
 // QualifiedTable is the quoted, schema-qualified name of a table, for

@@ -112,6 +112,8 @@ func TestReliabilityConnectChurn(t *testing.T) {
 		if held[db.Name()] > 0 {
 			require.Zero(t, opened[k].Load(), "%s was held open throughout", db)
 			require.Zero(t, closed[k].Load(), "%s was held open throughout", db)
+		} else {
+			require.Positive(t, opened[k].Load()+closed[k].Load(), "%s, starting at 0, opened and closed its pool", db)
 		}
 	}
 	t.Logf("%d goroutines × %d pairs (%d calls) in %v under the race detector: %.0f calls/s",
