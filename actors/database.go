@@ -80,14 +80,18 @@ func (a *databaseActor) Receive(c actor.Context) {
 		c.Respond(&Closed{})
 	case *messages.Connect:
 		defer a.keepConsistent()()
-		res := a.connect(m)
+		res := a.connect(c.ActorSystem(), m)
 		if res.GetOpened() {
 			a.s.startHealth(c.ActorSystem())
 		}
 		c.Respond(res)
 	case *messages.Disconnect:
 		defer a.keepConsistent()()
-		c.Respond(a.disconnect(m))
+		res := a.disconnect(m)
+		if res.GetClosed() {
+			a.s.Publish(c.ActorSystem(), &messages.DatabaseDisconnected{Database: a.s.name, Forced: m.GetForce()})
+		}
+		c.Respond(res)
 	case *messages.GetStatus:
 		c.Respond(a.s.Status())
 	case *faults.Panic:
@@ -143,7 +147,7 @@ func (a *databaseActor) opContext(ts *timestamppb.Timestamp) (context.Context, c
 	return ctx, cancel, true
 }
 
-func (a *databaseActor) connect(m *messages.Connect) *messages.ConnectResult {
+func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (res *messages.ConnectResult) {
 	s := a.s
 	ctx, cancel, ok := a.opContext(m.GetDeadline())
 	if !ok {
@@ -157,6 +161,14 @@ func (a *databaseActor) connect(m *messages.Connect) *messages.ConnectResult {
 	// 0 → 1: count first (databasez D1), undone on any failure below.
 	s.refCount.Store(1)
 	start := time.Now()
+	s.Publish(sys, &messages.DatabaseConnecting{Database: s.name})
+	defer func() {
+		if len(res.GetErrors()) > 0 {
+			s.Publish(sys, &messages.DatabaseConnectFailed{Database: s.name, Error: res.GetErrors()[0]})
+		} else {
+			s.Publish(sys, &messages.DatabaseConnected{Database: s.name, DurationMs: time.Since(start).Milliseconds()})
+		}
+	}()
 	if err := runHook(ctx, s.hooks.OnConnect); err != nil {
 		s.refCount.Store(0)
 		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_HOOK_FAILED, "on-connect hook", ctx, err)}}

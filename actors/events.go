@@ -42,3 +42,6 @@ func call(what string, f func(), ev any, logger *slog.Logger, scrub func(string)
 	}()
 	f()
 }
+
+// Logger is the database's logger (the registry's, with the database named).
+func (s *State) Logger() *slog.Logger { return s.logger }

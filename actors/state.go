@@ -50,6 +50,9 @@ type State struct {
 	healthOpts HealthOptions
 	events     func(messages.Event)
 	secrets    []string // what Scrub removes
+
+	forceRollback bool
+	sb            atomic.Pointer[sandbox] // the open pool's, force rollback only
 	hmu        sync.Mutex
 	h          health
 }
@@ -63,6 +66,9 @@ type StateOptions struct {
 	DefaultTimeout time.Duration
 	// Health configures the idle pings and recovery probes.
 	Health HealthOptions
+	// ForceRollback runs every Run operation in one transaction that is
+	// rolled back when the count returns to 0 (databasez force_rollback).
+	ForceRollback bool
 	// Events, when set, receives every event the database publishes (after
 	// the actor system's EventStream). It runs on the publishing goroutine:
 	// return quickly. A panic in it is recovered and logged.
@@ -93,6 +99,7 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		healthOpts:     opts.Health.withDefaults(),
 		events:         opts.Events,
 		secrets:        cfg.Secrets(),
+		forceRollback:  opts.ForceRollback,
 	}
 }
 
@@ -179,7 +186,7 @@ func (s *State) open(ctx context.Context) error {
 			return err
 		}
 		s.pool.Store(pool)
-		s.db.Store(pgdb.OpenDB(pool))
+		s.opened(pgdb.OpenDB(pool))
 		return nil
 	case dsn.SQLite:
 		// Pool settings (MaxOpenConns, the memory database's one connection)
@@ -196,10 +203,18 @@ func (s *State) open(ctx context.Context) error {
 			return err
 		}
 		s.sqlite.Store(sdb)
-		s.db.Store(sdb.SQL())
+		s.opened(sdb.SQL())
 		return nil
 	}
 	return fmt.Errorf("unsupported dialect %q", s.cfg.Dialect)
+}
+
+// opened publishes db (and its sandbox, for a force-rollback database).
+func (s *State) opened(db *sql.DB) {
+	if s.forceRollback {
+		s.sb.Store(&sandbox{db: db})
+	}
+	s.db.Store(db)
 }
 
 // echo logs the pool's statements (the URL's echo=true).
@@ -213,6 +228,7 @@ func (s *State) startClose() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	db, pool, sdb := s.db.Swap(nil), s.pool.Swap(nil), s.sqlite.Swap(nil)
+	sb := s.sb.Swap(nil)
 	s.stopHealth()
 	if db == nil && pool == nil {
 		return s.closing
@@ -222,6 +238,9 @@ func (s *State) startClose() <-chan struct{} {
 	go func() {
 		defer close(done)
 		<-prev // closes finish in order, so WaitClosed covers them all
+		if sb != nil {
+			sb.close() // everything it did is rolled back, its connection returned
+		}
 		switch {
 		case sdb != nil:
 			_ = sdb.Close() // closes db, its pool

@@ -2410,6 +2410,368 @@ func (x *ActorCrashed) GetDirective() string {
 	return ""
 }
 
+// DatabaseConnecting is published when a database starts opening its pool
+// (its first connect, 0 -> 1).
+type DatabaseConnecting struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseConnecting) Reset() {
+	*x = DatabaseConnecting{}
+	mi := &file_messages_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseConnecting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseConnecting) ProtoMessage() {}
+
+func (x *DatabaseConnecting) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseConnecting.ProtoReflect.Descriptor instead.
+func (*DatabaseConnecting) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DatabaseConnecting) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+// DatabaseConnected is published when a database's pool is open and pinged.
+type DatabaseConnected struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	// How long the hook, the open and the first ping took, in milliseconds.
+	DurationMs    int64 `protobuf:"varint,2,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseConnected) Reset() {
+	*x = DatabaseConnected{}
+	mi := &file_messages_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseConnected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseConnected) ProtoMessage() {}
+
+func (x *DatabaseConnected) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseConnected.ProtoReflect.Descriptor instead.
+func (*DatabaseConnected) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DatabaseConnected) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseConnected) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+// DatabaseConnectFailed is published when opening a database's pool failed.
+type DatabaseConnectFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseConnectFailed) Reset() {
+	*x = DatabaseConnectFailed{}
+	mi := &file_messages_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseConnectFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseConnectFailed) ProtoMessage() {}
+
+func (x *DatabaseConnectFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseConnectFailed.ProtoReflect.Descriptor instead.
+func (*DatabaseConnectFailed) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DatabaseConnectFailed) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseConnectFailed) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// DatabaseDisconnected is published when a database's pool was closed (its
+// last disconnect, 1 -> 0, or a forced one).
+type DatabaseDisconnected struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Forced        bool                   `protobuf:"varint,2,opt,name=forced,proto3" json:"forced,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseDisconnected) Reset() {
+	*x = DatabaseDisconnected{}
+	mi := &file_messages_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseDisconnected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseDisconnected) ProtoMessage() {}
+
+func (x *DatabaseDisconnected) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseDisconnected.ProtoReflect.Descriptor instead.
+func (*DatabaseDisconnected) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DatabaseDisconnected) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseDisconnected) GetForced() bool {
+	if x != nil {
+		return x.Forced
+	}
+	return false
+}
+
+// RollingBack is published when a registry-wide connect failed and the
+// databases that did connect are about to be disconnected again.
+type RollingBack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Databases     []string               `protobuf:"bytes,1,rep,name=databases,proto3" json:"databases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollingBack) Reset() {
+	*x = RollingBack{}
+	mi := &file_messages_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingBack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingBack) ProtoMessage() {}
+
+func (x *RollingBack) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingBack.ProtoReflect.Descriptor instead.
+func (*RollingBack) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RollingBack) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+// RolledBack is published when that rollback is done.
+type RolledBack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Databases     []string               `protobuf:"bytes,1,rep,name=databases,proto3" json:"databases,omitempty"`
+	Errors        []*Error               `protobuf:"bytes,2,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RolledBack) Reset() {
+	*x = RolledBack{}
+	mi := &file_messages_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RolledBack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RolledBack) ProtoMessage() {}
+
+func (x *RolledBack) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RolledBack.ProtoReflect.Descriptor instead.
+func (*RolledBack) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RolledBack) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *RolledBack) GetErrors() []*Error {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+// DatabaseNotConnected is published when Database.Run finds its database
+// not connected (Edgy's DatabaseNotConnectedWarning): it connects for the
+// one operation, which is slow, or refuses on a force-rollback database.
+type DatabaseNotConnected struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	// Whether the operation was refused (force rollback) rather than run.
+	Refused       bool `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseNotConnected) Reset() {
+	*x = DatabaseNotConnected{}
+	mi := &file_messages_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseNotConnected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseNotConnected) ProtoMessage() {}
+
+func (x *DatabaseNotConnected) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseNotConnected.ProtoReflect.Descriptor instead.
+func (*DatabaseNotConnected) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DatabaseNotConnected) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseNotConnected) GetRefused() bool {
+	if x != nil {
+		return x.Refused
+	}
+	return false
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -2562,7 +2924,28 @@ const file_messages_proto_rawDesc = "" +
 	"\bdatabase\x18\x02 \x01(\tR\bdatabase\x12!\n" +
 	"\fmessage_type\x18\x03 \x01(\tR\vmessageType\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1c\n" +
-	"\tdirective\x18\x05 \x01(\tR\tdirective*\xa1\x03\n" +
+	"\tdirective\x18\x05 \x01(\tR\tdirective\"0\n" +
+	"\x12DatabaseConnecting\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\"P\n" +
+	"\x11DatabaseConnected\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x1f\n" +
+	"\vduration_ms\x18\x02 \x01(\x03R\n" +
+	"durationMs\"e\n" +
+	"\x15DatabaseConnectFailed\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x120\n" +
+	"\x05error\x18\x02 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"J\n" +
+	"\x14DatabaseDisconnected\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x16\n" +
+	"\x06forced\x18\x02 \x01(\bR\x06forced\"+\n" +
+	"\vRollingBack\x12\x1c\n" +
+	"\tdatabases\x18\x01 \x03(\tR\tdatabases\"^\n" +
+	"\n" +
+	"RolledBack\x12\x1c\n" +
+	"\tdatabases\x18\x01 \x03(\tR\tdatabases\x122\n" +
+	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"L\n" +
+	"\x14DatabaseNotConnected\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x18\n" +
+	"\arefused\x18\x02 \x01(\bR\arefused*\xa1\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x01\x12\x19\n" +
@@ -2627,7 +3010,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_messages_proto_goTypes = []any{
 	(Code)(0),                     // 0: dbactor.messages.v1.Code
 	(Health)(0),                   // 1: dbactor.messages.v1.Health
@@ -2664,30 +3047,37 @@ var file_messages_proto_goTypes = []any{
 	(*DatabaseUp)(nil),            // 32: dbactor.messages.v1.DatabaseUp
 	(*DatabaseProbeFailed)(nil),   // 33: dbactor.messages.v1.DatabaseProbeFailed
 	(*ActorCrashed)(nil),          // 34: dbactor.messages.v1.ActorCrashed
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(*DatabaseConnecting)(nil),    // 35: dbactor.messages.v1.DatabaseConnecting
+	(*DatabaseConnected)(nil),     // 36: dbactor.messages.v1.DatabaseConnected
+	(*DatabaseConnectFailed)(nil), // 37: dbactor.messages.v1.DatabaseConnectFailed
+	(*DatabaseDisconnected)(nil),  // 38: dbactor.messages.v1.DatabaseDisconnected
+	(*RollingBack)(nil),           // 39: dbactor.messages.v1.RollingBack
+	(*RolledBack)(nil),            // 40: dbactor.messages.v1.RolledBack
+	(*DatabaseNotConnected)(nil),  // 41: dbactor.messages.v1.DatabaseNotConnected
+	(*timestamppb.Timestamp)(nil), // 42: google.protobuf.Timestamp
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: dbactor.messages.v1.Error.code:type_name -> dbactor.messages.v1.Code
 	6,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
-	35, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
+	42, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 3: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
 	6,  // 4: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	35, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	42, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 6: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
 	6,  // 7: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
 	5,  // 8: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
 	1,  // 9: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
 	5,  // 10: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
-	35, // 11: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
+	42, // 11: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
 	12, // 12: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
 	5,  // 13: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	35, // 14: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
-	35, // 15: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
-	35, // 16: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
-	35, // 17: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	42, // 14: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	42, // 15: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	42, // 16: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	42, // 17: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 18: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
 	6,  // 19: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
-	35, // 20: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	42, // 20: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 21: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
 	2,  // 22: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
 	22, // 23: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
@@ -2699,15 +3089,17 @@ var file_messages_proto_depIdxs = []int32{
 	4,  // 29: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
 	5,  // 30: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
 	5,  // 31: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
-	35, // 32: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
-	35, // 33: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
-	35, // 34: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
+	42, // 32: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
+	42, // 33: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
+	42, // 34: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
 	5,  // 35: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	5,  // 36: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
+	5,  // 37: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -2721,7 +3113,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   30,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/supervisor"
 )
 
 // The registry actor's model, callback and schema requests. Models and
@@ -45,6 +46,9 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 		return
 	}
 	a.deliver(c, out)
+	if reg.Changed {
+		supervisor.Notify(c.ActorSystem(), a.p.opts.events, a.p.logger, a.p.scrub, a.p.book.event(reg.Entry))
+	}
 	respond(c, &messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
 }
 

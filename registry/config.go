@@ -80,6 +80,8 @@ type options struct {
 	hooks  map[string]Hooks
 	name   string
 	events func(Event)
+	// rollback names the databases in a rollback sandbox.
+	rollback map[string]bool
 }
 
 type sharedDB struct {
@@ -109,6 +111,26 @@ func WithHooks(database string, hooks Hooks) Option {
 // logger. Without it the registry logs nothing.
 func WithLogger(logger *slog.Logger) Option {
 	return func(o *options) { o.logger = logger }
+}
+
+// WithForceRollback puts databases ("" is the main database) in a rollback
+// sandbox, for tests (databasez's force_rollback, Ecto's SQL sandbox):
+// every Database.Run operation runs on one connection inside one
+// transaction that is rolled back when the database's ref count returns to
+// 0, each operation in a savepoint of its own. Schema operations and
+// CreateAll/DropAll bypass it, so DDL persists. Pool() and DB() bypass it
+// too: only Run goes through the sandbox. On SQLite the sandbox's open
+// write transaction makes other writers (DDL included) wait: create the
+// tables before writing through Run. Only databases this registry owns.
+func WithForceRollback(databases ...string) Option {
+	return func(o *options) {
+		if o.rollback == nil {
+			o.rollback = map[string]bool{}
+		}
+		for _, d := range databases {
+			o.rollback[d] = true
+		}
+	}
 }
 
 // WithEventHook passes every event of the registry's databases and actors
@@ -234,7 +256,7 @@ func (p *plan) build() error {
 	var errs []error
 	stateOpts := func(name string) actors.StateOptions {
 		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout,
-			Health: p.cfg.Health, Events: p.opts.events}
+			Health: p.cfg.Health, Events: p.opts.events, ForceRollback: p.opts.rollback[name]}
 	}
 	owned := func(name, url string) {
 		if strings.TrimSpace(url) == "" && name == "" {
@@ -310,6 +332,17 @@ func (p *plan) build() error {
 			if _, isExtra := p.cfg.Extra[name]; !isExtra {
 				errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("WithHooks: %w", ErrUnknownDatabase)})
 			}
+		}
+	}
+	for name := range p.opts.rollback {
+		i := slices.IndexFunc(p.members, func(m supervisor.Member) bool { return m.Name == name })
+		switch {
+		case i < 0:
+			if _, isExtra := p.cfg.Extra[name]; !isExtra || name == "" {
+				errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("WithForceRollback: %w", ErrUnknownDatabase)})
+			}
+		case !p.members[i].Owned:
+			errs = append(errs, &ConfigError{Database: name, Err: errors.New("WithForceRollback: a shared database's sandbox belongs to the registry that owns it")})
 		}
 	}
 	return errors.Join(errs...)

@@ -76,12 +76,6 @@ func injectContentType(ct, m *models.Model) {
 	_ = m.AddColumn(col) // valid by construction: the name is free
 }
 
-// Querier is what the content-type helpers run on: *sql.DB, *sql.Tx and
-// *sql.Conn all are.
-type Querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // ContentTypeRow is one row of the contenttypes table.
 type ContentTypeRow struct {
 	ID           int64

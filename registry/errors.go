@@ -16,6 +16,10 @@ var (
 	// ErrClosed: the registry was closed, or the actor behind a call has
 	// stopped. Calls after Close fail fast with it.
 	ErrClosed = messages.ErrClosed
+	// ErrNotConnected: Database.Run on a force-rollback database that is
+	// not connected (connecting for one operation would roll it back at
+	// once). Edgy raises RuntimeError("db is not connected.") there.
+	ErrNotConnected = errors.New("dbactor: database not connected")
 	// ErrConnLost: a statement run through Database.DB() (PostgreSQL) lost
 	// its connection while it ran. It may or may not have been executed,
 	// so it was not retried on another connection (pgx would let

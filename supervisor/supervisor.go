@@ -416,11 +416,24 @@ func (a *supervisorActor) rollback(sys *actor.ActorSystem, outcomes []Outcome, p
 	for i, idx := range plan {
 		undo[i] = a.members[idx]
 	}
+	names := make([]string, len(undo))
+	for i, mb := range undo {
+		names[i] = mb.Name
+	}
 	rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
 	defer cancel()
 	rd, _ := rctx.Deadline()
 	a.opts.Logger.Warn("dbactor: connect failed; rolling back", "rolled_back", len(plan), "databases", len(outcomes))
-	return a.disconnectAll(rctx, sys, undo, false, rd)
+	Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.RollingBack{Databases: names})
+	out := a.disconnectAll(rctx, sys, undo, false, rd)
+	done := &messages.RolledBack{Databases: names}
+	for _, o := range out {
+		if o.Err != nil {
+			done.Errors = append(done.Errors, o.Err)
+		}
+	}
+	Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, done)
+	return out
 }
 
 func (a *supervisorActor) disconnectAll(ctx context.Context, sys *actor.ActorSystem, members []Member, force bool, d time.Time) []Outcome {

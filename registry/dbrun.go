@@ -1,0 +1,67 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// Querier runs SQL: *sql.DB, *sql.Conn and *sql.Tx all are one. Database.Run
+// hands one to its function; the content-type helpers take one.
+type Querier = actors.Querier
+
+// Run runs one operation on the database, like an Edgy ORM call: it holds
+// a ref count for the operation's length (Connect before, Disconnect after,
+// even when fn fails or panics) and hands fn the database's *sql.DB — or,
+// on a WithForceRollback database, the sandbox transaction, inside a
+// savepoint of fn's own (rolled back if fn fails).
+//
+// When the database is not connected (Edgy's DatabaseNotConnectedWarning):
+// Run logs a warning naming the database and the fix and publishes
+// messages.DatabaseNotConnected, then opens the pool for this one
+// operation and closes it again — slow, but it works. On a force-rollback
+// database it refuses instead with ErrNotConnected (the sandbox would be
+// rolled back as soon as the operation ended).
+//
+// Nothing else warns: Pool and DB return nil while the database is not
+// connected, and Connect, Status and the schema operations connect on
+// demand without a warning.
+func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Querier) error) (err error) {
+	if fn == nil {
+		return fmt.Errorf("%w: Database.Run: nil func", ErrInvalidArgument)
+	}
+	s := d.state
+	if s.RefCount() == 0 && !s.Closed() {
+		s.Publish(d.system, &messages.DatabaseNotConnected{Database: d.name, Refused: s.ForceRollback()})
+		if s.ForceRollback() {
+			return fmt.Errorf("%w: %s is a force-rollback database: connect it (reg.Connect, registry.Run) before Run", ErrNotConnected, actors.DisplayName(d.name))
+		}
+		s.Logger().Warn("dbactor: database not connected: Run opens its pool for this one operation, which is slow; connect the registry first (reg.Connect, registry.Run or registry.Serve)",
+			"database", actors.DisplayName(d.name))
+	}
+	if _, err := d.Connect(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
+		defer cancel()
+		if _, derr := d.Disconnect(dctx); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
+	if s.ForceRollback() {
+		err = s.InSandbox(ctx, func(q actors.Querier) error { return fn(ctx, q) })
+		if errors.Is(err, actors.ErrSandboxClosed) {
+			err = fmt.Errorf("%w: %w", ErrNotConnected, err)
+		}
+		return err
+	}
+	db := s.DB()
+	if db == nil { // force-disconnected meanwhile
+		return fmt.Errorf("%w: %s was disconnected", ErrNotConnected, actors.DisplayName(d.name))
+	}
+	return fn(ctx, db)
+}
