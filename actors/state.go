@@ -53,8 +53,8 @@ type State struct {
 
 	forceRollback bool
 	sb            atomic.Pointer[sandbox] // the open pool's, force rollback only
-	hmu        sync.Mutex
-	h          health
+	hmu           sync.Mutex
+	h             health
 }
 
 // StateOptions configure NewState.
