@@ -51,6 +51,8 @@ type State struct {
 	events     func(messages.Event)
 	secrets    []string // what Scrub removes
 
+	instrument    Instrumentation
+	closingHook   atomic.Pointer[func()] // the open pool's Instrumentation.Opened result
 	forceRollback bool
 	sb            atomic.Pointer[sandbox] // the open pool's, force rollback only
 	hmu           sync.Mutex
@@ -66,6 +68,8 @@ type StateOptions struct {
 	DefaultTimeout time.Duration
 	// Health configures the idle pings and recovery probes.
 	Health HealthOptions
+	// Instrument lets tracing and metrics see the pools.
+	Instrument Instrumentation
 	// ForceRollback runs every Run operation in one transaction that is
 	// rolled back when the count returns to 0 (databasez force_rollback).
 	ForceRollback bool
@@ -100,6 +104,7 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		events:         opts.Events,
 		secrets:        cfg.Secrets(),
 		forceRollback:  opts.ForceRollback,
+		instrument:     opts.Instrument,
 	}
 }
 
@@ -174,8 +179,8 @@ func (s *State) open(ctx context.Context) error {
 	switch s.cfg.Dialect {
 	case dsn.Postgres:
 		pcfg := s.cfg.Postgres.Copy()
-		if s.cfg.Echo {
-			pcfg.ConnConfig.Tracer = s.echo()
+		if t := s.tracer(); t != nil {
+			pcfg.ConnConfig.Tracer = t
 		}
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
@@ -195,8 +200,8 @@ func (s *State) open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if s.cfg.Echo {
-			sdb.SetEcho(s.echo().Statement)
+		if f := s.statement(); f != nil {
+			sdb.SetEcho(f)
 		}
 		if err := sdb.SQL().PingContext(ctx); err != nil {
 			sdb.Close()
@@ -214,6 +219,11 @@ func (s *State) opened(db *sql.DB) {
 	if s.forceRollback {
 		s.sb.Store(&sandbox{db: db})
 	}
+	if s.instrument.Opened != nil {
+		if closing := s.instrument.Opened(s.name, s.pool.Load(), db); closing != nil {
+			s.closingHook.Store(&closing)
+		}
+	}
 	s.db.Store(db)
 }
 
@@ -229,6 +239,7 @@ func (s *State) startClose() <-chan struct{} {
 	defer s.mu.Unlock()
 	db, pool, sdb := s.db.Swap(nil), s.pool.Swap(nil), s.sqlite.Swap(nil)
 	sb := s.sb.Swap(nil)
+	hook := s.closingHook.Swap(nil)
 	s.stopHealth()
 	if db == nil && pool == nil {
 		return s.closing
@@ -240,6 +251,9 @@ func (s *State) startClose() <-chan struct{} {
 		<-prev // closes finish in order, so WaitClosed covers them all
 		if sb != nil {
 			sb.close() // everything it did is rolled back, its connection returned
+		}
+		if hook != nil {
+			(*hook)() // before the pool goes: metrics stop reading it
 		}
 		switch {
 		case sdb != nil:

@@ -81,7 +81,20 @@ type options struct {
 	name   string
 	events func(Event)
 	// rollback names the databases in a rollback sandbox.
-	rollback map[string]bool
+	rollback   map[string]bool
+	instrument Instrumentation
+}
+
+// Instrumentation lets tracing and metrics see the registry's pools: a
+// pgx.QueryTracer per PostgreSQL pool, a callback per SQLite statement,
+// and a callback when a pool opens (and, through its result, closes). The
+// otel sub-package builds one for OpenTelemetry; the core imports none of
+// it.
+type Instrumentation = actors.Instrumentation
+
+// WithInstrumentation instruments every database this registry owns.
+func WithInstrumentation(i Instrumentation) Option {
+	return func(o *options) { o.instrument = i }
 }
 
 type sharedDB struct {
@@ -256,7 +269,7 @@ func (p *plan) build() error {
 	var errs []error
 	stateOpts := func(name string) actors.StateOptions {
 		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout,
-			Health: p.cfg.Health, Events: p.opts.events, ForceRollback: p.opts.rollback[name]}
+			Health: p.cfg.Health, Events: p.opts.events, ForceRollback: p.opts.rollback[name], Instrument: p.opts.instrument}
 	}
 	owned := func(name, url string) {
 		if strings.TrimSpace(url) == "" && name == "" {
