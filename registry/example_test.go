@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -149,4 +150,87 @@ func ExampleRegistry_RegisterCallbackFunc() {
 	// Output:
 	// Author -> table authors
 	// Book -> table books
+}
+
+// Run holds a ref count for one operation. On a database nobody connected
+// it warns (Edgy's DatabaseNotConnectedWarning) and connects for the
+// operation only.
+func ExampleDatabase_Run() {
+	ctx := context.Background()
+	reg, _ := registry.New(nil, registry.Config{Database: "sqlite:///:memory:"},
+		registry.WithEventHook(func(ev registry.Event) {
+			if e, ok := ev.(*messages.DatabaseNotConnected); ok {
+				fmt.Printf("warning: %q not connected (refused: %v)\n", e.GetDatabase(), e.GetRefused())
+			}
+		}))
+	defer reg.Close(ctx)
+
+	var n int
+	_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		return q.QueryRowContext(ctx, "SELECT 2 + 2").Scan(&n)
+	})
+	fmt.Println("result:", n, "connected afterwards:", reg.Database().DB() != nil)
+
+	_ = reg.Connect(ctx)
+	_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		return q.QueryRowContext(ctx, "SELECT 3 + 3").Scan(&n)
+	})
+	fmt.Println("result:", n, "(no warning while connected)")
+	_ = reg.Disconnect(ctx)
+	// Output:
+	// warning: "" not connected (refused: false)
+	// result: 4 connected afterwards: false
+	// result: 6 (no warning while connected)
+}
+
+// A force-rollback database (for tests) rolls back what Run wrote when its
+// count returns to 0; DDL persists.
+func ExampleWithForceRollback() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "dbactor-example-")
+	defer os.RemoveAll(dir)
+	url := "sqlite:///" + filepath.Join(dir, "app.db")
+
+	count := func(reg *registry.Registry) (n int) {
+		_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+			return q.QueryRowContext(ctx, "SELECT count(*) FROM notes").Scan(&n)
+		})
+		return n
+	}
+	for round := 1; round <= 2; round++ {
+		reg, _ := registry.New(nil, registry.Config{Database: url}, registry.WithForceRollback(""))
+		_ = reg.Connect(ctx)
+		_, _ = reg.Database().DB().ExecContext(ctx, "CREATE TABLE IF NOT EXISTS notes (body TEXT)")
+		_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+			_, err := q.ExecContext(ctx, "INSERT INTO notes VALUES ('hello')")
+			return err
+		})
+		fmt.Printf("round %d sees %d note(s)\n", round, count(reg))
+		_ = reg.Close(ctx) // the count reaches 0: rolled back
+	}
+	// Output:
+	// round 1 sees 1 note(s)
+	// round 2 sees 1 note(s)
+}
+
+// Extra databases are addressed by name; an unknown name is a typed error.
+func ExampleRegistry_Extra() {
+	reg, _ := registry.New(nil, registry.Config{
+		Database: "sqlite:///:memory:",
+		Extra:    map[string]string{"reports": "sqlite:///:memory:"},
+	})
+	defer reg.Close(context.Background())
+
+	reports, _ := reg.Extra("reports")
+	fmt.Println(reports.Name(), reports.Dialect())
+	_, err := reg.Extra("nope")
+	fmt.Println(errors.Is(err, registry.ErrUnknownDatabase))
+	for _, db := range reg.Databases() {
+		fmt.Printf("%q ", db.Name())
+	}
+	fmt.Println()
+	// Output:
+	// reports sqlite
+	// true
+	// "" "reports"
 }
