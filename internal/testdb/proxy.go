@@ -35,6 +35,7 @@ const (
 	ModeBlackhole
 )
 
+// String names the mode.
 func (m ProxyMode) String() string {
 	switch m {
 	case ModePass:
