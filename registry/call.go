@@ -90,6 +90,11 @@ func (c *caller) call(ctx context.Context, pid *actor.PID, build func(*timestamp
 	if err := c.enter(); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		// Given up already: sending would only make work to undo.
+		c.leave()
+		return nil, requestError(err)
+	}
 	d := deadline.FromContext(ctx, time.Now(), c.timeout)
 	ctx, cancel := context.WithDeadline(ctx, d)
 	defer cancel()

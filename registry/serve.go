@@ -1,0 +1,124 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// ServeOption adjusts Serve and ListenAndServe.
+type ServeOption func(*serveOptions)
+
+type serveOptions struct {
+	shutdownTimeout time.Duration
+}
+
+// ShutdownTimeout bounds the server's graceful shutdown: how long
+// in-flight requests get to finish once the context of Serve ends. When it
+// runs out, the connections still open are closed (http.Server.Close) and
+// the shutdown error is returned; the registry is disconnected either way.
+// Zero or negative means Config.Timeout (DefaultTimeout, 30 s, when unset).
+func ShutdownTimeout(d time.Duration) ServeOption {
+	return func(o *serveOptions) { o.shutdownTimeout = d }
+}
+
+// ListenAndServe is Serve on a TCP listener for srv.Addr (":http" when
+// empty), opened only once the registry is connected: when Connect fails,
+// the address is never bound and the connect error (a *ConnectError per
+// failed database) is returned.
+func ListenAndServe(ctx context.Context, r *Registry, srv *http.Server, opts ...ServeOption) error {
+	if err := r.Connect(ctx); err != nil {
+		return err
+	}
+	addr := srv.Addr
+	if addr == "" {
+		addr = ":http"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return joinErrors(fmt.Errorf("dbactor: serve: %w", err), r.disconnectOwed(ctx))
+	}
+	return r.serve(ctx, srv, ln, opts)
+}
+
+// Serve runs srv on ln for as long as ctx lives, with the registry
+// connected for the whole time — Edgy's ASGI lifespan (registry.asgi):
+//
+//  1. r.Connect(ctx) first. If it fails, srv never serves: ln is closed and
+//     the connect error is returned.
+//  2. srv.Serve(ln) until ctx ends (the normal way to stop) or the server
+//     fails.
+//  3. srv.Shutdown, bounded by ShutdownTimeout: the listener closes and the
+//     requests in flight run to completion, their databases still
+//     connected.
+//  4. Only then r.Disconnect, with a budget of its own (Config.Timeout) that
+//     does not depend on ctx.
+//
+// Serve returns nil after a clean stop, else the server's failure (never
+// http.ErrServerClosed), the shutdown's and the disconnect's, joined. Every
+// handler runs while the registry is connected, so Database.DB and
+// Database.Pool are never nil in one. Do not make srv.BaseContext return
+// ctx (or a context derived from it): ctx ends when the shutdown begins,
+// and requests in flight would then be cancelled instead of finishing. For
+// TLS, pass a listener from tls.NewListener.
+func Serve(ctx context.Context, r *Registry, srv *http.Server, ln net.Listener, opts ...ServeOption) error {
+	if err := r.Connect(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return r.serve(ctx, srv, ln, opts)
+}
+
+// serve serves srv on ln with the registry connected (once), and gives that
+// count back after the server has shut down.
+func (r *Registry) serve(ctx context.Context, srv *http.Server, ln net.Listener, opts []ServeOption) error {
+	o := serveOptions{shutdownTimeout: r.timeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.shutdownTimeout <= 0 {
+		o.shutdownTimeout = r.timeout
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var serveErr error
+	stopped := false
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		stopped = true
+	}
+
+	// Shutdown returns once every connection is idle; Serve has returned
+	// ErrServerClosed by then (or its own failure, already received).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
+	shutdownErr := srv.Shutdown(sctx)
+	cancel()
+	if shutdownErr != nil {
+		// Out of time: close what is still open. Handlers still running
+		// see their request contexts cancelled.
+		shutdownErr = joinErrors(fmt.Errorf("dbactor: server shutdown: %w", shutdownErr), srv.Close())
+	}
+	if !stopped {
+		serveErr = <-served
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	} else if serveErr != nil {
+		serveErr = fmt.Errorf("dbactor: serve: %w", serveErr)
+	}
+	return joinErrors(serveErr, shutdownErr, r.disconnectOwed(ctx))
+}
+
+// disconnectOwed gives back a count taken by Serve or Run: it must happen
+// even when ctx has ended, so it keeps only ctx's values and takes a budget
+// of Config.Timeout.
+func (r *Registry) disconnectOwed(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	return r.Disconnect(dctx)
+}
