@@ -294,27 +294,7 @@ func TestSQLite(t *testing.T) {
 	require.True(t, hasPoint(rm, "db.client.operation.duration",
 		dbactorotel.DatabaseKey.String(""), attribute.String("db.system.name", "sqlite")))
 
-	// A closed pool stops being reported; a reopened one is reported again.
-	require.NoError(t, reg.Disconnect(ctx)) // waits for the pools to close
-	rm = tel.collect(t)
-	for _, database := range []string{"", "analytics"} {
-		require.False(t, hasPoint(rm, "db.sql.connection.max_open", dbactorotel.DatabaseKey.String(database)),
-			"pool metrics of %q after disconnect", database)
-	}
-	require.NoError(t, reg.Connect(ctx))
-	rm = tel.collect(t)
-	for _, database := range []string{"", "analytics"} {
-		require.True(t, hasPoint(rm, "db.sql.connection.max_open", dbactorotel.DatabaseKey.String(database)),
-			"pool metrics of %q after reconnect", database)
-	}
-
-	require.NoError(t, reg.Close(ctx)) // waits for the pools to close
-	rm = tel.collect(t)
-	for _, database := range []string{"", "analytics"} {
-		require.False(t, hasPoint(rm, "db.sql.connection.max_open", dbactorotel.DatabaseKey.String(database)),
-			"pool metrics of %q after the pool closed", database)
-	}
-	tel.shutdown(t)
+	requirePoolMetricsCycle(t, tel, reg, "db.sql.connection.max_open", "", "analytics")
 }
 
 // TestPostgres: otelpgx spans of statements through Pool() and DB(), with
@@ -379,26 +359,28 @@ func TestPostgres(t *testing.T) {
 	require.True(t, hasPoint(rm, "db.client.operation.duration",
 		dbactorotel.DatabaseKey.String("reports"), attribute.String("db.operation.name", "SELECT")))
 
-	// A closed pool stops being reported; a reopened one is reported again.
-	require.NoError(t, reg.Disconnect(ctx)) // waits for the pools to close
-	rm = tel.collect(t)
-	for _, database := range []string{"", "reports"} {
-		require.False(t, hasPoint(rm, "pgxpool.max_connections", dbactorotel.DatabaseKey.String(database)),
-			"pool metrics of %q after disconnect", database)
-	}
-	require.NoError(t, reg.Connect(ctx))
-	rm = tel.collect(t)
-	for _, database := range []string{"", "reports"} {
-		require.True(t, hasPoint(rm, "pgxpool.max_connections", dbactorotel.DatabaseKey.String(database)),
-			"pool metrics of %q after reconnect", database)
-	}
+	requirePoolMetricsCycle(t, tel, reg, "pgxpool.max_connections", "", "reports")
+}
 
-	require.NoError(t, reg.Close(ctx)) // waits for the pools to close
-	rm = tel.collect(t)
-	for _, database := range []string{"", "reports"} {
-		require.False(t, hasPoint(rm, "pgxpool.max_connections", dbactorotel.DatabaseKey.String(database)),
-			"pool metrics of %q after the pool closed", database)
+// requirePoolMetricsCycle checks that a pool's metric stops with the pool
+// (Disconnect), comes back with a new one (Connect), and stops for good
+// (Close); then it shuts the providers down.
+func requirePoolMetricsCycle(t *testing.T, tel *telemetry, reg *registry.Registry, metric string, databases ...string) {
+	t.Helper()
+	ctx := testCtx(t)
+	check := func(want bool, when string) {
+		rm := tel.collect(t)
+		for _, database := range databases {
+			require.Equal(t, want, hasPoint(rm, metric, dbactorotel.DatabaseKey.String(database)),
+				"pool metrics of %q %s", database, when)
+		}
 	}
+	require.NoError(t, reg.Disconnect(ctx)) // waits for the pools to close
+	check(false, "after disconnect")
+	require.NoError(t, reg.Connect(ctx))
+	check(true, "after reconnect")
+	require.NoError(t, reg.Close(ctx)) // waits for the pools to close
+	check(false, "after the pool closed")
 	tel.shutdown(t)
 }
 
