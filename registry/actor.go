@@ -15,8 +15,9 @@ import (
 )
 
 // Props returns the props of a registry actor for cfg, to spawn it as a child
-// of your own actor (or anywhere) and talk to it with messages: Connect,
-// Disconnect, GetStatus, ListDatabases. An invalid cfg does not panic: the
+// of your own actor (or anywhere) and talk to it with messages: every
+// request of the protocol (see Registry.PID; ConnectFrom and its siblings
+// from inside an actor). An invalid cfg does not panic: the
 // actor answers every request with an ErrInvalidConfig error. Spawn the
 // props once; the databases they describe belong to that one actor. You
 // choose its name when you spawn it (WithName applies to New only). When

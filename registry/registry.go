@@ -119,8 +119,11 @@ func (p *plan) shared(name string) *Database {
 	return nil
 }
 
-// PID is the registry actor: send it messages.Connect, Disconnect,
-// GetStatus and ListDatabases, from the root context or from any actor.
+// PID is the registry actor: send it any request of the protocol
+// (messages.Connect, Disconnect, GetStatus, ListDatabases, the schema,
+// model and callback requests), from the root context or from any actor —
+// from inside an actor, ConnectFrom and its siblings do it without
+// blocking Receive.
 func (r *Registry) PID() *actor.PID { return r.pid }
 
 // System is the actor system the registry runs in. When New made it (a nil
