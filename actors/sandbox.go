@@ -39,11 +39,16 @@ func (s *State) ForceRollback() bool { return s.forceRollback }
 // InSandbox runs fn on the sandbox transaction, inside a savepoint that is
 // released when fn succeeds and rolled back when it fails or panics. It
 // fails when the database has no open sandbox (not connected, or no
-// force-rollback database).
-func (s *State) InSandbox(ctx context.Context, fn func(Querier) error) (err error) {
+// force-rollback database). Operations take turns; one nested in another
+// (fn calling InSandbox with the ctx it was given) runs inside it, on a
+// savepoint of its own, rather than waiting for it forever.
+func (s *State) InSandbox(ctx context.Context, fn func(context.Context, Querier) error) error {
 	sb := s.sb.Load()
 	if sb == nil {
 		return ErrSandboxClosed
+	}
+	if ctx.Value(inSandbox{}) == sb {
+		return sb.savepoint(ctx, fn) // nested: the outer one holds mu
 	}
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
@@ -51,6 +56,7 @@ func (s *State) InSandbox(ctx context.Context, fn func(Querier) error) (err erro
 		return ErrSandboxClosed
 	}
 	if sb.tx == nil {
+		var err error
 		if sb.conn, err = sb.db.Conn(ctx); err != nil {
 			return err
 		}
@@ -62,6 +68,15 @@ func (s *State) InSandbox(ctx context.Context, fn func(Querier) error) (err erro
 			return err
 		}
 	}
+	return sb.savepoint(context.WithValue(ctx, inSandbox{}, sb), fn)
+}
+
+// inSandbox marks the context of an operation running in a sandbox.
+type inSandbox struct{}
+
+// savepoint runs fn in a savepoint of the transaction. Called with mu held
+// (by this operation or the one it is nested in).
+func (sb *sandbox) savepoint(ctx context.Context, fn func(context.Context, Querier) error) (err error) {
 	sb.n++
 	sp := fmt.Sprintf("dbactor_run_%d", sb.n)
 	if _, err := sb.tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
@@ -73,7 +88,7 @@ func (s *State) InSandbox(ctx context.Context, fn func(Querier) error) (err erro
 			_, _ = sb.tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+sp)
 		}
 	}()
-	err = fn(sb.tx)
+	err = fn(ctx, sb.tx)
 	done = true
 	if err != nil {
 		if _, rerr := sb.tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {

@@ -53,7 +53,7 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 		}
 	}()
 	if s.ForceRollback() {
-		err = s.InSandbox(ctx, func(q actors.Querier) error { return fn(ctx, q) })
+		err = s.InSandbox(ctx, fn)
 		if errors.Is(err, actors.ErrSandboxClosed) {
 			err = fmt.Errorf("%w: %w", ErrNotConnected, err)
 		}

@@ -191,3 +191,43 @@ func TestLifecycleEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "User", next[*messages.ModelRegistered](t, log.stream, 10*time.Second).GetName())
 }
+
+// TestSandboxNestedRun: a Run inside a Run on the same sandboxed database
+// (the inner one given the outer's ctx) nests as a savepoint instead of
+// waiting for the outer one forever; a failing inner operation undoes only
+// itself.
+func TestSandboxNestedRun(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		reg := registrytest.New(t, registry.Config{Database: b.url(t)})
+		ctx := testCtx(t)
+		db := reg.Database()
+		_, err := db.DB().ExecContext(ctx, `CREATE TABLE nested (v int)`)
+		require.NoError(t, err)
+		insert := func(v int) func(context.Context, registry.Querier) error {
+			return func(ctx context.Context, q registry.Querier) error {
+				_, err := q.ExecContext(ctx, `INSERT INTO nested VALUES (`+string(rune('0'+v))+`)`)
+				return err
+			}
+		}
+		boom := errors.New("inner fails")
+		require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+			if err := insert(1)(ctx, q); err != nil {
+				return err
+			}
+			require.NoError(t, db.Run(ctx, insert(2)))
+			require.ErrorIs(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+				if err := insert(3)(ctx, q); err != nil {
+					return err
+				}
+				return boom
+			}), boom)
+			return nil
+		}))
+		var sum int
+		require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+			return q.QueryRowContext(ctx, `SELECT COALESCE(SUM(v), 0) FROM nested`).Scan(&sum)
+		}))
+		require.Equal(t, 3, sum, "1 and 2 kept, 3 undone with its failing operation")
+		requireCount(t, db, 1, true)
+	})
+}
