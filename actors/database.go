@@ -76,7 +76,11 @@ func (a *databaseActor) Receive(c actor.Context) {
 		if n := a.s.refCount.Load(); n > 0 {
 			a.s.logger.Warn("dbactor: closing a database that is still connected", "ref_count", n)
 		}
+		open := a.s.Connected()
 		a.s.Shutdown()
+		if open {
+			a.s.Publish(c.ActorSystem(), &messages.DatabaseDisconnected{Database: a.s.name, Forced: true})
+		}
 		c.Respond(&Closed{})
 	case *messages.Connect:
 		defer a.keepConsistent()()
@@ -163,9 +167,13 @@ func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (re
 	start := time.Now()
 	s.Publish(sys, &messages.DatabaseConnecting{Database: s.name})
 	defer func() {
-		if len(res.GetErrors()) > 0 {
+		switch {
+		case res == nil: // crashed: keepConsistent undoes it, the caller gets an internal error
+			s.Publish(sys, &messages.DatabaseConnectFailed{Database: s.name,
+				Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: s.name, Message: "connect crashed"}})
+		case len(res.GetErrors()) > 0:
 			s.Publish(sys, &messages.DatabaseConnectFailed{Database: s.name, Error: res.GetErrors()[0]})
-		} else {
+		default:
 			s.Publish(sys, &messages.DatabaseConnected{Database: s.name, DurationMs: time.Since(start).Milliseconds()})
 		}
 	}()

@@ -217,7 +217,7 @@ func (s *State) open(ctx context.Context) error {
 // opened publishes db (and its sandbox, for a force-rollback database).
 func (s *State) opened(db *sql.DB) {
 	if s.forceRollback {
-		s.sb.Store(&sandbox{db: db})
+		s.sb.Store(newSandbox(db))
 	}
 	if s.instrument.Opened != nil {
 		if closing := s.instrument.Opened(s.name, s.pool.Load(), db); closing != nil {

@@ -62,9 +62,11 @@ type Config struct {
 type HealthConfig = actors.HealthOptions
 
 // Event is a typed notification published on the actor system's
-// EventStream and passed to the hook of WithEventHook:
-// *messages.DatabaseDown, *messages.DatabaseUp,
-// *messages.DatabaseProbeFailed, *messages.ActorCrashed.
+// EventStream and passed to the hook of WithEventHook: the lifecycle
+// (*messages.DatabaseConnecting, DatabaseConnected, DatabaseConnectFailed,
+// DatabaseDisconnected, RollingBack, RolledBack, ModelRegistered), health
+// (DatabaseDown, DatabaseUp, DatabaseProbeFailed), DatabaseNotConnected and
+// ActorCrashed.
 type Event = messages.Event
 
 // Hooks are functions run by a database's actor when its pool opens
@@ -132,9 +134,15 @@ func WithLogger(logger *slog.Logger) Option {
 // transaction that is rolled back when the database's ref count returns to
 // 0, each operation in a savepoint of its own. Schema operations and
 // CreateAll/DropAll bypass it, so DDL persists. Pool() and DB() bypass it
-// too: only Run goes through the sandbox. On SQLite the sandbox's open
-// write transaction makes other writers (DDL included) wait: create the
-// tables before writing through Run. Only databases this registry owns.
+// too: only Run goes through the sandbox. A Run nested in a Run must be
+// given the ctx its fn got (it then runs inside it, in a savepoint); with
+// another ctx it waits for the outer one until its ctx ends. A statement
+// cancelled by its ctx breaks a PostgreSQL connection: the sandbox then
+// starts over (ErrSandboxReset, what earlier operations wrote is gone).
+// On SQLite the sandbox's open write transaction makes other writers (DDL
+// included) wait, and its connection sees the schemas attached when it
+// began: create tables and schemas before writing through Run. Not for
+// in-memory SQLite. Only databases this registry owns.
 func WithForceRollback(databases ...string) Option {
 	return func(o *options) {
 		if o.rollback == nil {
@@ -148,8 +156,11 @@ func WithForceRollback(databases ...string) Option {
 
 // WithEventHook passes every event of the registry's databases and actors
 // to hook, as well as publishing it on the actor system's EventStream. The
-// hook runs on the goroutine that publishes (a health loop, a supervisor):
-// return quickly. A panic in it is recovered and logged. A database shared
+// hook runs on the goroutine that publishes — a health loop, a supervisor,
+// the registry actor (ModelRegistered) or the database actor itself (the
+// connect and disconnect events): return quickly, and do not call back into
+// the database whose connect or disconnect event it handles (its actor is
+// busy running the hook). A panic in it is recovered and logged. A database shared
 // from another registry reports to its owner's hook.
 func WithEventHook(hook func(Event)) Option {
 	return func(o *options) { o.events = hook }
@@ -356,6 +367,9 @@ func (p *plan) build() error {
 			}
 		case !p.members[i].Owned:
 			errs = append(errs, &ConfigError{Database: name, Err: errors.New("WithForceRollback: a shared database's sandbox belongs to the registry that owns it")})
+		case p.members[i].State.Memory():
+			// Its one connection would be the sandbox's: DDL and DB() would wait forever.
+			errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("%w: WithForceRollback on an in-memory SQLite database (its only connection would be the sandbox's); use a file", ErrUnsupported)})
 		}
 	}
 	return errors.Join(errs...)

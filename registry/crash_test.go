@@ -336,3 +336,30 @@ func TestCrashWhileClosing(t *testing.T) {
 	require.Less(t, time.Since(start), 4*time.Second)
 	require.Nil(t, db.DB())
 }
+
+// A connect that crashes after opening is told as a failed connect.
+func TestCrashWhileOpeningEvents(t *testing.T) {
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, hook)
+	db := reg.Database()
+	once(t, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
+	_, err := db.Connect(testCtx(t))
+	require.ErrorIs(t, err, registry.ErrInternal)
+	next[*messages.DatabaseConnecting](t, log.hook, 10*time.Second)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-log.hook:
+			switch ev := ev.(type) {
+			case *messages.DatabaseConnected:
+				t.Fatal("a crashed connect is no DatabaseConnected")
+			case *messages.DatabaseConnectFailed:
+				require.ErrorIs(t, ev.GetError(), registry.ErrInternal)
+				return
+			}
+		case <-deadline:
+			t.Fatal("no DatabaseConnectFailed")
+		}
+	}
+}

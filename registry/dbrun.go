@@ -39,10 +39,10 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 		if s.ForceRollback() {
 			return fmt.Errorf("%w: %s is a force-rollback database: connect it (reg.Connect, registry.Run) before Run", ErrNotConnected, actors.DisplayName(d.name))
 		}
-		s.Logger().Warn("dbactor: database not connected: Run opens its pool for this one operation, which is slow; connect the registry first (reg.Connect, registry.Run or registry.Serve)",
-			"database", actors.DisplayName(d.name))
+		s.Logger().Warn("dbactor: database not connected: Run opens its pool for this one operation, which is slow; connect the registry first (reg.Connect, registry.Run or registry.Serve)")
 	}
-	if _, err := d.Connect(ctx); err != nil {
+	opened, err := d.Connect(ctx)
+	if err != nil {
 		return err
 	}
 	defer func() {
@@ -53,6 +53,11 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 		}
 	}()
 	if s.ForceRollback() {
+		if opened {
+			// Disconnected between the check above and Connect: a sandbox
+			// opened for this operation alone would be rolled back at once.
+			return fmt.Errorf("%w: %s is a force-rollback database: connect it before Run", ErrNotConnected, actors.DisplayName(d.name))
+		}
 		err = s.InSandbox(ctx, fn)
 		if errors.Is(err, actors.ErrSandboxClosed) {
 			err = fmt.Errorf("%w: %w", ErrNotConnected, err)

@@ -231,3 +231,76 @@ func TestSandboxNestedRun(t *testing.T) {
 		requireCount(t, db, 1, true)
 	})
 }
+
+// TestSandboxConcurrency: nested operations from goroutines take turns
+// inside the outer one; an operation on another ctx waits for the outer
+// one only until its ctx ends.
+func TestSandboxConcurrency(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		reg := registrytest.New(t, registry.Config{Database: b.url(t)})
+		ctx := testCtx(t)
+		db := reg.Database()
+		_, err := db.DB().ExecContext(ctx, `CREATE TABLE conc (v int)`)
+		require.NoError(t, err)
+		require.NoError(t, db.Run(ctx, func(inner context.Context, q registry.Querier) error {
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() {
+					errs <- db.Run(inner, func(ctx context.Context, q registry.Querier) error {
+						_, err := q.ExecContext(ctx, `INSERT INTO conc VALUES (1)`)
+						return err
+					})
+				}()
+			}
+			for range 8 {
+				require.NoError(t, <-errs)
+			}
+			// Not the ctx fn got: it waits for this operation, until its own ctx ends.
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			require.ErrorIs(t, db.Run(short, selectOne), context.DeadlineExceeded)
+			return nil
+		}))
+		var n int
+		require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+			return q.QueryRowContext(ctx, `SELECT count(*) FROM conc`).Scan(&n)
+		}))
+		require.Equal(t, 8, n)
+	})
+}
+
+// TestSandboxReset: a statement cancelled by its context breaks the
+// PostgreSQL connection; the sandbox says so and starts over.
+func TestSandboxReset(t *testing.T) {
+	reg := registrytest.New(t, registry.Config{Database: backends[1].url(t)})
+	ctx := testCtx(t)
+	db := reg.Database()
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err := db.Run(short, func(ctx context.Context, q registry.Querier) error {
+		_, err := q.ExecContext(ctx, `SELECT pg_sleep(5)`)
+		return err
+	})
+	require.Error(t, err)
+	// The next operation works (on a new sandbox if the old one broke).
+	require.NoError(t, db.Run(ctx, selectOne))
+	require.NoError(t, db.Run(ctx, selectOne))
+}
+
+func TestForceRollbackRefusesMemory(t *testing.T) {
+	_, err := registry.New(newSystem(t), registry.Config{Database: "sqlite:///:memory:"}, registry.WithForceRollback(""))
+	require.ErrorIs(t, err, registry.ErrInvalidConfig)
+	require.ErrorIs(t, err, registry.ErrUnsupported)
+}
+
+// Close of a connected database tells it, as a forced disconnect.
+func TestCloseEvent(t *testing.T) {
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t)}, hook)
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	require.NoError(t, reg.Close(ctx))
+	require.True(t, next[*messages.DatabaseDisconnected](t, log.hook, 10*time.Second).GetForced())
+}
