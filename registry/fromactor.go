@@ -42,6 +42,8 @@ import (
 //     the calling actor stopped, is given back with a Disconnect: no count
 //     is held by nobody. If the actor stops before then runs, then does not
 //     run.
+//   - then is a closure over the instance that made the call: if the actor
+//     restarts meanwhile, then still runs, on the old instance's state.
 //
 // then gets nil, or what Registry.Connect would return: one *ConnectError
 // per failed database (ErrConnectFailed, ErrHookFailed, ErrTimeout, …,
