@@ -49,7 +49,9 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 	if reg.Changed {
 		supervisor.Notify(c.ActorSystem(), a.p.opts.events, a.p.logger, a.p.scrub, a.p.book.event(reg.Entry))
 	}
-	respond(c, &messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
+	if c.Sender() != nil { // the model's copy is work thrown away without one
+		c.Respond(&messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
+	}
 }
 
 // callbackRequestError checks a RegisterCallback before anything is

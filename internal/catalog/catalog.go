@@ -110,11 +110,16 @@ func (c *Catalog[M, T]) Register(m M, onConflict OnConflict) (Registration[M, T]
 	c.models[name] = e
 	c.order = append(c.order, name)
 	reg.Entry, reg.Changed = e, true
+	// Sized once: registration is the registry actor's hot path.
+	n := len(c.oneTime[name]) + len(c.oneTime[""]) + len(c.persistent[name]) + len(c.persistent[""])
+	if n == 0 {
+		return reg, nil
+	}
+	reg.Fire = make([]Callback[T], 0, n)
 	reg.Fire = append(reg.Fire, popAll(c.oneTime, name)...)
 	reg.Fire = append(reg.Fire, popAll(c.oneTime, "")...)
 	reg.Fire = append(reg.Fire, c.persistent[name]...)
 	reg.Fire = append(reg.Fire, c.persistent[""]...)
-	reg.Fire = slices.Clip(reg.Fire)
 	return reg, nil
 }
 
