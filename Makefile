@@ -38,7 +38,7 @@ test:
 
 bench:
 	$(WITH_PG); \
-	$(GO) test -run='^$$' -bench=. -benchmem ./tests/bench/...
+	GO='$(GO)' bash scripts/bench.sh
 
 reliability:
 	$(WITH_PG); \
