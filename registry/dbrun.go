@@ -45,13 +45,7 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
-		defer cancel()
-		if _, derr := d.Disconnect(dctx); derr != nil {
-			err = errors.Join(err, derr)
-		}
-	}()
+	defer func() { err = joinErrors(err, d.disconnectOwed(ctx)) }()
 	if s.ForceRollback() {
 		if opened {
 			// Disconnected between the check above and Connect: a sandbox

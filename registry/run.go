@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Run connects the registry, runs fn and disconnects it again — Edgy's
@@ -26,6 +27,29 @@ func Run(ctx context.Context, r *Registry, fn func(ctx context.Context) error) (
 	// in fn goes on as it was, with its own stack, after the disconnect.
 	defer func() { err = joinErrors(err, r.disconnectOwed(ctx)) }()
 	return fn(ctx)
+}
+
+// disconnectOwed gives back a count taken by Serve or Run: it must happen
+// even when ctx has ended, so it keeps only ctx's values and takes a budget
+// of Config.Timeout.
+func (r *Registry) disconnectOwed(ctx context.Context) error {
+	dctx, cancel := owedContext(ctx, r.timeout)
+	defer cancel()
+	return r.Disconnect(dctx)
+}
+
+// disconnectOwed gives back the count Database.Run took, as
+// Registry.disconnectOwed does.
+func (d *Database) disconnectOwed(ctx context.Context) error {
+	dctx, cancel := owedContext(ctx, d.timeout)
+	defer cancel()
+	_, err := d.Disconnect(dctx)
+	return err
+}
+
+// owedContext bounds cleanup that must run even though ctx has ended.
+func owedContext(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), budget)
 }
 
 // joinErrors is errors.Join, except that a lone error comes back as it is

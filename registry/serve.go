@@ -113,12 +113,3 @@ func (r *Registry) serve(ctx context.Context, srv *http.Server, ln net.Listener,
 	}
 	return joinErrors(serveErr, shutdownErr, r.disconnectOwed(ctx))
 }
-
-// disconnectOwed gives back a count taken by Serve or Run: it must happen
-// even when ctx has ended, so it keeps only ctx's values and takes a budget
-// of Config.Timeout.
-func (r *Registry) disconnectOwed(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
-	defer cancel()
-	return r.Disconnect(dctx)
-}
