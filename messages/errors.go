@@ -29,6 +29,11 @@ var (
 	ErrUnknownModel     = errors.New("dbactor: unknown model")
 	ErrInvalidModel     = errors.New("dbactor: invalid model")
 	ErrInvalidName      = errors.New("dbactor: invalid name")
+	ErrNotConnected     = errors.New("dbactor: database not connected")
+	ErrOverloaded       = errors.New("dbactor: overloaded")
+	ErrLimitExceeded    = errors.New("dbactor: result limit exceeded")
+	ErrQuery            = errors.New("dbactor: statement failed")
+	ErrUnavailable      = errors.New("dbactor: node unavailable")
 )
 
 // codeSentinels is ordered so that CodeOf finds the most specific code first.
@@ -37,6 +42,11 @@ var codeSentinels = []struct {
 	err  error
 }{
 	{Code_CODE_ROLLBACK_FAILED, ErrRollbackFailed},
+	{Code_CODE_LIMIT_EXCEEDED, ErrLimitExceeded},
+	{Code_CODE_OVERLOADED, ErrOverloaded},
+	{Code_CODE_NOT_CONNECTED, ErrNotConnected},
+	{Code_CODE_QUERY, ErrQuery},
+	{Code_CODE_UNAVAILABLE, ErrUnavailable},
 	{Code_CODE_INVALID_NAME, ErrInvalidName},
 	{Code_CODE_INVALID_MODEL, ErrInvalidModel},
 	{Code_CODE_MODEL_COLLISION, ErrModelCollision},
@@ -147,6 +157,10 @@ func FailedReply(req any, e *Error) any {
 		return &ModelResult{Error: e}
 	case *RegisterCallback:
 		return &CallbackResult{Error: e}
+	case *Query:
+		return &QueryResult{Error: e}
+	case *Exec:
+		return &ExecResult{Error: e}
 	}
 	return nil
 }

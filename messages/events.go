@@ -6,8 +6,8 @@ import "google.golang.org/protobuf/proto"
 // EventStream and passes to a registry's event hook: the lifecycle
 // (DatabaseConnecting, DatabaseConnected, DatabaseConnectFailed,
 // DatabaseDisconnected, RollingBack, RolledBack, ModelRegistered), health
-// (DatabaseDown, DatabaseUp, DatabaseProbeFailed), DatabaseNotConnected and
-// ActorCrashed. Every event is a protobuf
+// (DatabaseDown, DatabaseUp, DatabaseProbeFailed), DatabaseNotConnected,
+// CallerReleased and ActorCrashed. Every event is a protobuf
 // message, so it can be forwarded to other nodes as it is.
 type Event interface {
 	proto.Message
@@ -26,3 +26,4 @@ func (*RollingBack) isEvent()           {}
 func (*RolledBack) isEvent()            {}
 func (*DatabaseNotConnected) isEvent()  {}
 func (*ModelRegistered) isEvent()       {}
+func (*CallerReleased) isEvent()        {}

@@ -70,6 +70,21 @@ const (
 	Code_CODE_INVALID_MODEL Code = 16
 	// A schema or table name is invalid (empty, longer than 63 bytes, NUL).
 	Code_CODE_INVALID_NAME Code = 17
+	// The database is not connected: a Query or Exec needs an open pool
+	// (connect first), or a force-rollback Run found none.
+	Code_CODE_NOT_CONNECTED Code = 18
+	// Too much work queued: every query worker is busy and the queue is
+	// full. Nothing was run; retry later.
+	Code_CODE_OVERLOADED Code = 19
+	// A query's result is larger than its max_rows or max_bytes. Nothing is
+	// returned: narrow the query (LIMIT, fewer columns) or raise the limit.
+	Code_CODE_LIMIT_EXCEEDED Code = 20
+	// The server refused or failed the statement (syntax, constraint, type);
+	// the message is the server's, sqlstate is set on PostgreSQL.
+	Code_CODE_QUERY Code = 21
+	// The registry's node could not be reached (it went away, or never
+	// answered the connection). Client side only.
+	Code_CODE_UNAVAILABLE Code = 22
 )
 
 // Enum value maps for Code.
@@ -93,6 +108,11 @@ var (
 		15: "CODE_UNKNOWN_MODEL",
 		16: "CODE_INVALID_MODEL",
 		17: "CODE_INVALID_NAME",
+		18: "CODE_NOT_CONNECTED",
+		19: "CODE_OVERLOADED",
+		20: "CODE_LIMIT_EXCEEDED",
+		21: "CODE_QUERY",
+		22: "CODE_UNAVAILABLE",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -113,6 +133,11 @@ var (
 		"CODE_UNKNOWN_MODEL":     15,
 		"CODE_INVALID_MODEL":     16,
 		"CODE_INVALID_NAME":      17,
+		"CODE_NOT_CONNECTED":     18,
+		"CODE_OVERLOADED":        19,
+		"CODE_LIMIT_EXCEEDED":    20,
+		"CODE_QUERY":             21,
+		"CODE_UNAVAILABLE":       22,
 	}
 )
 
@@ -510,7 +535,13 @@ type Connect struct {
 	Target *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	// Work not finished by then is undone and answered with CODE_TIMEOUT.
 	// Unset: the registry's default operation timeout.
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// The actor the count belongs to. The registry watches it: when it
+	// stops, or its node goes away, the registry gives back every count it
+	// still holds (and publishes CallerReleased). Unset on a request from
+	// another node: the count belongs to the sending node. Unset on a local
+	// request: untracked, as in Edgy (the caller must disconnect).
+	Owner         *Pid `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,6 +586,13 @@ func (x *Connect) GetTarget() *Target {
 func (x *Connect) GetDeadline() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Connect) GetOwner() *Pid {
+	if x != nil {
+		return x.Owner
 	}
 	return nil
 }
@@ -619,10 +657,14 @@ func (x *ConnectResult) GetErrors() []*Error {
 // database (Target unset). The last disconnect (1 -> 0) closes the pool. At 0
 // the count stays 0. Force sets the count to 0 and closes the pool.
 type Disconnect struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Target        *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	Force         bool                   `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Target   *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Force    bool                   `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// The caller giving a count back (see Connect.owner). A tracked caller
+	// gives back only what it holds: beyond that, Disconnect changes nothing
+	// and answers closed=false.
+	Owner         *Pid `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -674,6 +716,13 @@ func (x *Disconnect) GetForce() bool {
 func (x *Disconnect) GetDeadline() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Disconnect) GetOwner() *Pid {
+	if x != nil {
+		return x.Owner
 	}
 	return nil
 }
@@ -2772,6 +2821,719 @@ func (x *DatabaseNotConnected) GetRefused() bool {
 	return false
 }
 
+// Value is one typed SQL value: an argument of Query or Exec, or one cell
+// of a QueryResult row. No kind set is SQL NULL.
+type Value struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Value_Bool
+	//	*Value_Int
+	//	*Value_Float
+	//	*Value_Text
+	//	*Value_Bytes
+	//	*Value_Time
+	//	*Value_Numeric
+	//	*Value_Json
+	Kind          isValue_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Value) Reset() {
+	*x = Value{}
+	mi := &file_messages_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Value) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Value) ProtoMessage() {}
+
+func (x *Value) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Value.ProtoReflect.Descriptor instead.
+func (*Value) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Value) GetKind() isValue_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Value) GetBool() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Bool); ok {
+			return x.Bool
+		}
+	}
+	return false
+}
+
+func (x *Value) GetInt() int64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Int); ok {
+			return x.Int
+		}
+	}
+	return 0
+}
+
+func (x *Value) GetFloat() float64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Float); ok {
+			return x.Float
+		}
+	}
+	return 0
+}
+
+func (x *Value) GetText() string {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Text); ok {
+			return x.Text
+		}
+	}
+	return ""
+}
+
+func (x *Value) GetBytes() []byte {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Bytes); ok {
+			return x.Bytes
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetNumeric() string {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Numeric); ok {
+			return x.Numeric
+		}
+	}
+	return ""
+}
+
+func (x *Value) GetJson() string {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Json); ok {
+			return x.Json
+		}
+	}
+	return ""
+}
+
+type isValue_Kind interface {
+	isValue_Kind()
+}
+
+type Value_Bool struct {
+	Bool bool `protobuf:"varint,1,opt,name=bool,proto3,oneof"`
+}
+
+type Value_Int struct {
+	// Every integer type.
+	Int int64 `protobuf:"varint,2,opt,name=int,proto3,oneof"`
+}
+
+type Value_Float struct {
+	// Every floating-point type.
+	Float float64 `protobuf:"fixed64,3,opt,name=float,proto3,oneof"`
+}
+
+type Value_Text struct {
+	Text string `protobuf:"bytes,4,opt,name=text,proto3,oneof"`
+}
+
+type Value_Bytes struct {
+	Bytes []byte `protobuf:"bytes,5,opt,name=bytes,proto3,oneof"`
+}
+
+type Value_Time struct {
+	// Timestamps and dates, in UTC.
+	Time *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3,oneof"`
+}
+
+type Value_Numeric struct {
+	// NUMERIC / DECIMAL as its exact decimal text ("12.50").
+	Numeric string `protobuf:"bytes,7,opt,name=numeric,proto3,oneof"`
+}
+
+type Value_Json struct {
+	// A JSON document as its text.
+	Json string `protobuf:"bytes,8,opt,name=json,proto3,oneof"`
+}
+
+func (*Value_Bool) isValue_Kind() {}
+
+func (*Value_Int) isValue_Kind() {}
+
+func (*Value_Float) isValue_Kind() {}
+
+func (*Value_Text) isValue_Kind() {}
+
+func (*Value_Bytes) isValue_Kind() {}
+
+func (*Value_Time) isValue_Kind() {}
+
+func (*Value_Numeric) isValue_Kind() {}
+
+func (*Value_Json) isValue_Kind() {}
+
+// Column describes one column of a QueryResult.
+type Column struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The database's name for its type: "INT8", "TEXT", "NUMERIC" on
+	// PostgreSQL; the declared type on SQLite ("" for an expression).
+	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Column) Reset() {
+	*x = Column{}
+	mi := &file_messages_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Column) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Column) ProtoMessage() {}
+
+func (x *Column) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Column.ProtoReflect.Descriptor instead.
+func (*Column) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *Column) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Column) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+// Row is one row of a QueryResult, one Value per column.
+type Row struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*Value               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Row) Reset() {
+	*x = Row{}
+	mi := &file_messages_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Row) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Row) ProtoMessage() {}
+
+func (x *Row) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Row.ProtoReflect.Descriptor instead.
+func (*Row) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Row) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// Query runs one statement that returns rows on a connected database (no
+// Target: the main database) and answers QueryResult. It runs on one of
+// the database actor's query workers, never in its mailbox; when every
+// worker is busy it waits in a bounded queue (CODE_OVERLOADED beyond it).
+// On a force-rollback database it runs in the rollback sandbox.
+type Query struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Sql    string                 `protobuf:"bytes,2,opt,name=sql,proto3" json:"sql,omitempty"`
+	// Positional arguments: $1, $2… on PostgreSQL, ? or $1 on SQLite.
+	Args []*Value `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	// Most rows to return; more fails with CODE_LIMIT_EXCEEDED. 0: the
+	// registry's default (1000).
+	MaxRows uint32 `protobuf:"varint,4,opt,name=max_rows,json=maxRows,proto3" json:"max_rows,omitempty"`
+	// Most bytes of values to return (about the encoded size); more fails
+	// with CODE_LIMIT_EXCEEDED. 0: the registry's default (1 MiB). Capped at
+	// 3 MiB, below gRPC's 4 MiB message limit.
+	MaxBytes      uint64                 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Query) Reset() {
+	*x = Query{}
+	mi := &file_messages_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Query) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Query) ProtoMessage() {}
+
+func (x *Query) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Query.ProtoReflect.Descriptor instead.
+func (*Query) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *Query) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Query) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+func (x *Query) GetArgs() []*Value {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *Query) GetMaxRows() uint32 {
+	if x != nil {
+		return x.MaxRows
+	}
+	return 0
+}
+
+func (x *Query) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *Query) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// QueryResult answers Query.
+type QueryResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Columns       []*Column              `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	Rows          []*Row                 `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryResult) Reset() {
+	*x = QueryResult{}
+	mi := &file_messages_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryResult) ProtoMessage() {}
+
+func (x *QueryResult) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
+func (*QueryResult) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *QueryResult) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *QueryResult) GetRows() []*Row {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *QueryResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// Exec runs one statement that returns no rows (INSERT, UPDATE, DDL…) on a
+// connected database and answers ExecResult. Like Query, it runs on a
+// query worker.
+type Exec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Sql           string                 `protobuf:"bytes,2,opt,name=sql,proto3" json:"sql,omitempty"`
+	Args          []*Value               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Exec) Reset() {
+	*x = Exec{}
+	mi := &file_messages_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Exec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Exec) ProtoMessage() {}
+
+func (x *Exec) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Exec.ProtoReflect.Descriptor instead.
+func (*Exec) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *Exec) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Exec) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+func (x *Exec) GetArgs() []*Value {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *Exec) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// ExecResult answers Exec.
+type ExecResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rows the statement changed, as the driver reports it.
+	RowsAffected  int64  `protobuf:"varint,1,opt,name=rows_affected,json=rowsAffected,proto3" json:"rows_affected,omitempty"`
+	Error         *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecResult) Reset() {
+	*x = ExecResult{}
+	mi := &file_messages_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecResult) ProtoMessage() {}
+
+func (x *ExecResult) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecResult.ProtoReflect.Descriptor instead.
+func (*ExecResult) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ExecResult) GetRowsAffected() int64 {
+	if x != nil {
+		return x.RowsAffected
+	}
+	return 0
+}
+
+func (x *ExecResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// DatabaseCount is a number of counts held on one database.
+type DatabaseCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Count         int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseCount) Reset() {
+	*x = DatabaseCount{}
+	mi := &file_messages_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseCount) ProtoMessage() {}
+
+func (x *DatabaseCount) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseCount.ProtoReflect.Descriptor instead.
+func (*DatabaseCount) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *DatabaseCount) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// CallerReleased is published when a tracked caller (Connect.owner, or a
+// node that sent requests without one) stopped or its node went away while
+// it still held counts: the registry gave them back.
+type CallerReleased struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The owner that stopped; unset when the whole node was the caller.
+	Caller *Pid `protobuf:"bytes,1,opt,name=caller,proto3" json:"caller,omitempty"`
+	// The caller's node address.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// Why: "stopped", "address_terminated" (its node went away) or
+	// "not_found" (it was gone before the registry could watch it).
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Registry-wide connects given back.
+	Connects int64 `protobuf:"varint,4,opt,name=connects,proto3" json:"connects,omitempty"`
+	// One-database connects given back.
+	Databases []*DatabaseCount `protobuf:"bytes,5,rep,name=databases,proto3" json:"databases,omitempty"`
+	// Disconnects that failed while giving back.
+	Errors        []*Error `protobuf:"bytes,6,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallerReleased) Reset() {
+	*x = CallerReleased{}
+	mi := &file_messages_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallerReleased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallerReleased) ProtoMessage() {}
+
+func (x *CallerReleased) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallerReleased.ProtoReflect.Descriptor instead.
+func (*CallerReleased) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CallerReleased) GetCaller() *Pid {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *CallerReleased) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *CallerReleased) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CallerReleased) GetConnects() int64 {
+	if x != nil {
+		return x.Connects
+	}
+	return 0
+}
+
+func (x *CallerReleased) GetDatabases() []*DatabaseCount {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *CallerReleased) GetErrors() []*Error {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -2783,18 +3545,20 @@ const file_messages_proto_rawDesc = "" +
 	"\bdatabase\x18\x03 \x01(\tR\bdatabase\x12\x1a\n" +
 	"\bsqlstate\x18\x04 \x01(\tR\bsqlstate\"$\n" +
 	"\x06Target\x12\x1a\n" +
-	"\bdatabase\x18\x01 \x01(\tR\bdatabase\"v\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\"\xa6\x01\n" +
 	"\aConnect\x123\n" +
 	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x126\n" +
-	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"[\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12.\n" +
+	"\x05owner\x18\x03 \x01(\v2\x18.dbactor.messages.v1.PidR\x05owner\"[\n" +
 	"\rConnectResult\x12\x16\n" +
 	"\x06opened\x18\x01 \x01(\bR\x06opened\x122\n" +
-	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"\x8f\x01\n" +
+	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"\xbf\x01\n" +
 	"\n" +
 	"Disconnect\x123\n" +
 	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\x126\n" +
-	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"^\n" +
+	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12.\n" +
+	"\x05owner\x18\x04 \x01(\v2\x18.dbactor.messages.v1.PidR\x05owner\"^\n" +
 	"\x10DisconnectResult\x12\x16\n" +
 	"\x06closed\x18\x01 \x01(\bR\x06closed\x122\n" +
 	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"@\n" +
@@ -2945,7 +3709,52 @@ const file_messages_proto_rawDesc = "" +
 	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"L\n" +
 	"\x14DatabaseNotConnected\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x18\n" +
-	"\arefused\x18\x02 \x01(\bR\arefused*\xa1\x03\n" +
+	"\arefused\x18\x02 \x01(\bR\arefused\"\xe3\x01\n" +
+	"\x05Value\x12\x14\n" +
+	"\x04bool\x18\x01 \x01(\bH\x00R\x04bool\x12\x12\n" +
+	"\x03int\x18\x02 \x01(\x03H\x00R\x03int\x12\x16\n" +
+	"\x05float\x18\x03 \x01(\x01H\x00R\x05float\x12\x14\n" +
+	"\x04text\x18\x04 \x01(\tH\x00R\x04text\x12\x16\n" +
+	"\x05bytes\x18\x05 \x01(\fH\x00R\x05bytes\x120\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x04time\x12\x1a\n" +
+	"\anumeric\x18\a \x01(\tH\x00R\anumeric\x12\x14\n" +
+	"\x04json\x18\b \x01(\tH\x00R\x04jsonB\x06\n" +
+	"\x04kind\"0\n" +
+	"\x06Column\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\"9\n" +
+	"\x03Row\x122\n" +
+	"\x06values\x18\x01 \x03(\v2\x1a.dbactor.messages.v1.ValueR\x06values\"\xee\x01\n" +
+	"\x05Query\x123\n" +
+	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x12\x10\n" +
+	"\x03sql\x18\x02 \x01(\tR\x03sql\x12.\n" +
+	"\x04args\x18\x03 \x03(\v2\x1a.dbactor.messages.v1.ValueR\x04args\x12\x19\n" +
+	"\bmax_rows\x18\x04 \x01(\rR\amaxRows\x12\x1b\n" +
+	"\tmax_bytes\x18\x05 \x01(\x04R\bmaxBytes\x126\n" +
+	"\bdeadline\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\xa4\x01\n" +
+	"\vQueryResult\x125\n" +
+	"\acolumns\x18\x01 \x03(\v2\x1b.dbactor.messages.v1.ColumnR\acolumns\x12,\n" +
+	"\x04rows\x18\x02 \x03(\v2\x18.dbactor.messages.v1.RowR\x04rows\x120\n" +
+	"\x05error\x18\x03 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"\xb5\x01\n" +
+	"\x04Exec\x123\n" +
+	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x12\x10\n" +
+	"\x03sql\x18\x02 \x01(\tR\x03sql\x12.\n" +
+	"\x04args\x18\x03 \x03(\v2\x1a.dbactor.messages.v1.ValueR\x04args\x126\n" +
+	"\bdeadline\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"c\n" +
+	"\n" +
+	"ExecResult\x12#\n" +
+	"\rrows_affected\x18\x01 \x01(\x03R\frowsAffected\x120\n" +
+	"\x05error\x18\x02 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\"A\n" +
+	"\rDatabaseCount\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\x86\x02\n" +
+	"\x0eCallerReleased\x120\n" +
+	"\x06caller\x18\x01 \x01(\v2\x18.dbactor.messages.v1.PidR\x06caller\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\bconnects\x18\x04 \x01(\x03R\bconnects\x12@\n" +
+	"\tdatabases\x18\x05 \x03(\v2\".dbactor.messages.v1.DatabaseCountR\tdatabases\x122\n" +
+	"\x06errors\x18\x06 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors*\x8d\x04\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x01\x12\x19\n" +
@@ -2965,7 +3774,13 @@ const file_messages_proto_rawDesc = "" +
 	"\x14CODE_MODEL_COLLISION\x10\x0e\x12\x16\n" +
 	"\x12CODE_UNKNOWN_MODEL\x10\x0f\x12\x16\n" +
 	"\x12CODE_INVALID_MODEL\x10\x10\x12\x15\n" +
-	"\x11CODE_INVALID_NAME\x10\x11*I\n" +
+	"\x11CODE_INVALID_NAME\x10\x11\x12\x16\n" +
+	"\x12CODE_NOT_CONNECTED\x10\x12\x12\x13\n" +
+	"\x0fCODE_OVERLOADED\x10\x13\x12\x17\n" +
+	"\x13CODE_LIMIT_EXCEEDED\x10\x14\x12\x0e\n" +
+	"\n" +
+	"CODE_QUERY\x10\x15\x12\x14\n" +
+	"\x10CODE_UNAVAILABLE\x10\x16*I\n" +
 	"\x06Health\x12\x16\n" +
 	"\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eHEALTH_HEALTHY\x10\x01\x12\x13\n" +
@@ -3010,7 +3825,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_messages_proto_goTypes = []any{
 	(Code)(0),                     // 0: dbactor.messages.v1.Code
 	(Health)(0),                   // 1: dbactor.messages.v1.Health
@@ -3054,52 +3869,78 @@ var file_messages_proto_goTypes = []any{
 	(*RollingBack)(nil),           // 39: dbactor.messages.v1.RollingBack
 	(*RolledBack)(nil),            // 40: dbactor.messages.v1.RolledBack
 	(*DatabaseNotConnected)(nil),  // 41: dbactor.messages.v1.DatabaseNotConnected
-	(*timestamppb.Timestamp)(nil), // 42: google.protobuf.Timestamp
+	(*Value)(nil),                 // 42: dbactor.messages.v1.Value
+	(*Column)(nil),                // 43: dbactor.messages.v1.Column
+	(*Row)(nil),                   // 44: dbactor.messages.v1.Row
+	(*Query)(nil),                 // 45: dbactor.messages.v1.Query
+	(*QueryResult)(nil),           // 46: dbactor.messages.v1.QueryResult
+	(*Exec)(nil),                  // 47: dbactor.messages.v1.Exec
+	(*ExecResult)(nil),            // 48: dbactor.messages.v1.ExecResult
+	(*DatabaseCount)(nil),         // 49: dbactor.messages.v1.DatabaseCount
+	(*CallerReleased)(nil),        // 50: dbactor.messages.v1.CallerReleased
+	(*timestamppb.Timestamp)(nil), // 51: google.protobuf.Timestamp
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: dbactor.messages.v1.Error.code:type_name -> dbactor.messages.v1.Code
 	6,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
-	42, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 3: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 4: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	42, // 5: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 6: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 7: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
-	5,  // 8: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
-	1,  // 9: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
-	5,  // 10: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
-	42, // 11: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
-	12, // 12: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
-	5,  // 13: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	42, // 14: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
-	42, // 15: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
-	42, // 16: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
-	42, // 17: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 18: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 19: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
-	42, // 20: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 21: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
-	2,  // 22: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
-	22, // 23: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
-	23, // 24: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
-	3,  // 25: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
-	23, // 26: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
-	5,  // 27: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
-	27, // 28: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
-	4,  // 29: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
-	5,  // 30: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
-	5,  // 31: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
-	42, // 32: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
-	42, // 33: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
-	42, // 34: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
-	5,  // 35: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
-	5,  // 36: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
-	5,  // 37: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	51, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
+	27, // 3: dbactor.messages.v1.Connect.owner:type_name -> dbactor.messages.v1.Pid
+	5,  // 4: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 5: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
+	51, // 6: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	27, // 7: dbactor.messages.v1.Disconnect.owner:type_name -> dbactor.messages.v1.Pid
+	5,  // 8: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 9: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
+	5,  // 10: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
+	1,  // 11: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
+	5,  // 12: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
+	51, // 13: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
+	12, // 14: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
+	5,  // 15: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
+	51, // 16: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	51, // 17: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	51, // 18: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	51, // 19: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 20: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 21: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
+	51, // 22: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 23: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
+	2,  // 24: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
+	22, // 25: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
+	23, // 26: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
+	3,  // 27: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
+	23, // 28: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
+	5,  // 29: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
+	27, // 30: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
+	4,  // 31: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
+	5,  // 32: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
+	5,  // 33: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
+	51, // 34: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
+	51, // 35: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
+	51, // 36: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
+	5,  // 37: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
+	5,  // 38: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
+	5,  // 39: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
+	51, // 40: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
+	42, // 41: dbactor.messages.v1.Row.values:type_name -> dbactor.messages.v1.Value
+	6,  // 42: dbactor.messages.v1.Query.target:type_name -> dbactor.messages.v1.Target
+	42, // 43: dbactor.messages.v1.Query.args:type_name -> dbactor.messages.v1.Value
+	51, // 44: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
+	43, // 45: dbactor.messages.v1.QueryResult.columns:type_name -> dbactor.messages.v1.Column
+	44, // 46: dbactor.messages.v1.QueryResult.rows:type_name -> dbactor.messages.v1.Row
+	5,  // 47: dbactor.messages.v1.QueryResult.error:type_name -> dbactor.messages.v1.Error
+	6,  // 48: dbactor.messages.v1.Exec.target:type_name -> dbactor.messages.v1.Target
+	42, // 49: dbactor.messages.v1.Exec.args:type_name -> dbactor.messages.v1.Value
+	51, // 50: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 51: dbactor.messages.v1.ExecResult.error:type_name -> dbactor.messages.v1.Error
+	27, // 52: dbactor.messages.v1.CallerReleased.caller:type_name -> dbactor.messages.v1.Pid
+	49, // 53: dbactor.messages.v1.CallerReleased.databases:type_name -> dbactor.messages.v1.DatabaseCount
+	5,  // 54: dbactor.messages.v1.CallerReleased.errors:type_name -> dbactor.messages.v1.Error
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -3107,13 +3948,23 @@ func file_messages_proto_init() {
 	if File_messages_proto != nil {
 		return
 	}
+	file_messages_proto_msgTypes[37].OneofWrappers = []any{
+		(*Value_Bool)(nil),
+		(*Value_Int)(nil),
+		(*Value_Float)(nil),
+		(*Value_Text)(nil),
+		(*Value_Bytes)(nil),
+		(*Value_Time)(nil),
+		(*Value_Numeric)(nil),
+		(*Value_Json)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   37,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

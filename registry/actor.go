@@ -145,7 +145,7 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		a.handle(c, m)
-	case *messages.Connect, *messages.Disconnect, *messages.GetStatus, *messages.ListDatabases:
+	case *messages.Connect, *messages.Disconnect, *messages.GetStatus, *messages.ListDatabases, *messages.Query, *messages.Exec:
 		if e := a.refuse(); e != nil {
 			c.Respond(supervisor.FailedReply(m, e))
 			return

@@ -18,8 +18,22 @@ var (
 	ErrClosed = messages.ErrClosed
 	// ErrNotConnected: Database.Run on a force-rollback database that is
 	// not connected (connecting for one operation would roll it back at
-	// once). Edgy raises RuntimeError("db is not connected.") there.
-	ErrNotConnected = errors.New("dbactor: database not connected")
+	// once; Edgy raises RuntimeError("db is not connected.") there), or a
+	// Query or Exec on a database with no open pool.
+	ErrNotConnected = messages.ErrNotConnected
+	// ErrOverloaded: every query worker of the database was busy and its
+	// queue full; the statement was not run.
+	ErrOverloaded = messages.ErrOverloaded
+	// ErrLimitExceeded: a Query's result had more rows or bytes than its
+	// limits allow; nothing was returned.
+	ErrLimitExceeded = messages.ErrLimitExceeded
+	// ErrQuery: the server refused or failed a Query's or Exec's statement;
+	// the error carries the server's message (and SQLSTATE), never a
+	// password.
+	ErrQuery = messages.ErrQuery
+	// ErrUnavailable: an attached client could not reach the registry's
+	// node (it went away during the call).
+	ErrUnavailable = messages.ErrUnavailable
 	// ErrConnLost: a statement run through Database.DB() (PostgreSQL) lost
 	// its connection while it ran. It may or may not have been executed,
 	// so it was not retried on another connection (pgx would let

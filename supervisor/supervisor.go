@@ -199,6 +199,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 			t = &messages.Target{} // the main database
 		}
 		a.forward(c, t, nil)
+	case *messages.Query:
+		a.forward(c, orMain(m.GetTarget()), m.GetDeadline())
+	case *messages.Exec:
+		a.forward(c, orMain(m.GetTarget()), m.GetDeadline())
 	case *messages.ListDatabases:
 		list := &messages.DatabaseList{}
 		for _, mb := range a.members {
@@ -279,8 +283,20 @@ func withDeadline(req any, d time.Time) any {
 		return &messages.Disconnect{Force: m.GetForce(), Deadline: deadline.Proto(d)}
 	case *messages.GetStatus:
 		return &messages.GetStatus{}
+	case *messages.Query:
+		return &messages.Query{Sql: m.GetSql(), Args: m.GetArgs(), MaxRows: m.GetMaxRows(), MaxBytes: m.GetMaxBytes(), Deadline: deadline.Proto(d)}
+	case *messages.Exec:
+		return &messages.Exec{Sql: m.GetSql(), Args: m.GetArgs(), Deadline: deadline.Proto(d)}
 	}
 	return req
+}
+
+// orMain is t, or the main database when the request names none.
+func orMain(t *messages.Target) *messages.Target {
+	if t == nil {
+		return &messages.Target{}
+	}
+	return t
 }
 
 // unhold takes one registry-wide connect off Held, clamping at 0; it
@@ -620,6 +636,14 @@ func Relabel(reply any, name string) any {
 			st.LastError = relabel([]*messages.Error{r.GetLastError()})[0]
 		}
 		return st
+	case *messages.QueryResult:
+		if r.GetError() != nil {
+			return &messages.QueryResult{Columns: r.GetColumns(), Rows: r.GetRows(), Error: relabel([]*messages.Error{r.GetError()})[0]}
+		}
+	case *messages.ExecResult:
+		if r.GetError() != nil {
+			return &messages.ExecResult{RowsAffected: r.GetRowsAffected(), Error: relabel([]*messages.Error{r.GetError()})[0]}
+		}
 	}
 	return reply
 }
