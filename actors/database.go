@@ -98,6 +98,8 @@ func (a *databaseActor) Receive(c actor.Context) {
 		c.Respond(res)
 	case *messages.GetStatus:
 		c.Respond(a.s.Status())
+	case *messages.Query, *messages.Exec:
+		a.statement(c) // on a query worker: the mailbox never waits for SQL
 	case *faults.Panic:
 		panic(m.Value)
 	case *actor.Stopped:

@@ -57,6 +57,8 @@ type State struct {
 	sb            atomic.Pointer[sandbox] // the open pool's, force rollback only
 	hmu           sync.Mutex
 	h             health
+
+	queries queries // the Query and Exec workers, see query.go
 }
 
 // StateOptions configure NewState.
@@ -77,6 +79,9 @@ type StateOptions struct {
 	// the actor system's EventStream). It runs on the publishing goroutine:
 	// return quickly. A panic in it is recovered and logged.
 	Events func(messages.Event)
+	// Query configures the workers that run messages.Query and
+	// messages.Exec, and the default limits of a Query's result.
+	Query QueryOptions
 }
 
 // NewState prepares the state of database name ("" is the main database).
@@ -105,6 +110,7 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		secrets:        cfg.Secrets(),
 		forceRollback:  opts.ForceRollback,
 		instrument:     opts.Instrument,
+		queries:        queries{opts: opts.Query.withDefaults()},
 	}
 }
 
@@ -241,6 +247,7 @@ func (s *State) startClose() <-chan struct{} {
 	sb := s.sb.Swap(nil)
 	hook := s.closingHook.Swap(nil)
 	s.stopHealth()
+	s.cut(db) // statements running on it end rather than hold the close up
 	if db == nil && pool == nil {
 		return s.closing
 	}
@@ -268,8 +275,8 @@ func (s *State) startClose() <-chan struct{} {
 	return done
 }
 
-// WaitClosed waits until every close started so far has finished, and
-// every health loop has returned, or ctx ends.
+// WaitClosed waits until every close started so far has finished, every
+// health loop has returned and no query worker runs, or ctx ends.
 func (s *State) WaitClosed(ctx context.Context) error {
 	s.mu.Lock()
 	done := s.closing
@@ -287,7 +294,7 @@ func (s *State) WaitClosed(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		if loop == nil {
-			return nil
+			return s.waitWorkers(ctx)
 		}
 		select {
 		case <-loop:

@@ -76,6 +76,11 @@ type registryActor struct {
 	drain      *drain.Drain
 	callbacks  int // callback actors spawned, for their names
 	stopping   bool
+	// callers holds the counts of tracked callers (callers.go); forceAll
+	// and forceDB count the forced disconnects seen.
+	callers  map[string]*holder
+	forceAll uint64
+	forceDB  map[string]uint64
 }
 
 // Receive implements actor.Actor.
@@ -105,7 +110,10 @@ func (a *registryActor) Receive(c actor.Context) {
 		}
 	case *faults.Panic:
 		panic(m.Value)
+	case *settled:
+		a.settle(c, m.op, m.reply)
 	case *actor.Terminated:
+		a.callerTerminated(c, m)
 		if p, ok := c.ActorSystem().ProcessRegistry.GetLocal(m.GetWho().GetId()); ok && p != nil && m.GetWho().GetAddress() == c.ActorSystem().Address() {
 			// A new actor under the old name registered meanwhile: the old
 			// one's Terminated must not drop its callbacks. Watch the new one.
@@ -145,7 +153,30 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		a.handle(c, m)
-	case *messages.Connect, *messages.Disconnect, *messages.GetStatus, *messages.ListDatabases, *messages.Query, *messages.Exec:
+	case *messages.Connect:
+		if e := a.refuse(); e != nil {
+			c.Respond(supervisor.FailedReply(m, e))
+			return
+		}
+		if h := a.holderFor(c, m.GetOwner()); h != nil {
+			a.trackedConnect(c, m, h)
+			return
+		}
+		c.Forward(a.supervisor)
+	case *messages.Disconnect:
+		if e := a.refuse(); e != nil {
+			c.Respond(supervisor.FailedReply(m, e))
+			return
+		}
+		if m.GetForce() {
+			a.forced(m)
+		}
+		if h := a.holderFor(c, m.GetOwner()); h != nil {
+			a.trackedDisconnect(c, m, h)
+			return
+		}
+		c.Forward(a.supervisor)
+	case *messages.GetStatus, *messages.ListDatabases, *messages.Query, *messages.Exec:
 		if e := a.refuse(); e != nil {
 			c.Respond(supervisor.FailedReply(m, e))
 			return
@@ -221,7 +252,7 @@ func (a *registryActor) start(c actor.Context) {
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
 		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout, Held: &a.p.held,
-		Scrub: a.p.scrub, Events: a.p.opts.events,
+		Scrub: a.p.scrub, Events: a.p.opts.events, Answered: a.p.answeredHook(c.ActorSystem(), c.Self()),
 	}), "supervisor")
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}

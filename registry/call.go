@@ -57,6 +57,10 @@ type caller struct {
 	system  *actor.ActorSystem
 	gates   []*gate
 	timeout time.Duration
+	// lost, when set, gives a channel closed once pid's node is known to
+	// have gone away: a call waiting on it then fails with ErrUnavailable
+	// at once instead of at its deadline (an attached Client).
+	lost func(pid *actor.PID) <-chan struct{}
 }
 
 // lateGrace is how long a call keeps listening, after its caller gave up,
@@ -98,9 +102,13 @@ func (c *caller) call(ctx context.Context, pid *actor.PID, build func(*timestamp
 	d := deadline.FromContext(ctx, time.Now(), c.timeout)
 	ctx, cancel := context.WithDeadline(ctx, d)
 	defer cancel()
+	var lost <-chan struct{}
+	if c.lost != nil {
+		lost = c.lost(pid)
+	}
 	pending := ask.Send(c.system, pid, build(deadline.Proto(d)))
-	reply, err := pending.Wait(ctx)
-	if err == nil || undo == nil || ctx.Err() == nil {
+	reply, err := pending.WaitOr(ctx, lost)
+	if err == nil || undo == nil || (ctx.Err() == nil && !errors.Is(err, ask.ErrNodeLost)) {
 		pending.Close()
 		c.leave()
 		return reply, requestError(err)
@@ -125,6 +133,8 @@ func requestError(err error) error {
 		return nil
 	case errors.Is(err, ask.ErrNoActor):
 		return fmt.Errorf("%w: %w", ErrClosed, err)
+	case errors.Is(err, ask.ErrNodeLost):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", ErrCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ask.ErrTimeout):

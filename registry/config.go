@@ -52,6 +52,11 @@ type Config struct {
 	// its recovery probes after an outage (see HealthConfig). The zero value
 	// pings every 5 s and probes with backoff from 500 ms to 30 s.
 	Health HealthConfig
+	// Query configures how each database this registry owns runs the
+	// messages.Query and messages.Exec requests sent to PID() (see
+	// QueryConfig). The zero value runs 4 statements at once with 256
+	// more queued, and returns results of at most 1000 rows and 1 MiB.
+	Query QueryConfig
 }
 
 // HealthConfig configures health checks: Interval between idle pings
@@ -60,6 +65,19 @@ type Config struct {
 // changes a ref count or closes a pool: users stay connected, and their
 // queries work again once the server is back.
 type HealthConfig = actors.HealthOptions
+
+// QueryConfig configures the query workers of a database: the statements
+// of messages.Query and messages.Exec (SQL by message, for callers that
+// hold no pool, such as actors on other nodes) never run in the database
+// actor's mailbox but on at most Workers goroutines at once (default 4);
+// at most Queue more wait for one, first come first served (default 256),
+// and beyond that a statement is refused at once with CODE_OVERLOADED
+// (ErrOverloaded). MaxRows (default 1000) and MaxBytes (default 1 MiB, at
+// most 3 MiB) bound the result of a Query that sets no max_rows or
+// max_bytes of its own; a larger result fails with CODE_LIMIT_EXCEEDED. A
+// zero field means its default; a negative Workers or Queue, or a
+// MaxBytes above 3 MiB, is a configuration error (ErrInvalidConfig).
+type QueryConfig = actors.QueryOptions
 
 // Event is a typed notification published on the actor system's
 // EventStream and passed to the hook of WithEventHook: the lifecycle
@@ -204,6 +222,10 @@ type plan struct {
 	endJobs  context.CancelFunc
 	// supervisor is the supervisor actor, for the registry's strategy.
 	supervisor atomic.Pointer[actor.PID]
+	// tracked holds the tracked registry-wide requests under way (the
+	// registry's copy of the request → *pendingOp), for the supervisor's
+	// Answered hook.
+	tracked sync.Map
 }
 
 // waitWork waits up to d for schema requests under way and reports whether
@@ -280,7 +302,11 @@ func (p *plan) build() error {
 	var errs []error
 	stateOpts := func(name string) actors.StateOptions {
 		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout,
-			Health: p.cfg.Health, Events: p.opts.events, ForceRollback: p.opts.rollback[name], Instrument: p.opts.instrument}
+			Health: p.cfg.Health, Events: p.opts.events, ForceRollback: p.opts.rollback[name], Instrument: p.opts.instrument,
+			Query: p.cfg.Query}
+	}
+	if err := p.cfg.Query.Validate(); err != nil {
+		errs = append(errs, &ConfigError{Err: fmt.Errorf("Config.Query: %w", err)})
 	}
 	owned := func(name, url string) {
 		if strings.TrimSpace(url) == "" && name == "" {

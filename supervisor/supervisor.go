@@ -50,6 +50,11 @@ type Options struct {
 	// Events, when set, receives the ActorCrashed events of the supervisor's
 	// children (after the actor system's EventStream).
 	Events func(messages.Event)
+	// Answered, when set, is called once for every registry-wide Connect
+	// or Disconnect (no target) the supervisor answers, with the answer,
+	// just before it is sent (reply nil: the operation crashed). It runs on
+	// the goroutine that answers; it must not block.
+	Answered func(req, reply any)
 }
 
 // Close asks the supervisor to refuse further requests, wait for those in
@@ -85,7 +90,7 @@ func Props(members []Member, opts Options) *actor.Props {
 	children := &Strategy{Directive: actor.RestartDirective, Logger: opts.Logger, Events: opts.Events, Scrub: opts.Scrub,
 		Database: func(pid *actor.PID) string {
 			for _, mb := range members {
-				if mb.State.PID().Equal(pid) {
+				if p := mb.State.PID(); p != nil && p.Equal(pid) {
 					return mb.Name
 				}
 			}
@@ -165,7 +170,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		switch {
 		case m.GetTarget() != nil:
 			a.forward(c, m.GetTarget(), m.GetDeadline())
+		case !a.closing && a.single():
+			a.direct(c, m.GetDeadline(), false)
 		case a.closing:
+			a.answered(m, FailedReply(m, closedError()))
 			c.Respond(FailedReply(m, closedError()))
 		default:
 			a.fanOut(c, m.GetDeadline(), a.connectAll, nil)
@@ -174,7 +182,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		switch {
 		case m.GetTarget() != nil:
 			a.forward(c, m.GetTarget(), m.GetDeadline())
+		case !a.closing && a.single():
+			a.direct(c, m.GetDeadline(), m.GetForce())
 		case a.closing:
+			a.answered(m, FailedReply(m, closedError()))
 			c.Respond(FailedReply(m, closedError()))
 		default:
 			force := m.GetForce()
@@ -335,21 +346,34 @@ func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op 
 	d := deadline.FromMessage(ts, time.Now(), a.opts.DefaultTimeout)
 	req := c.Message()
 	a.ops.Go(func() {
-		finished := false
+		finished, told := false, false
 		defer a.survive(sys, sender, req, func() {
 			if !finished && undo != nil {
 				undo()
 			}
 		})
+		defer func() {
+			if !told { // crashed: told before survive answers
+				a.answered(req, nil)
+			}
+		}()
 		faults.Hit(faults.SupervisorFanOut, nil, req)
 		ctx, cancel := context.WithDeadline(context.Background(), d)
 		defer cancel()
 		reply := op(ctx, sys, d)
-		finished = true
+		finished, told = true, true
+		a.answered(req, reply)
 		if sender != nil {
 			sys.Root.Send(sender, reply)
 		}
 	})
+}
+
+// answered tells Options.Answered how a registry-wide request ended.
+func (a *supervisorActor) answered(req, reply any) {
+	if a.opts.Answered != nil {
+		a.opts.Answered(req, reply)
+	}
 }
 
 // survive keeps a panic in one of the supervisor's goroutines (a bug) from
@@ -525,17 +549,22 @@ func (a *supervisorActor) closeOwned(sys *actor.ActorSystem) {
 // member order.
 func (a *supervisorActor) each(ctx context.Context, sys *actor.ActorSystem, members []Member, msg func(Member) any) []Outcome {
 	out := make([]Outcome, len(members))
+	one := func(i int, mb Member) {
+		defer func() {
+			if r := recover(); r != nil {
+				out[i] = Outcome{Database: mb.Name, Err: &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: mb.Name,
+					Message: "crashed: " + crash.Wrap(r, a.opts.Scrub).Reason}}
+			}
+		}()
+		out[i] = a.ask(ctx, sys, mb, msg(mb))
+	}
+	if len(members) == 1 {
+		one(0, members[0]) // nothing to wait for concurrently
+		return out
+	}
 	var wg sync.WaitGroup
 	for i, mb := range members {
-		wg.Go(func() {
-			defer func() {
-				if r := recover(); r != nil {
-					out[i] = Outcome{Database: mb.Name, Err: &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: mb.Name,
-						Message: "crashed: " + crash.Wrap(r, a.opts.Scrub).Reason}}
-				}
-			}()
-			out[i] = a.ask(ctx, sys, mb, msg(mb))
-		})
+		wg.Go(func() { one(i, mb) })
 	}
 	wg.Wait()
 	return out
@@ -559,6 +588,12 @@ func (a *supervisorActor) ask(ctx context.Context, sys *actor.ActorSystem, mb Me
 		o.Err = RequestError(mb.Name, err)
 		return o
 	}
+	return outcomeOf(mb, reply)
+}
+
+// outcomeOf reads a database actor's answer to a Connect or Disconnect.
+func outcomeOf(mb Member, reply any) Outcome {
+	o := Outcome{Database: mb.Name}
 	switch r := Relabel(reply, mb.Name).(type) {
 	case *messages.ConnectResult:
 		o.Changed = r.GetOpened()

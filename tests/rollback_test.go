@@ -56,7 +56,7 @@ func rollbackCase(t *testing.T, bad string, timeout time.Duration, check func(t 
 
 	var ce *registry.ConnectError
 	require.ErrorAs(t, err, &ce)
-	require.Equal(t, "bad", ce.Database)
+	require.Equal(t, "bad", ce.Database, "err: %v", err)
 	require.Len(t, unwrapAll(err), 1, "only the bad database failed: %v", err)
 	check(t, err)
 

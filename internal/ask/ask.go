@@ -17,6 +17,9 @@ var (
 	// ErrTimeout is returned when no reply came before the timeout and ctx
 	// carried no earlier deadline.
 	ErrTimeout = errors.New("no reply before timeout")
+	// ErrNodeLost is returned by WaitOr when its lost channel closed first:
+	// the target's node went away.
+	ErrNodeLost = errors.New("the actor's node went away")
 )
 
 // Pending is a request whose reply has not been read yet.
@@ -47,6 +50,22 @@ func (p *Pending) Wait(ctx context.Context) (any, error) {
 		default:
 			return nil, context.Cause(ctx)
 		}
+	}
+}
+
+// WaitOr is Wait that also gives up, with ErrNodeLost, when lost is closed
+// (a nil lost never closes).
+func (p *Pending) WaitOr(ctx context.Context, lost <-chan struct{}) (any, error) {
+	if lost == nil {
+		return p.Wait(ctx)
+	}
+	select {
+	case reply := <-p.r.ch:
+		return p.result(reply)
+	case <-lost:
+		return nil, fmt.Errorf("%w: %s", ErrNodeLost, p.pid.GetAddress())
+	case <-ctx.Done():
+		return p.Wait(ctx)
 	}
 }
 

@@ -36,6 +36,9 @@ const (
 	// HealthPing: a database's health ping or recovery probe is about to
 	// run; the function's panic is the ping failing.
 	HealthPing Point = "database.healthping"
+	// QueryWorker: a query worker is about to run a statement (msg: the
+	// *messages.Query or *messages.Exec).
+	QueryWorker Point = "database.query"
 )
 
 // Fault runs at an armed point: self is the actor (nil outside one), msg

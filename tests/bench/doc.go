@@ -12,13 +12,15 @@
 // Benchmark<ID><Name>/dbactor and Benchmark<ID><Name>/reference, sharing one
 // setup (in the parent benchmark) and measured one after the other; the
 // others are single benchmarks reporting b.ReportMetric figures. The ID
-// (P1 … P5, M) selects the target in benchtable's table:
+// (P1 … P6, M) selects the target in benchtable's table:
 //
 //	P1  query path        reference ÷ dbactor ns/op ≥ 0.98
 //	P2  lifecycle ops     dbactor ÷ (2 × reference) ns/op ≤ 2.5; allocs/op shown
 //	P3  cold start        reference ÷ dbactor ns/op ≥ 4
 //	P4  rollback          ms-to-error ≤ ms-limit, sessions-left = goroutines-left = 0
 //	P5  callback fan-out  ≥ 1,000,000 deliveries/s
+//	P6  remote lifecycle  dbactor ÷ reference ns/op ≤ 1.3 (Connect+Disconnect
+//	    from a client node vs two bare remote request/responses)
 //	M   memory            heap-B/registry, reported
 //
 // Serial benchmarks use b.Loop; parallel ones use b.RunParallel (which has

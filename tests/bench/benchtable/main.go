@@ -6,7 +6,7 @@
 //
 // Benchmarks come in pairs measured in the same run, Benchmark<ID><Name>/dbactor
 // and Benchmark<ID><Name>/reference, or alone (P4, P5, M), reporting their
-// figures with b.ReportMetric. The ID (P1 … P5, M) selects the target; the
+// figures with b.ReportMetric. The ID (P1 … P6, M) selects the target; the
 // -N GOMAXPROCS suffix is ignored, and repeated runs (-count, or several
 // outputs concatenated) are reduced to their median. The exit status is 1
 // when a target fails, when a target has no benchmark in the input (unless
@@ -73,6 +73,9 @@ var targets = []target{
 		}
 		v := r.own.median(unit)
 		return verdict{own: r.own.cell(unit, 0), ratio: "—", pass: v >= 1e6, judged: true}
+	}},
+	{id: "P6", text: "≤ 1.3 (dbactor ÷ reference ns/op)", eval: func(r *row) verdict {
+		return lower(r, r.paired(func(own, ref float64) float64 { return own / ref }), 1.3, nsAllocsCell)
 	}},
 	{id: "M", text: "report", eval: func(r *row) verdict {
 		const unit = "heap-B/registry"

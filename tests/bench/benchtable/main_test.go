@@ -21,6 +21,8 @@ BenchmarkP3ColdStart/reference-2 	  5	 250000000 ns/op	 17.00 pools/op
 BenchmarkP4Rollback-2 	  1	  1000000 ns/op	 1020 ms-to-error	 1100 ms-to-error-max	 1050 ms-limit	 0 sessions-left	 0 goroutines-left
 BenchmarkP4Rollback-2 	  1	  1000000 ns/op	 1030 ms-to-error	 1100 ms-to-error-max	 1050 ms-limit	 0 sessions-left	 1 goroutines-left
 BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s
+BenchmarkP6RemoteConnectDisconnect/dbactor-2 	  2000	  500000 ns/op	  6600 B/op	  128 allocs/op
+BenchmarkP6RemoteConnectDisconnect/reference-2 	  2500	  400000 ns/op	  5800 B/op	  119 allocs/op
 BenchmarkMIdleRegistry-2 	  1	  1000000 ns/op	 345678 heap-B/registry	 20334 heap-B/database
 BenchmarkZExtra/dbactor-2 	  1	  100 ns/op
 PASS
@@ -56,8 +58,10 @@ func TestEvaluate(t *testing.T) {
 		"P3ColdStart":         {"| 5.000 |", "| pass |"},
 		"P4Rollback":          {"1,025.0 ms-to-error", "goroutines-left 1", "**FAIL**"},
 		"P5FanOut":            {"1,600,000 deliveries/s", "| pass |"},
-		"MIdleRegistry":       {"345,678 heap-B/registry", "| report |"},
-		"ZExtra":              {"100 ns/op", "| — | — |"},
+		// 500,000 ÷ 400,000 = 1.25 ≤ 1.3.
+		"P6RemoteConnectDisconnect": {"128 allocs/op", "| 1.250 |", "| pass |"},
+		"MIdleRegistry":             {"345,678 heap-B/registry", "| report |"},
+		"ZExtra":                    {"100 ns/op", "| — | — |"},
 	} {
 		row, ok := rows[name]
 		if !ok {

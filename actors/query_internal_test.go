@@ -1,0 +1,262 @@
+package actors
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// spawnQuery starts a database actor on an SQLite file, connected, as the
+// supervisor would.
+func spawnQuery(t *testing.T, url string, opts StateOptions, secrets ...string) (*actor.ActorSystem, *State) {
+	t.Helper()
+	cfg, err := dsn.Parse(url)
+	require.NoError(t, err)
+	sys := testdb.ActorSystem(t)
+	s := NewState("q", cfg, opts)
+	s.AlsoScrub(secrets...)
+	pid := sys.Root.Spawn(DatabaseProps(s))
+	s.SetPID(pid)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, ask.WaitStopped(ctx, sys, pid, false))
+		s.Shutdown()
+		require.NoError(t, s.WaitClosed(ctx))
+	})
+	r := ask1(t, sys, pid, &messages.Connect{}).(*messages.ConnectResult)
+	require.Empty(t, r.GetErrors())
+	return sys, s
+}
+
+func ask1(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reply, err := ask.Request(ctx, sys, pid, msg, 0)
+	require.NoError(t, err)
+	return reply
+}
+
+func waitReply(t *testing.T, p *ask.Pending) any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reply, err := p.Wait(ctx)
+	require.NoError(t, err)
+	return reply
+}
+
+// gate holds the statements that reach faults.QueryWorker until opened.
+type gate struct {
+	reached chan string // the SQL of each statement held
+	open    chan struct{}
+}
+
+func armGate(t *testing.T, match string) *gate {
+	g := &gate{reached: make(chan string, 16), open: make(chan struct{})}
+	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+		var sql string
+		switch m := msg.(type) {
+		case *messages.Query:
+			sql = m.GetSql()
+		case *messages.Exec:
+			sql = m.GetSql()
+		}
+		if !strings.Contains(sql, match) {
+			return
+		}
+		g.reached <- sql
+		<-g.open
+	})
+	t.Cleanup(disarm)
+	t.Cleanup(g.release) // before disarm: a held worker must not outlive the test
+	return g
+}
+
+func (g *gate) release() {
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+func (g *gate) wait(t *testing.T) string {
+	t.Helper()
+	select {
+	case sql := <-g.reached:
+		return sql
+	case <-time.After(10 * time.Second):
+		t.Fatal("no statement reached the worker")
+		return ""
+	}
+}
+
+func sqliteURL(t *testing.T) string { return "sqlite:///" + filepath.Join(t.TempDir(), "q.db") }
+
+func queryErr(t *testing.T, reply any) *messages.Error {
+	t.Helper()
+	switch r := reply.(type) {
+	case *messages.QueryResult:
+		return r.GetError()
+	case *messages.ExecResult:
+		return r.GetError()
+	}
+	t.Fatalf("unexpected reply %T", reply)
+	return nil
+}
+
+// One worker, a queue of one: a third statement is refused at once while
+// the first runs and the second waits; the actor keeps answering; they
+// run in order once the worker is free; and the counts survive a restart
+// of the actor.
+func TestQueryWorkersQueueAndRestart(t *testing.T) {
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 1}})
+	g := armGate(t, "held")
+	pid := s.PID()
+
+	first := ask.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"})
+	defer first.Close()
+	g.wait(t) // on the worker
+
+	// A crash restarts the actor; the worker and its queue live in State.
+	sys.Root.Send(pid, &faults.Panic{Value: "boom"})
+	st := ask1(t, sys, pid, &messages.GetStatus{}).(*messages.Status)
+	require.True(t, st.GetConnected())
+
+	second := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE t (n INTEGER)"})
+	defer second.Close()
+	third := ask1(t, sys, pid, &messages.Query{Sql: "SELECT 3"})
+	e := queryErr(t, third)
+	require.Equal(t, messages.Code_CODE_OVERLOADED, e.GetCode(), e.GetMessage())
+	require.Contains(t, e.GetMessage(), "(1)")
+	require.ErrorIs(t, e, messages.ErrOverloaded)
+
+	// The mailbox is free while the worker is held.
+	st = ask1(t, sys, pid, &messages.GetStatus{}).(*messages.Status)
+	require.EqualValues(t, 1, st.GetRefCount())
+
+	g.release()
+	r := waitReply(t, first).(*messages.QueryResult)
+	require.Nil(t, r.GetError())
+	require.Len(t, r.GetRows(), 1)
+	require.Nil(t, waitReply(t, second).(*messages.ExecResult).GetError())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.waitWorkers(ctx))
+	s.queries.mu.Lock()
+	require.Zero(t, s.queries.workers)
+	require.Empty(t, s.queries.queue)
+	require.Empty(t, s.queries.running)
+	s.queries.mu.Unlock()
+}
+
+// A panic on a worker is answered CODE_INTERNAL without any password, is
+// reported, and frees the worker.
+func TestQueryWorkerPanic(t *testing.T) {
+	var crashed atomic.Pointer[messages.ActorCrashed]
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{
+		Query: QueryOptions{Workers: 1, Queue: 1},
+		Events: func(ev messages.Event) {
+			if c, ok := ev.(*messages.ActorCrashed); ok {
+				crashed.Store(c)
+			}
+		},
+	}, "hunter2secret")
+	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+		if q, ok := msg.(*messages.Query); ok && strings.Contains(q.GetSql(), "boom") {
+			panic("driver exploded near hunter2secret")
+		}
+	})
+	defer disarm()
+	for _, msg := range []any{&messages.Query{Sql: "SELECT 'boom'"}, &messages.Query{Sql: "SELECT 'boom' AS again"}} {
+		e := queryErr(t, ask1(t, sys, s.PID(), msg))
+		require.Equal(t, messages.Code_CODE_INTERNAL, e.GetCode())
+		require.Contains(t, e.GetMessage(), "driver exploded")
+		require.NotContains(t, e.GetMessage(), "hunter2secret")
+	}
+	c := crashed.Load()
+	require.NotNil(t, c)
+	require.NotContains(t, c.GetReason(), "hunter2secret")
+	require.Equal(t, "*messages.Query", c.GetMessageType())
+	// The one worker is free again.
+	r := ask1(t, sys, s.PID(), &messages.Query{Sql: "SELECT 2"}).(*messages.QueryResult)
+	require.Nil(t, r.GetError())
+}
+
+// A statement held before it runs while its pool closes is answered
+// CODE_NOT_CONNECTED; one queued behind it too, without running.
+func TestQueryPoolClosedMeanwhile(t *testing.T) {
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 4}})
+	g := armGate(t, "held")
+	pid := s.PID()
+	first := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE held (n INTEGER)"})
+	defer first.Close()
+	g.wait(t)
+	second := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE queued (n INTEGER)"})
+	defer second.Close()
+	// The disconnect is answered while the statement is held: it does not
+	// wait for it.
+	d := ask1(t, sys, pid, &messages.Disconnect{}).(*messages.DisconnectResult)
+	require.Empty(t, d.GetErrors())
+	require.True(t, d.GetClosed())
+	g.release()
+	for _, p := range []*ask.Pending{first, second} {
+		e := queryErr(t, waitReply(t, p))
+		require.Equal(t, messages.Code_CODE_NOT_CONNECTED, e.GetCode(), e.GetMessage())
+		require.ErrorIs(t, e, messages.ErrNotConnected)
+		require.Contains(t, e.GetMessage(), `database "q" was disconnected`)
+	}
+}
+
+// A statement whose deadline passes while it waits in the queue is
+// answered CODE_TIMEOUT without running.
+func TestQueryExpiresInQueue(t *testing.T) {
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 4}})
+	g := armGate(t, "held")
+	pid := s.PID()
+	first := ask.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"})
+	defer first.Close()
+	g.wait(t)
+	d := time.Now().Add(100 * time.Millisecond)
+	second := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE never (n INTEGER)", Deadline: deadline.Proto(d)})
+	defer second.Close()
+	// Nothing to synchronise with: the worker is held until the deadline
+	// is behind us, which only the clock can tell.
+	<-time.After(time.Until(d))
+	g.release()
+	require.Nil(t, queryErr(t, waitReply(t, first)))
+	e := queryErr(t, waitReply(t, second))
+	require.Equal(t, messages.Code_CODE_TIMEOUT, e.GetCode(), e.GetMessage())
+	require.Contains(t, e.GetMessage(), "nothing was run")
+	r := ask1(t, sys, pid, &messages.Query{Sql: "SELECT count(*) FROM sqlite_master WHERE name = 'never'"}).(*messages.QueryResult)
+	require.Nil(t, r.GetError())
+	require.EqualValues(t, 0, r.GetRows()[0].GetValues()[0].GetInt())
+}
+
+func TestQueryOptions(t *testing.T) {
+	require.Equal(t, QueryOptions{Workers: DefaultQueryWorkers, Queue: DefaultQueryQueue, MaxRows: DefaultMaxRows, MaxBytes: DefaultMaxBytes},
+		QueryOptions{}.withDefaults())
+	require.Equal(t, MaxBytesLimit, QueryOptions{MaxBytes: MaxBytesLimit + 1}.withDefaults().MaxBytes)
+	require.NoError(t, QueryOptions{}.Validate())
+	require.NoError(t, QueryOptions{Workers: 1, Queue: 1, MaxRows: 1, MaxBytes: MaxBytesLimit}.Validate())
+	err := QueryOptions{Workers: -1, Queue: -2, MaxBytes: MaxBytesLimit + 1}.Validate()
+	require.ErrorContains(t, err, "Workers is -1")
+	require.ErrorContains(t, err, "Queue is -2")
+	require.ErrorContains(t, err, "MaxBytes is 3145729")
+}

@@ -1,0 +1,524 @@
+// Command remote runs dbactor across two processes on 127.0.0.1: a database
+// node, which hosts the registry and owns the database, and a client node,
+// which holds no database and reaches the registry by protobuf messages
+// only (Proto.Actor remote).
+//
+// With no flags it runs the whole demo: it starts the database node as a
+// child process (this program again, with -role=db), reads the node's
+// address from the child's output, and acts as the client node itself:
+// attach, Connect, CreateSchema, a model callback that runs on the client
+// node when the database node registers a model, Exec and Query by message,
+// Disconnect, Close — then it tells the child to exit (by closing its
+// stdin) and waits for it.
+//
+//	go run ./examples/remote                          # the whole demo, SQLite in a temp dir
+//	go run ./examples/remote -database='postgres://…' # or DBACTOR_EXAMPLE_DATABASE=…
+//
+// Or one side per terminal:
+//
+//	go run ./examples/remote -role=db                         # prints its address
+//	go run ./examples/remote -role=client -addr=127.0.0.1:PORT
+//
+// The database node reads commands on its stdin, one per line: `register
+// <Model>` registers a model (firing the client's callback), `status`
+// prints the main database's state, and `exit` — or the end of stdin —
+// closes the node.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/registry"
+)
+
+const (
+	// envDatabase is the environment variable naming the database URL when
+	// -database is not given.
+	envDatabase = "DBACTOR_EXAMPLE_DATABASE"
+	// readyPrefix starts the line the database node prints once it serves;
+	// its address follows.
+	readyPrefix = "db node listening on "
+	// schema is where the demo's table lives.
+	schema = "remote_demo"
+	// model is the model the database node registers.
+	model = "Note"
+	// demoTimeout bounds the whole demo, and a client run alone (the wait
+	// for a model registration typed by hand included).
+	demoTimeout = 30 * time.Second
+	// stopTimeout is how long the child may take to exit once told to,
+	// before it is killed.
+	stopTimeout = 15 * time.Second
+)
+
+// Note is the model the database node registers (table "notes").
+type Note struct {
+	ID      int64     `db:"id,pk"`
+	Title   string    `db:"title"`
+	Stars   int64     `db:"stars"`
+	Done    bool      `db:"done"`
+	Created time.Time `db:"created"`
+}
+
+func main() {
+	role := flag.String("role", "", `"" runs the whole demo; "db" the database node alone; "client" the client node alone`)
+	addr := flag.String("addr", "", `db: the host:port to listen on (default 127.0.0.1:0, any free port); client: the database node's address`)
+	database := flag.String("database", os.Getenv(envDatabase), "database URL of the database node (default: SQLite in a temp dir; env "+envDatabase+")")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var err error
+	switch *role {
+	case "":
+		err = demo(ctx, os.Stdout, os.Stderr, *database)
+	case "db":
+		if *addr == "" {
+			*addr = "127.0.0.1:0"
+		}
+		err = runDB(ctx, os.Stdin, os.Stdout, *addr, *database)
+	case "client":
+		if *addr == "" {
+			err = errors.New("-role=client needs -addr=<the database node's host:port>")
+			break
+		}
+		err = runClient(ctx, os.Stdout, *addr, byHand{out: os.Stdout})
+	default:
+		err = fmt.Errorf("unknown -role %q (want db or client, or none)", *role)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "remote:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// demo runs the database node as a child process (this executable with
+// -role=db) and the client node here.
+func demo(ctx context.Context, out, stderr io.Writer, database string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "-role=db", "-addr=127.0.0.1:0")
+	// The URL goes by the environment: a password in it would show in ps.
+	cmd.Env = append(os.Environ(), envDatabase+"="+database)
+	cmd.Stderr = stderr
+	return runDemo(ctx, out, cmd)
+}
+
+// runDemo starts cmd, which must run the database node (runDB on its stdin
+// and stdout), and runs the client node against it. The child is stopped
+// before runDemo returns, whatever happens.
+func runDemo(ctx context.Context, out io.Writer, cmd *exec.Cmd) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
+	defer cancel()
+	child, err := startChild(ctx, cmd, out)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, child.stop()) }() // in case runClient did not get to it
+	fmt.Fprintf(out, "1. database node started as child process; its address: %s\n", child.addr)
+	return runClient(ctx, out, child.addr, child)
+}
+
+// dbNode is how the client asks the database node for what the protocol
+// does not carry: registering a model (which only the registry's own node
+// does) and printing its own view of the database.
+type dbNode interface {
+	register(ctx context.Context, model string) error
+	status(ctx context.Context) error
+	// stop ends the database node (if this process runs it); idempotent.
+	stop() error
+	// exits reports whether stop ends the database node.
+	exits() bool
+}
+
+// runClient is the client node: it attaches to the registry at addr and
+// goes through the steps.
+func runClient(ctx context.Context, out io.Writer, addr string, db dbNode) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
+	defer cancel()
+	host, _, _ := net.SplitHostPort(addr)
+	n, err := node.StartClient(node.Config{Host: host})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeNode(n)) }()
+	// The database node exits after the client closed and before this node
+	// closes (the defers run in reverse). The other way round, the database
+	// node's registry, as it closes, still notifies the client's stopped
+	// actor here (it watched the registry), and Proto.Actor retries the
+	// connection to the departed node for 10 s before giving up.
+	defer func() { err = errors.Join(err, db.stop()) }()
+	client, err := n.Attach(addr, node.DefaultName)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Idempotent: after the Close below, this does nothing.
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		err = errors.Join(err, client.Close(ctx))
+	}()
+	fmt.Fprintf(out, "2. client node on %s attached to registry %q at %s (messages only, no pool here)\n", n.Address(), node.DefaultName, addr)
+
+	// Connect: the counts are taken on the database node, in the client's
+	// name — if this process died, the registry would give them back.
+	if err := client.Connect(ctx); err != nil {
+		return err
+	}
+	mainDB := client.Database()
+	st, err := mainDB.Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "3. Connect: main database connected=%v ref_count=%d dialect=%s\n", st.Connected, st.RefCount, st.Dialect)
+	if err := db.status(ctx); err != nil {
+		return err
+	}
+
+	// Schemas are created by the database node, asked by message. The
+	// DropSchema only clears what an interrupted run may have left.
+	_ = client.DropSchema(ctx, schema, registry.IfExists(), registry.Cascade())
+	if err := client.CreateSchema(ctx, schema, registry.IfNotExists()); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "4. CreateSchema %s (IfNotExists): done on the database node\n", schema)
+
+	// A callback on this node for registrations on the database node: fn
+	// runs in an actor here; it hands the event to this goroutine.
+	events := make(chan *registry.ModelRegistered, 1)
+	if _, err := client.RegisterCallbackFunc(ctx, model, func(ev *registry.ModelRegistered) {
+		select {
+		case events <- ev:
+		default:
+		}
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "5. RegisterCallbackFunc(%q): the callback actor runs on the client node\n", model)
+	if err := db.register(ctx, model); err != nil {
+		return err
+	}
+	select {
+	case ev := <-events:
+		fmt.Fprintf(out, "6. callback ran on the client node: model=%s table=%s\n", ev.GetName(), ev.GetTable())
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the model callback: %w", context.Cause(ctx))
+	}
+
+	// Queries by message: the SQL and its typed arguments travel to the
+	// database node, which runs them on its pool and sends the rows back.
+	ph := func(i int) string { return "?" }
+	if st.Dialect == registry.Postgres {
+		ph = func(i int) string { return "$" + strconv.Itoa(i) }
+	}
+	table := schema + ".notes"
+	if _, err := mainDB.Exec(ctx, `CREATE TABLE `+table+` (id INTEGER PRIMARY KEY, title TEXT NOT NULL, stars INTEGER NOT NULL, done BOOLEAN NOT NULL, created TIMESTAMP NOT NULL)`); err != nil {
+		return err
+	}
+	created := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	insert := fmt.Sprintf(`INSERT INTO %s (id, title, stars, done, created) VALUES (%s, %s, %s, %s, %s)`, table, ph(1), ph(2), ph(3), ph(4), ph(5))
+	var inserted int64
+	for _, note := range []Note{
+		{ID: 1, Title: "write the remote example", Stars: 3, Done: true, Created: created},
+		{ID: 2, Title: "benchmark it", Stars: 5, Done: false, Created: created.Add(time.Hour)},
+	} {
+		rows, err := mainDB.Exec(ctx, insert, note.ID, note.Title, note.Stars, note.Done, note.Created)
+		if err != nil {
+			return err
+		}
+		inserted += rows
+	}
+	fmt.Fprintf(out, "7. Exec: created table %s, inserted %d rows (typed arguments: int64, string, bool, time.Time)\n", table, inserted)
+	res, err := mainDB.Query(ctx, `SELECT id, title, stars, done, created FROM `+table+` WHERE stars >= `+ph(1)+` ORDER BY id`, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "8. Query: %d rows\n", len(res.Rows))
+	for _, row := range res.Rows {
+		fmt.Fprintf(out, "   %s\n", formatRow(res.Columns, row))
+	}
+
+	if err := client.DropSchema(ctx, schema, registry.Cascade()); err != nil {
+		return err
+	}
+	if err := client.Disconnect(ctx); err != nil {
+		return err
+	}
+	st, err = mainDB.Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "9. DropSchema %s, Disconnect: main database connected=%v ref_count=%d\n", schema, st.Connected, st.RefCount)
+	if err := db.status(ctx); err != nil {
+		return err
+	}
+	if err := client.Close(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "10. client closed; the registry on the database node keeps running")
+	if !db.exits() {
+		fmt.Fprintln(out, "11. closing the client node")
+		return nil
+	}
+	if err := db.stop(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "11. database node exited; closing the client node")
+	return nil
+}
+
+// formatRow prints a row as column=value pairs, with Go's types.
+func formatRow(cols []registry.Column, row []any) string {
+	parts := make([]string, len(row))
+	for i, v := range row {
+		switch v := v.(type) {
+		case string:
+			parts[i] = fmt.Sprintf("%s=%q", cols[i].Name, v)
+		case time.Time:
+			parts[i] = fmt.Sprintf("%s=%s", cols[i].Name, v.UTC().Format(time.RFC3339))
+		default:
+			parts[i] = fmt.Sprintf("%s=%v", cols[i].Name, v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// closeNode stops a node's remote, bounded.
+func closeNode(n *node.Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return n.Close(ctx)
+}
+
+// byHand is the dbNode of a client run alone: a person types the
+// commands on the database node's terminal.
+type byHand struct{ out io.Writer }
+
+func (h byHand) register(ctx context.Context, model string) error {
+	fmt.Fprintf(h.out, "   now type `register %s` on the database node's terminal (waiting %s)\n", model, demoTimeout)
+	return nil
+}
+
+func (byHand) status(context.Context) error { return nil }
+
+func (byHand) stop() error { return nil }
+
+func (byHand) exits() bool { return false }
+
+// child is the database node running as a child process.
+type child struct {
+	once    sync.Once
+	stopErr error
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	lines   chan string // the child's stdout, line by line; closed at its end
+	out     io.Writer   // where the child's lines are copied, indented
+	addr    string
+}
+
+// startChild starts cmd and waits for its ready line. On failure the child
+// is stopped (killed if need be).
+func startChild(ctx context.Context, cmd *exec.Cmd, out io.Writer) (*child, error) {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the database node: %w", err)
+	}
+	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), out: out}
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	for c.addr == "" {
+		line, err := c.next(ctx)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("waiting for the database node's address: %w", err), c.stop())
+		}
+		c.relay(line)
+		if rest, ok := strings.CutPrefix(line, readyPrefix); ok {
+			c.addr, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	return c, nil
+}
+
+// next is the child's next line of output.
+func (c *child) next(ctx context.Context) (string, error) {
+	select {
+	case line, ok := <-c.lines:
+		if !ok {
+			return "", errors.New("the database node exited")
+		}
+		return line, nil
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+}
+
+func (c *child) relay(line string) { fmt.Fprintf(c.out, "   [db node] %s\n", line) }
+
+// command sends the child one command line and copies its one-line answer.
+func (c *child) command(ctx context.Context, cmd string) error {
+	if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
+		return fmt.Errorf("telling the database node %q: %w", cmd, err)
+	}
+	line, err := c.next(ctx)
+	if err != nil {
+		return fmt.Errorf("database node, answering %q: %w", cmd, err)
+	}
+	c.relay(line)
+	if strings.HasPrefix(line, "error: ") {
+		return fmt.Errorf("database node: %s", line)
+	}
+	return nil
+}
+
+func (c *child) register(ctx context.Context, model string) error {
+	return c.command(ctx, "register "+model)
+}
+
+func (c *child) status(ctx context.Context) error { return c.command(ctx, "status") }
+
+func (c *child) exits() bool { return true }
+
+// stop closes the child's stdin — it closes its node and exits — copies its
+// last lines and waits for it; one that takes longer than stopTimeout is
+// killed.
+func (c *child) stop() error {
+	c.once.Do(func() { c.stopErr = c.wait() })
+	return c.stopErr
+}
+
+func (c *child) wait() error {
+	c.stdin.Close()
+	timer := time.NewTimer(stopTimeout)
+	defer timer.Stop()
+	var killed error
+	for done := false; !done; {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				done = true
+				break
+			}
+			c.relay(line)
+		case <-timer.C:
+			killed = fmt.Errorf("the database node did not exit within %s: killed", stopTimeout)
+			_ = c.cmd.Process.Kill()
+			timer.Reset(stopTimeout)
+		}
+	}
+	if err := c.cmd.Wait(); err != nil && killed == nil {
+		return fmt.Errorf("database node: %w", err)
+	}
+	return killed
+}
+
+// runDB is the database node: a registry on database (default: SQLite in a
+// temp dir) served on addr. It prints its address, then runs the commands
+// it reads from in, answering each with one line, until in ends, `exit`,
+// or ctx is done.
+func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database string) error {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("-addr %q: bad port", addr)
+	}
+	where := "PostgreSQL/URL from -database"
+	if database == "" {
+		dir, err := os.MkdirTemp("", "dbactor-remote-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		database = "sqlite:///" + filepath.Join(dir, "app.db")
+		where = "SQLite file in a temp dir"
+	}
+	n, err := node.Start(node.Config{Host: host, Port: port}, registry.Config{Database: database})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeNode(n); err != nil {
+			fmt.Fprintln(os.Stderr, "remote: db node:", err)
+			return
+		}
+		fmt.Fprintln(out, "node closed")
+	}()
+	fmt.Fprintf(out, "%s%s (registry %q, database: %s)\n", readyPrefix, n.Address(), node.DefaultName, where)
+
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for {
+		var line string
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				fmt.Fprintln(out, "stdin closed: closing the node")
+				return nil
+			}
+			line = strings.TrimSpace(l)
+		case <-ctx.Done():
+			fmt.Fprintln(out, "interrupted: closing the node")
+			return nil
+		}
+		cmd, arg, _ := strings.Cut(line, " ")
+		switch cmd {
+		case "":
+		case "register":
+			m, err := n.Registry.RegisterModel(ctx, Note{}, registry.ModelName(arg))
+			if err != nil {
+				fmt.Fprintf(out, "error: %v\n", err)
+				continue
+			}
+			fmt.Fprintf(out, "registered model %s (table %s); callbacks notified\n", m.Name(), m.Table())
+		case "status":
+			st, err := n.Registry.Database().Status(ctx)
+			if err != nil {
+				fmt.Fprintf(out, "error: %v\n", err)
+				continue
+			}
+			fmt.Fprintf(out, "main database here: connected=%v ref_count=%d\n", st.Connected, st.RefCount)
+		case "exit":
+			fmt.Fprintln(out, "exit: closing the node")
+			return nil
+		default:
+			fmt.Fprintf(out, "error: unknown command %q (register <Model>, status, exit)\n", line)
+		}
+	}
+}

@@ -1,0 +1,380 @@
+package registry
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/supervisor"
+)
+
+// Edgy trusts every caller to disconnect what it connected. Across nodes a
+// caller can die holding counts, so the registry actor keeps the counts of
+// tracked callers — a Connect naming an owner, or one sent from another
+// node — watches them, and gives back what a caller still holds when it
+// stops or its node goes away. Local callers without an owner stay
+// untracked, as in Edgy.
+
+// holder is what one tracked caller holds. Only the registry actor
+// touches it.
+type holder struct {
+	key     string
+	watched *actor.PID // the owner, or the node's activator
+	node    bool       // keyed by node: no owner was given
+	all     int64      // registry-wide connects
+	dbs     map[string]int64
+	pending int    // connects sent, not answered yet
+	gone    string // why the watched actor terminated; "" while alive
+}
+
+func (h *holder) empty() bool {
+	if h.all > 0 {
+		return false
+	}
+	for _, n := range h.dbs {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// activator is the actor every Proto.Actor remote node runs under this
+// name (remote.ActivatorForAddress): watching it tells when the node goes
+// away, without importing remote into the core.
+const activator = "activator"
+
+// holderFor is the holder of the request being handled, created and
+// watched on first sight; nil when the request is untracked.
+func (a *registryActor) holderFor(c actor.Context, owner *messages.Pid) *holder {
+	var key string
+	var watch *actor.PID
+	node := false
+	switch sender := c.Sender(); {
+	case owner.GetId() != "":
+		addr := owner.GetAddress()
+		if addr == "" {
+			addr = c.ActorSystem().Address()
+		}
+		watch = actor.NewPID(addr, owner.GetId())
+		key = "pid " + watch.GetAddress() + "/" + watch.GetId()
+	case sender != nil && sender.GetAddress() != c.ActorSystem().Address():
+		watch = actor.NewPID(sender.GetAddress(), activator)
+		key = "node " + sender.GetAddress()
+		node = true
+	default:
+		return nil
+	}
+	if a.callers == nil {
+		a.callers = map[string]*holder{}
+	}
+	if h := a.callers[key]; h != nil && h.gone == "" {
+		return h
+	}
+	h := &holder{key: key, watched: watch, node: node, dbs: map[string]int64{}}
+	a.callers[key] = h
+	c.Watch(watch)
+	return h
+}
+
+// pendingOp is a tracked Connect or Disconnect under way: the registry
+// settles the caller's counts once the answer shows what happened. req is
+// the registry's own copy of the request, so each one is a key of its own
+// (a caller may send one message object twice).
+type pendingOp struct {
+	h   *holder
+	req any // *messages.Connect or *messages.Disconnect
+	// The forced disconnects seen when it was sent: a count taken before a
+	// force of its database is gone with it.
+	forceAll, forceDB uint64
+}
+
+// settled tells the registry actor how a tracked registry-wide request
+// ended (the supervisor's Answered hook); reply nil: it crashed.
+type settled struct {
+	op    *pendingOp
+	reply any
+}
+
+// answeredHook is the supervisor's Answered: it tells the registry at self
+// about tracked requests only.
+func (p *plan) answeredHook(sys *actor.ActorSystem, self *actor.PID) func(req, reply any) {
+	return func(req, reply any) {
+		if op, tracked := p.tracked.LoadAndDelete(req); tracked {
+			sys.Root.Send(self, &settled{op: op.(*pendingOp), reply: reply})
+		}
+	}
+}
+
+// track sends a tracked request on. A registry-wide one goes to the
+// supervisor, which answers the caller itself and tells the registry first
+// (Answered): no future, no extra hop for the answer. One for a single
+// database is answered through the registry.
+func (a *registryActor) track(c actor.Context, h *holder, req any, target *messages.Target) {
+	h.pending++
+	op := &pendingOp{h: h, req: req, forceAll: a.forceAll, forceDB: a.forceDB[target.GetDatabase()]}
+	if target == nil {
+		a.p.tracked.Store(req, op)
+		c.RequestWithCustomSender(a.supervisor, req, c.Sender())
+		return
+	}
+	var d *timestamppb.Timestamp
+	switch m := req.(type) {
+	case *messages.Connect:
+		d = m.GetDeadline()
+	case *messages.Disconnect:
+		d = m.GetDeadline()
+	}
+	f := c.RequestFuture(a.supervisor, req, a.replyWindow(d.AsTime(), d != nil))
+	c.ReenterAfter(f, func(res any, err error) {
+		if err != nil {
+			res = supervisor.FailedReply(req, supervisor.RequestError(target.GetDatabase(), err))
+		}
+		a.settle(c, op, res)
+		c.Respond(res)
+	})
+}
+
+// trackedConnect forwards a tracked Connect; its count is recorded once
+// the answer says it was taken.
+func (a *registryActor) trackedConnect(c actor.Context, m *messages.Connect, h *holder) {
+	a.track(c, h, &messages.Connect{Target: m.GetTarget(), Deadline: m.GetDeadline(), Owner: m.GetOwner()}, m.GetTarget())
+}
+
+// trackedDisconnect gives back one of the caller's counts. A caller gives
+// back only what it holds: anything more would take another caller's
+// count. The count is claimed before the request goes on (so two
+// disconnects cannot give back one count twice) and restored if the
+// answer shows nothing was done.
+func (a *registryActor) trackedDisconnect(c actor.Context, m *messages.Disconnect, h *holder) {
+	if m.GetForce() {
+		c.Forward(a.supervisor)
+		return
+	}
+	db := m.GetTarget().GetDatabase()
+	switch {
+	case m.GetTarget() == nil && h.all > 0:
+		h.all--
+	case m.GetTarget() != nil && h.dbs[db] > 0:
+		h.dbs[db]--
+	default:
+		a.p.logger.Debug("dbactor: disconnect from a caller that holds no count; nothing given back", "caller", h.key)
+		c.Respond(&messages.DisconnectResult{})
+		return
+	}
+	a.track(c, h, &messages.Disconnect{Target: m.GetTarget(), Deadline: m.GetDeadline(), Owner: m.GetOwner()}, m.GetTarget())
+}
+
+// settle records what a tracked request did to its caller's counts. A
+// count the caller still has although it went away meanwhile is given
+// back at once.
+func (a *registryActor) settle(c actor.Context, op *pendingOp, reply any) {
+	h := op.h
+	h.pending--
+	defer a.forget(h)
+	var target *messages.Target
+	switch req := op.req.(type) {
+	case *messages.Connect:
+		r, ok := reply.(*messages.ConnectResult)
+		if !ok || len(r.GetErrors()) > 0 || a.forcedSince(op, req.GetTarget()) {
+			return // no count taken, or a force took it since
+		}
+		target = req.GetTarget()
+	case *messages.Disconnect:
+		if !unchanged(reply) || a.forcedSince(op, req.GetTarget()) {
+			return // given back, as claimed
+		}
+		target = req.GetTarget() // still held: the claim is undone
+	default:
+		return
+	}
+	switch {
+	case h.gone != "":
+		a.giveBack(c, h, &messages.Disconnect{Target: target})
+	case target == nil:
+		h.all++
+	default:
+		h.dbs[target.GetDatabase()]++
+	}
+}
+
+// unchanged reports whether a Disconnect's answer means nothing was given
+// back: it failed before acting (deadline, cancellation, crash, closing) —
+// the rule supervisor.SharedReleased applies to shared databases.
+func unchanged(reply any) bool {
+	r, ok := reply.(*messages.DisconnectResult)
+	if !ok {
+		return true
+	}
+	if len(r.GetErrors()) == 0 {
+		return false
+	}
+	for _, e := range r.GetErrors() {
+		switch e.GetCode() {
+		case messages.Code_CODE_TIMEOUT, messages.Code_CODE_CANCELED, messages.Code_CODE_INTERNAL, messages.Code_CODE_CLOSED:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// forcedSince reports whether a forced disconnect that covers target
+// happened after op was sent. A force of one database does not cover a
+// registry-wide request (see forced).
+func (a *registryActor) forcedSince(op *pendingOp, target *messages.Target) bool {
+	if a.forceAll != op.forceAll {
+		return true
+	}
+	return target != nil && a.forceDB[target.GetDatabase()] != op.forceDB
+}
+
+// forced drops the counts every tracked caller held on what a forced
+// disconnect closes: they are gone, and giving them back later would take
+// counts other callers took since. A force of one database leaves the
+// callers' registry-wide counts as they are (they span every database):
+// giving one back later also lowers that database's count, so force one
+// database of a registry with tracked callers only when you mean it.
+func (a *registryActor) forced(m *messages.Disconnect) {
+	if m.GetTarget() == nil {
+		a.forceAll++
+	} else {
+		if a.forceDB == nil {
+			a.forceDB = map[string]uint64{}
+		}
+		a.forceDB[m.GetTarget().GetDatabase()]++
+	}
+	for _, h := range a.callers {
+		if m.GetTarget() == nil {
+			h.all = 0
+			clear(h.dbs)
+		} else {
+			delete(h.dbs, m.GetTarget().GetDatabase())
+		}
+	}
+}
+
+// callerTerminated gives back what a terminated caller held, if who was a
+// tracked caller.
+func (a *registryActor) callerTerminated(c actor.Context, t *actor.Terminated) {
+	who := t.GetWho()
+	key := "pid " + who.GetAddress() + "/" + who.GetId()
+	if who.GetId() == activator {
+		key = "node " + who.GetAddress()
+	}
+	h := a.callers[key]
+	if h == nil || h.gone != "" {
+		return
+	}
+	h.gone = terminatedReason(t.GetWhy())
+	if !h.node {
+		// The owner watched the registry too: a Terminated owed to it on
+		// the registry's stop would have remote retry its node, gone, for
+		// seconds. Forget that watch — here, locally, also when the owner
+		// merely stopped (its node may be gone by the registry's stop).
+		if self, ok := c.ActorSystem().ProcessRegistry.GetLocal(c.Self().GetId()); ok {
+			self.SendSystemMessage(c.Self(), &actor.Unwatch{Watcher: who})
+		}
+	}
+	if !h.empty() {
+		a.giveBack(c, h, nil)
+	}
+	a.forget(h)
+}
+
+func terminatedReason(why actor.TerminatedReason) string {
+	switch why {
+	case actor.TerminatedReason_AddressTerminated:
+		return "address_terminated"
+	case actor.TerminatedReason_NotFound:
+		return "not_found"
+	}
+	return "stopped"
+}
+
+// forget drops a holder that can hold nothing more.
+func (a *registryActor) forget(h *holder) {
+	if h.gone != "" && h.pending == 0 && a.callers[h.key] == h {
+		delete(a.callers, h.key)
+	}
+}
+
+// giveBack disconnects, outside the mailbox, the counts a caller that
+// went away held — everything it held, or, with one set, the one count a
+// late connect took — then publishes CallerReleased. Close waits for it.
+func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disconnect) {
+	ev := &messages.CallerReleased{Address: h.watched.GetAddress(), Reason: h.gone}
+	if !h.node {
+		ev.Caller = &messages.Pid{Address: h.watched.GetAddress(), Id: h.watched.GetId()}
+	}
+	reqs := []*messages.Disconnect{one}
+	if one == nil {
+		reqs = nil
+		for range h.all {
+			reqs = append(reqs, &messages.Disconnect{})
+		}
+		ev.Connects = h.all
+		names := make([]string, 0, len(h.dbs))
+		for name, n := range h.dbs {
+			if n > 0 {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			for range h.dbs[name] {
+				reqs = append(reqs, &messages.Disconnect{Target: &messages.Target{Database: name}})
+			}
+			ev.Databases = append(ev.Databases, &messages.DatabaseCount{Database: name, Count: h.dbs[name]})
+		}
+		h.all = 0
+		clear(h.dbs)
+	} else if one.GetTarget() == nil {
+		ev.Connects = 1
+	} else {
+		ev.Databases = []*messages.DatabaseCount{{Database: one.GetTarget().GetDatabase(), Count: 1}}
+	}
+	a.p.logger.Info("dbactor: a caller went away holding counts; giving them back",
+		"caller", h.key, "reason", h.gone, "connects", ev.Connects, "databases", len(ev.Databases))
+	sys, sup, p := c.ActorSystem(), a.supervisor, a.p
+	if p.closed {
+		return // Close gives back everything, and waits for no more work
+	}
+	p.work.Add(1)
+	go func() {
+		defer p.work.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				p.logger.Error("dbactor: giving back a caller's counts crashed", "caller", h.key)
+			}
+		}()
+		for _, req := range reqs {
+			ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+			reply, err := ask.Request(ctx, sys, sup, req, 0)
+			cancel()
+			if err != nil {
+				ev.Errors = append(ev.Errors, supervisor.RequestError(req.GetTarget().GetDatabase(), err))
+				continue
+			}
+			if r, ok := reply.(*messages.DisconnectResult); ok {
+				ev.Errors = append(ev.Errors, r.GetErrors()...)
+			}
+		}
+		supervisor.Notify(sys, p.opts.events, p.logger, p.scrub, ev)
+	}()
+}
+
+// replyWindow is how long the registry waits for the supervisor's answer
+// to a request with deadline d: the supervisor answers by then, or after
+// its rollback (bounded by the timeout) at the latest.
+func (a *registryActor) replyWindow(d time.Time, set bool) time.Duration {
+	if !set {
+		d = time.Now().Add(a.p.timeout)
+	}
+	return max(time.Until(d), 0) + a.p.timeout + time.Second
+}

@@ -1,0 +1,161 @@
+package supervisor
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dbactor/dbactor/internal/crash"
+	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// A registry with one database of its own has nothing to fan out, roll
+// back or release: its registry-wide Connect and Disconnect go straight to
+// the database actor, and a relay finishes them on the goroutine that
+// answers. No goroutine is started and no one blocks; on a node serving
+// remote callers that saves several hand-offs per request.
+
+// single reports whether the registry has exactly one database, its own.
+func (a *supervisorActor) single() bool {
+	return len(a.members) == 1 && a.members[0].Owned
+}
+
+// direct sends the registry-wide Connect (or Disconnect) being handled to
+// the one database's actor and answers it when the database does.
+func (a *supervisorActor) direct(c actor.Context, ts *timestamppb.Timestamp, force bool) {
+	req, sender, sys := c.Message(), c.Sender(), c.ActorSystem()
+	mb := a.members[0]
+	pid := mb.State.PID()
+	if pid == nil || mb.State.Closed() {
+		reply := FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: mb.Name, Message: "database closed"})
+		a.answered(req, reply)
+		c.Respond(reply)
+		return
+	}
+	now := time.Now()
+	d := deadline.FromMessage(ts, now, a.opts.DefaultTimeout)
+	inner := deadline.Proto(deadline.Inner(d, now))
+	_, connect := req.(*messages.Connect)
+	var msg any = &messages.Connect{Deadline: inner}
+	claimed := false
+	if !connect {
+		// Claimed before anything is sent, as in the fan-out.
+		claimed = a.unhold()
+		msg = &messages.Disconnect{Force: force, Deadline: inner}
+	}
+	a.ops.Add(1)
+	finish := func(reply any) {
+		defer a.ops.Done()
+		var out any
+		defer func() {
+			if r := recover(); r != nil {
+				out = FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
+					Message: fmt.Sprintf("supervisor crashed handling %T: %s", req, crash.Wrap(r, a.opts.Scrub).Reason)})
+				a.answered(req, out)
+				if sender != nil {
+					sys.Root.Send(sender, out)
+				}
+			}
+		}()
+		o := Outcome{Database: mb.Name, Err: &messages.Error{Code: messages.Code_CODE_TIMEOUT, Database: mb.Name,
+			Message: "the database actor did not answer in time"}}
+		if reply != nil {
+			o = outcomeOf(mb, reply)
+		}
+		if connect {
+			out = a.directConnected(sys, pid, o)
+		} else {
+			if claimed && !SharedReleased(a.members, []Outcome{o}) {
+				a.hold() // nothing was given back: the hold is still ours
+			}
+			out = DisconnectReply([]Outcome{o})
+		}
+		a.answered(req, out)
+		if sender != nil {
+			sys.Root.Send(sender, out)
+		}
+	}
+	late := func(reply any) {
+		// A connect that succeeded after its caller was told it failed.
+		if r, ok := reply.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
+			sys.Root.Send(pid, &messages.Disconnect{})
+		}
+	}
+	r := newRelay(sys, time.Until(d)+a.opts.RollbackTimeout, finish, late)
+	c.RequestWithCustomSender(pid, msg, r.pid)
+}
+
+// directConnected is the answer to a one-database registry-wide connect,
+// counted in Held unless the registry stopped meanwhile (then the connect
+// is given back).
+func (a *supervisorActor) directConnected(sys *actor.ActorSystem, pid *actor.PID, o Outcome) any {
+	reply := ConnectReply([]Outcome{o}, false, nil)
+	if len(reply.GetErrors()) > 0 {
+		return reply
+	}
+	if !a.hold() {
+		sys.Root.Send(pid, &messages.Disconnect{})
+		return FailedReply(&messages.Connect{}, closedError())
+	}
+	return reply
+}
+
+// relay is a process that takes one answer and finishes a request with it,
+// on the answering goroutine. Without an answer by the timeout it finishes
+// the request with nil, and for lateGrace more hands a late answer to late.
+type relay struct {
+	sys    *actor.ActorSystem
+	pid    *actor.PID
+	mu     sync.Mutex
+	done   bool
+	finish func(reply any)
+	late   func(reply any)
+	timer  *time.Timer
+}
+
+func newRelay(sys *actor.ActorSystem, timeout time.Duration, finish, late func(any)) *relay {
+	r := &relay{sys: sys, finish: finish, late: late}
+	r.pid, _ = sys.ProcessRegistry.Add(r, "relay$"+sys.ProcessRegistry.NextId())
+	r.timer = time.AfterFunc(timeout, r.expire)
+	return r
+}
+
+func (r *relay) expire() {
+	r.mu.Lock()
+	first := !r.done
+	r.done = true
+	r.mu.Unlock()
+	if first {
+		time.AfterFunc(lateGrace, func() { r.sys.ProcessRegistry.Remove(r.pid) })
+		r.finish(nil)
+	}
+}
+
+// SendUserMessage implements actor.Process.
+func (r *relay) SendUserMessage(_ *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	if _, dead := msg.(*actor.DeadLetterResponse); dead {
+		msg = &messages.DisconnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Message: "database actor not running"}}}
+	}
+	r.mu.Lock()
+	first := !r.done
+	r.done = true
+	r.mu.Unlock()
+	if first {
+		r.timer.Stop()
+		r.sys.ProcessRegistry.Remove(r.pid)
+		r.finish(msg)
+		return
+	}
+	r.late(msg)
+}
+
+// SendSystemMessage implements actor.Process.
+func (r *relay) SendSystemMessage(*actor.PID, any) {}
+
+// Stop implements actor.Process.
+func (r *relay) Stop(*actor.PID) {}
