@@ -84,6 +84,11 @@ func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn fu
 
 func (r *Registry) callback(ctx context.Context, msg *messages.RegisterCallback) error {
 	reply, err := r.call(ctx, r.pid, func(*timestamppb.Timestamp) any { return msg }, nil)
+	return callbackOutcome(reply, err)
+}
+
+// callbackOutcome is a RegisterCallback's error.
+func callbackOutcome(reply any, err error) error {
 	if err != nil {
 		return fmt.Errorf("dbactor: register callback: %w", err)
 	}

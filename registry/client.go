@@ -12,7 +12,6 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ask"
-	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -197,14 +196,7 @@ func (cl *Client) Connect(ctx context.Context) error {
 			cl.undo(pid, &messages.Disconnect{Owner: cl.ownerPid()})
 		}
 	})
-	if err != nil {
-		return fmt.Errorf("dbactor: connect: %w", err)
-	}
-	res, ok := reply.(*messages.ConnectResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	return replyErrors(res.GetErrors(), connectError)
+	return connectOutcome(reply, err)
 }
 
 // Disconnect gives back one registry-wide connect this client holds (see
@@ -213,14 +205,7 @@ func (cl *Client) Disconnect(ctx context.Context) error {
 	reply, err := cl.send(ctx, func(ts *timestamppb.Timestamp) any {
 		return &messages.Disconnect{Deadline: ts, Owner: cl.ownerPid()}
 	}, nil)
-	if err != nil {
-		return fmt.Errorf("dbactor: disconnect: %w", err)
-	}
-	res, ok := reply.(*messages.DisconnectResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	return replyErrors(res.GetErrors(), disconnectError)
+	return disconnectOutcome(reply, err)
 }
 
 // Databases lists the registry's databases and their state: the main
@@ -247,46 +232,22 @@ func (cl *Client) Databases(ctx context.Context) ([]Status, error) {
 // CreateSchema creates schema on the registry's main database (or those
 // OnDatabases names); see Registry.CreateSchema.
 func (cl *Client) CreateSchema(ctx context.Context, schema string, opts ...SchemaOption) error {
-	var o schemaOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := ident.Validate("schema", schema); err != nil {
+	build, err := createSchemaRequest(schema, opts)
+	if err != nil {
 		return err
 	}
-	return cl.schemaCall(ctx, "create schema", schema, func(ts *timestamppb.Timestamp) any {
-		return &messages.CreateSchema{Schema: schema, IfNotExists: o.ifNotExists, WithModels: o.withModels, Databases: o.databases, Deadline: ts}
-	})
+	reply, err := cl.send(ctx, build, nil)
+	return schemaOutcome("create schema", schema, reply, err)
 }
 
 // DropSchema drops schema; see Registry.DropSchema.
 func (cl *Client) DropSchema(ctx context.Context, schema string, opts ...SchemaOption) error {
-	var o schemaOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := ident.Validate("schema", schema); err != nil {
+	build, err := dropSchemaRequest(schema, opts)
+	if err != nil {
 		return err
 	}
-	return cl.schemaCall(ctx, "drop schema", schema, func(ts *timestamppb.Timestamp) any {
-		return &messages.DropSchema{Schema: schema, Cascade: o.cascade, IfExists: o.ifExists, Databases: o.databases, Deadline: ts}
-	})
-}
-
-func (cl *Client) schemaCall(ctx context.Context, op, schema string, build func(*timestamppb.Timestamp) any) error {
 	reply, err := cl.send(ctx, build, nil)
-	if err != nil {
-		return &SchemaError{Op: op, Schema: schema, Message: err.Error(), Err: err}
-	}
-	res, ok := reply.(*messages.SchemaResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	var errs []error
-	for _, e := range res.GetErrors() {
-		errs = append(errs, schemaError(op, schema, e))
-	}
-	return errors.Join(errs...)
+	return schemaOutcome("drop schema", schema, reply, err)
 }
 
 // RegisterCallback subscribes the actor pid — on this node or any other —
@@ -301,17 +262,7 @@ func (cl *Client) RegisterCallback(ctx context.Context, model string, pid *actor
 		o(msg)
 	}
 	reply, err := cl.send(ctx, func(*timestamppb.Timestamp) any { return msg }, nil)
-	if err != nil {
-		return fmt.Errorf("dbactor: register callback: %w", err)
-	}
-	res, ok := reply.(*messages.CallbackResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	if e := res.GetError(); e != nil {
-		return e
-	}
-	return nil
+	return callbackOutcome(reply, err)
 }
 
 // RegisterCallbackFunc runs fn, on this node, for model registrations on

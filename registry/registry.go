@@ -165,6 +165,12 @@ func (r *Registry) Connect(ctx context.Context) error {
 			r.undo(r.pid, &messages.Disconnect{})
 		}
 	})
+	return connectOutcome(reply, err)
+}
+
+// connectOutcome is a registry-wide connect's error, from its reply or
+// from the failure to get one.
+func connectOutcome(reply any, err error) error {
 	if err != nil {
 		return fmt.Errorf("dbactor: connect: %w", err)
 	}
@@ -182,6 +188,11 @@ func (r *Registry) Disconnect(ctx context.Context) error {
 	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
 		return &messages.Disconnect{Deadline: ts}
 	}, nil)
+	return disconnectOutcome(reply, err)
+}
+
+// disconnectOutcome is a registry-wide disconnect's error.
+func disconnectOutcome(reply any, err error) error {
 	if err != nil {
 		return fmt.Errorf("dbactor: disconnect: %w", err)
 	}

@@ -83,32 +83,50 @@ func (e *SchemaError) Unwrap() error { return e.Err }
 // before any SQL. A failure stops at the database that failed:
 // *SchemaError, matching ErrSchema ("already exists" without IfNotExists).
 func (r *Registry) CreateSchema(ctx context.Context, schema string, opts ...SchemaOption) error {
+	build, err := createSchemaRequest(schema, opts)
+	if err != nil {
+		return err
+	}
+	return r.schemaCall(ctx, "create schema", schema, build)
+}
+
+// createSchemaRequest validates schema and builds its CreateSchema.
+func createSchemaRequest(schema string, opts []SchemaOption) (func(*timestamppb.Timestamp) any, error) {
 	var o schemaOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if err := ident.Validate("schema", schema); err != nil {
-		return err
+		return nil, err
 	}
-	return r.schemaCall(ctx, "create schema", schema, func(ts *timestamppb.Timestamp) any {
+	return func(ts *timestamppb.Timestamp) any {
 		return &messages.CreateSchema{Schema: schema, IfNotExists: o.ifNotExists, WithModels: o.withModels, Databases: o.databases, Deadline: ts}
-	})
+	}, nil
 }
 
 // DropSchema drops schema like CreateSchema creates it. Without Cascade a
 // schema that holds tables is not dropped ("dependent objects"); without
 // IfExists a missing one fails ("does not exist").
 func (r *Registry) DropSchema(ctx context.Context, schema string, opts ...SchemaOption) error {
+	build, err := dropSchemaRequest(schema, opts)
+	if err != nil {
+		return err
+	}
+	return r.schemaCall(ctx, "drop schema", schema, build)
+}
+
+// dropSchemaRequest validates schema and builds its DropSchema.
+func dropSchemaRequest(schema string, opts []SchemaOption) (func(*timestamppb.Timestamp) any, error) {
 	var o schemaOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if err := ident.Validate("schema", schema); err != nil {
-		return err
+		return nil, err
 	}
-	return r.schemaCall(ctx, "drop schema", schema, func(ts *timestamppb.Timestamp) any {
+	return func(ts *timestamppb.Timestamp) any {
 		return &messages.DropSchema{Schema: schema, Cascade: o.cascade, IfExists: o.ifExists, Databases: o.databases, Deadline: ts}
-	})
+	}, nil
 }
 
 // CreateAll creates the registry schema (Config.Schema) if one is set, then
@@ -184,6 +202,12 @@ func (r *Registry) jobCall(ctx context.Context, build func(*timestamppb.Timestam
 
 func (r *Registry) schemaCall(ctx context.Context, op, schema string, build func(*timestamppb.Timestamp) any) error {
 	reply, err := r.jobCall(ctx, build)
+	return schemaOutcome(op, schema, reply, err)
+}
+
+// schemaOutcome is a schema request's error, from its reply or from the
+// failure to get one.
+func schemaOutcome(op, schema string, reply any, err error) error {
 	if err != nil {
 		return &SchemaError{Op: op, Schema: schema, Message: err.Error(), Err: err}
 	}
