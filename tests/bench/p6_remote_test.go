@@ -132,16 +132,17 @@ type p6Fixture struct {
 // p6Setup starts the client node here and the database node in a child
 // process, attaches a client and warms both paths up (the first request
 // to a node opens the connection). Cleanup closes the client, then the
-// database node (its stdin closes; it closes its node and exits), then the
-// client node: the other way round, the database node's registry would
-// notify the departed client node as it closes, and Proto.Actor retries a
-// lost connection for 10 s.
+// client node, then the database node (its stdin closes; it closes its
+// node and exits): a client node closing after its peer went away can leave
+// gRPC reconnecting to it (Proto.Actor does not close that connection).
 func p6Setup(b *testing.B) *p6Fixture {
 	b.Helper()
 	dsn := "sqlite:///" + filepath.Join(b.TempDir(), "p6.db")
 	if strings.TrimSpace(os.Getenv(testdb.EnvDSN)) != "" {
 		dsn = postgresDSN(b)
 	}
+	child := testnode.Start(b, p6Role, envP6DSN+"="+dsn)
+	b.Cleanup(child.Quit) // before testnode's own cleanup, which kills it
 	n, err := node.StartClient(node.Config{})
 	if err != nil {
 		b.Fatalf("starting the client node: %v", err)
@@ -153,8 +154,6 @@ func p6Setup(b *testing.B) *p6Fixture {
 			b.Errorf("closing the client node: %v", err)
 		}
 	})
-	child := testnode.Start(b, p6Role, envP6DSN+"="+dsn)
-	b.Cleanup(child.Quit) // before testnode's own cleanup, which kills it
 	addr := child.Expect("ADDR ")
 	cl, err := n.Attach(addr, "")
 	if err != nil {
