@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -32,10 +33,12 @@ const DefaultKeepalive = 10 * time.Second
 //   - any panic left in the gRPC handlers is recovered and ends only that
 //     peer's stream;
 //   - connections are kept alive with pings every keepalive (<= 0: none;
-//     at least 2 s), and a peer may ping as often as once a second, so
-//     nodes configured differently never drop each other's connection;
-//   - messages up to MaxMessageSize are accepted (a batch of query results
-//     may exceed gRPC's 4 MiB default).
+//     gRPC pings from the dialling side no more often than every 10 s),
+//     and a peer may ping as often as once a second, so nodes configured
+//     differently never drop each other's connection;
+//   - messages up to MaxMessageSize are accepted, and at most BatchSize
+//     messages travel in one (a batch of query results would exceed gRPC's
+//     4 MiB default, or Proto.Actor's batch of 1000 any limit).
 //
 // Every node of a deployment should use it. remote.WithServerOptions and
 // WithDialOptions replace earlier ones: add TLS or other gRPC options with
@@ -47,8 +50,17 @@ const DefaultKeepalive = 10 * time.Second
 // use Start, which does.
 func Harden(system *actor.ActorSystem, logger *slog.Logger, ka time.Duration) []remote.ConfigOption {
 	server, dial := HardenOptions(system, logger, ka)
-	return []remote.ConfigOption{remote.WithServerOptions(server...), remote.WithDialOptions(dial...)}
+	return []remote.ConfigOption{remote.WithServerOptions(server...), remote.WithDialOptions(dial...),
+		remote.WithEndpointWriterBatchSize(BatchSize)}
 }
+
+// BatchSize is the most messages Proto.Actor packs into one gRPC message
+// on a hardened node (its default is 1000, with no bound on bytes): with
+// query results of up to 3 MiB each, a batch stays below MaxMessageSize,
+// which the receiving node would otherwise refuse by dropping the
+// connection. Pass remote.WithEndpointWriterBatchSize(BatchSize) when
+// you use HardenOptions directly.
+const BatchSize = 16
 
 // HardenOptions are Harden's gRPC server and dial options, to extend
 // before passing them to remote.WithServerOptions and
@@ -91,7 +103,7 @@ func hardened(system *actor.ActorSystem, logger *slog.Logger, ka time.Duration) 
 		server = append(server, grpc.KeepaliveParams(keepalive.ServerParameters{Time: ka, Timeout: ka / 2}))
 		dial = append(dial, grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: ka, Timeout: ka / 2, PermitWithoutStream: true}))
 	}
-	return server, dial
+	return slices.Clip(server), slices.Clip(dial)
 }
 
 type guard struct {

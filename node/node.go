@@ -106,6 +106,7 @@ func startRemote(cfg Config) (n *Node, err error) {
 	opts := append([]remote.ConfigOption{
 		remote.WithServerOptions(append(server, cfg.ServerOptions...)...),
 		remote.WithDialOptions(append(dial, cfg.DialOptions...)...),
+		remote.WithEndpointWriterBatchSize(BatchSize),
 	}, cfg.Remote...)
 	if cfg.AdvertisedHost != "" {
 		opts = append(opts, remote.WithAdvertisedHost(cfg.AdvertisedHost))

@@ -46,6 +46,14 @@ func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Superviso
 	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.logger, Events: s.p.opts.events, Scrub: s.p.scrub}
 	if sp := s.p.supervisor.Load(); sp != nil && sp.Equal(child) {
 		st.Directive = actor.ResumeDirective
+		// A tracked request the crash ate: the registry settles it as
+		// failed (its claim restored) before Strategy answers the caller.
+		_, msg, _ := actor.UnwrapEnvelope(message)
+		if op, tracked := s.p.tracked.LoadAndDelete(msg); tracked {
+			if self := s.p.owner.Load(); self != nil {
+				sys.Root.Send(self, &settled{op: op.(*pendingOp)})
+			}
+		}
 	}
 	st.HandleFailure(sys, sup, child, rs, reason, message)
 }
@@ -81,6 +89,11 @@ type registryActor struct {
 	callers  map[string]*holder
 	forceAll uint64
 	forceDB  map[string]uint64
+	// allConnects and allForces count the tracked registry-wide connects
+	// and the registry-wide forces under way; waiting holds requests
+	// until they no longer race them (see wait).
+	allConnects, allForces int
+	waiting                []waitingRequest
 }
 
 // Receive implements actor.Actor.
@@ -129,6 +142,7 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		a.p.closed = true
+		a.refuseWaiting(c)
 		// Schema work under way holds counts: let it finish (bounded) first.
 		sys, sup, sender, p := c.ActorSystem(), a.supervisor, c.Sender(), a.p
 		go func() {
@@ -159,7 +173,9 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		if h := a.holderFor(c, m.GetOwner()); h != nil {
-			a.trackedConnect(c, m, h)
+			if !a.wait(c, a.allForces > 0) {
+				a.trackedConnect(c, m, h)
+			}
 			return
 		}
 		c.Forward(a.supervisor)
@@ -169,7 +185,10 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		if m.GetForce() {
-			a.forced(m)
+			if !a.wait(c, a.allConnects > 0) {
+				a.force(c, m)
+			}
+			return
 		}
 		if h := a.holderFor(c, m.GetOwner()); h != nil {
 			a.trackedDisconnect(c, m, h)

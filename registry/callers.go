@@ -87,8 +87,8 @@ func (a *registryActor) holderFor(c actor.Context, owner *messages.Pid) *holder 
 // the registry's own copy of the request, so each one is a key of its own
 // (a caller may send one message object twice).
 type pendingOp struct {
-	h   *holder
-	req any // *messages.Connect or *messages.Disconnect
+	h   *holder // nil for a force
+	req any     // *messages.Connect or *messages.Disconnect
 	// The forced disconnects seen when it was sent: a count taken before a
 	// force of its database is gone with it.
 	forceAll, forceDB uint64
@@ -119,6 +119,9 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 	h.pending++
 	op := &pendingOp{h: h, req: req, forceAll: a.forceAll, forceDB: a.forceDB[target.GetDatabase()]}
 	if target == nil {
+		if _, connect := req.(*messages.Connect); connect {
+			a.allConnects++
+		}
 		a.p.tracked.Store(req, op)
 		c.RequestWithCustomSender(a.supervisor, req, c.Sender())
 		return
@@ -152,10 +155,6 @@ func (a *registryActor) trackedConnect(c actor.Context, m *messages.Connect, h *
 // disconnects cannot give back one count twice) and restored if the
 // answer shows nothing was done.
 func (a *registryActor) trackedDisconnect(c actor.Context, m *messages.Disconnect, h *holder) {
-	if m.GetForce() {
-		c.Forward(a.supervisor)
-		return
-	}
 	db := m.GetTarget().GetDatabase()
 	switch {
 	case m.GetTarget() == nil && h.all > 0:
@@ -175,6 +174,15 @@ func (a *registryActor) trackedDisconnect(c actor.Context, m *messages.Disconnec
 // back at once.
 func (a *registryActor) settle(c actor.Context, op *pendingOp, reply any) {
 	h := op.h
+	if d, ok := op.req.(*messages.Disconnect); ok && d.GetForce() {
+		a.allForces--
+		a.resume(c)
+		return
+	}
+	if m, ok := op.req.(*messages.Connect); ok && m.GetTarget() == nil {
+		a.allConnects--
+		defer a.resume(c)
+	}
 	h.pending--
 	defer a.forget(h)
 	var target *messages.Target
@@ -232,6 +240,70 @@ func (a *registryActor) forcedSince(op *pendingOp, target *messages.Target) bool
 		return true
 	}
 	return target != nil && a.forceDB[target.GetDatabase()] != op.forceDB
+}
+
+// A registry-wide request reaches the database actors from the
+// supervisor's fan-out goroutine, later than a request for one database,
+// which goes straight there: a force and a tracked connect sent one after
+// the other could land the other way round, and the force epochs would
+// then credit or drop the wrong count. So while a tracked registry-wide
+// connect is under way, forces wait; while a registry-wide force is, tracked
+// connects wait — in order, and everything after a waiting request waits
+// behind it.
+
+// waitingRequest is a request held back, with its sender.
+type waitingRequest struct {
+	msg    any
+	sender *actor.PID
+}
+
+// wait holds the request being handled back when busy (or when others
+// wait already); it reports whether it did.
+func (a *registryActor) wait(c actor.Context, busy bool) bool {
+	if !busy && len(a.waiting) == 0 {
+		return false
+	}
+	a.waiting = append(a.waiting, waitingRequest{msg: c.Message(), sender: c.Sender()})
+	return true
+}
+
+// resume sends the waiting requests back through the mailbox, in order,
+// once nothing they wait for is under way; any that must still wait waits
+// again.
+func (a *registryActor) resume(c actor.Context) {
+	if a.allConnects > 0 && a.allForces > 0 || len(a.waiting) == 0 {
+		return
+	}
+	w := a.waiting
+	a.waiting = nil
+	for _, r := range w {
+		c.RequestWithCustomSender(c.Self(), r.msg, r.sender)
+	}
+}
+
+// refuseWaiting answers the waiting requests when the registry closes.
+func (a *registryActor) refuseWaiting(c actor.Context) {
+	for _, r := range a.waiting {
+		if r.sender != nil {
+			c.Send(r.sender, supervisor.FailedReply(r.msg, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry is closed"}))
+		}
+	}
+	a.waiting = nil
+}
+
+// force sends a forced disconnect on, clearing what it closes from the
+// tracked callers. A registry-wide one is followed (Answered) so that
+// tracked connects wait for it.
+func (a *registryActor) force(c actor.Context, m *messages.Disconnect) {
+	a.forced(m)
+	if m.GetTarget() != nil {
+		c.Forward(a.supervisor)
+		return
+	}
+	req := &messages.Disconnect{Force: true, Deadline: m.GetDeadline(), Owner: m.GetOwner()}
+	a.allForces++
+	a.p.tracked.Store(req, &pendingOp{req: req})
+	c.RequestWithCustomSender(a.supervisor, req, c.Sender())
 }
 
 // forced drops the counts every tracked caller held on what a forced

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -348,4 +349,65 @@ func TestSameConnectMessageSentTwice(t *testing.T) {
 	require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
 	require.EqualValues(t, 2, waitReleased(t, released).GetConnects())
 	requireCount(t, reg.Database(), 0, false)
+}
+
+// A force and a tracked connect sent back to back to a registry of two
+// databases: the force's fan-out must not land after the connect, or the
+// owner would be credited with a count the force took.
+func TestForceThenTrackedConnectKeepOrder(t *testing.T) {
+	reg, released := trackedRegistry(t)
+	sys := reg.System()
+	pid, own := owner(t, sys)
+	for range 100 {
+		require.Empty(t, send(t, reg, &messages.Connect{Owner: own}).(*messages.ConnectResult).GetErrors())
+		force := ask.Send(sys, reg.PID(), &messages.Disconnect{Force: true})
+		connect := ask.Send(sys, reg.PID(), &messages.Connect{Owner: own})
+		_, err := force.Wait(testCtx(t))
+		require.NoError(t, err)
+		r, err := connect.Wait(testCtx(t))
+		require.NoError(t, err)
+		force.Close()
+		connect.Close()
+		require.Empty(t, r.(*messages.ConnectResult).GetErrors())
+		requireCount(t, reg.Database(), 1, true)
+		require.Empty(t, send(t, reg, &messages.Disconnect{Owner: own}).(*messages.DisconnectResult).GetErrors())
+		requireCount(t, reg.Database(), 0, false)
+	}
+	// The owner holds nothing: its end gives nothing back.
+	require.NoError(t, ask.WaitStopped(testCtx(t), sys, pid, false))
+	_ = send(t, reg, &messages.ListDatabases{})
+	noRelease(t, reg, released)
+}
+
+// A crash of the supervisor on a tracked registry-wide Disconnect: the
+// caller's claim comes back, so its end still gives the count back.
+func TestSupervisorCrashKeepsTrackedClaim(t *testing.T) {
+	for _, extra := range []bool{false, true} {
+		t.Run(fmt.Sprintf("extra=%v", extra), func(t *testing.T) {
+			released := make(chan *messages.CallerReleased, 8)
+			dir := t.TempDir()
+			cfg := registry.Config{Database: "sqlite:///" + filepath.Join(dir, "main.db")}
+			if extra {
+				cfg.Extra = map[string]string{"audit": "sqlite:///" + filepath.Join(dir, "audit.db")}
+			}
+			reg := newRegistry(t, newSystem(t), cfg, registry.WithEventHook(func(ev registry.Event) {
+				if r, ok := ev.(*messages.CallerReleased); ok {
+					released <- r
+				}
+			}))
+			pid, own := owner(t, reg.System())
+			require.Empty(t, send(t, reg, &messages.Connect{Owner: own}).(*messages.ConnectResult).GetErrors())
+			sup := actor.NewPID(reg.System().Address(), reg.PID().GetId()+"/supervisor")
+			once(t, faults.SupervisorReceive, func(self *actor.PID, msg any) bool {
+				d, ok := msg.(*messages.Disconnect)
+				return ok && d.GetTarget() == nil && self.Equal(sup)
+			}, "supervisor bug")
+			d := send(t, reg, &messages.Disconnect{Owner: own}).(*messages.DisconnectResult)
+			require.NotEmpty(t, d.GetErrors())
+			requireCount(t, reg.Database(), 1, true)
+			require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+			require.EqualValues(t, 1, waitReleased(t, released).GetConnects())
+			requireCount(t, reg.Database(), 0, false)
+		})
+	}
 }

@@ -53,8 +53,13 @@ func (a *supervisorActor) direct(c actor.Context, ts *timestamppb.Timestamp, for
 		var out any
 		defer func() {
 			if r := recover(); r != nil {
+				reason := crash.Wrap(r, a.opts.Scrub).Reason
+				a.opts.Logger.Error("dbactor: supervisor operation crashed", "message", fmt.Sprintf("%T", req), "reason", reason)
+				Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.ActorCrashed{
+					Actor: "supervisor operation", MessageType: fmt.Sprintf("%T", req), Reason: reason, Directive: "resume",
+				})
 				out = FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
-					Message: fmt.Sprintf("supervisor crashed handling %T: %s", req, crash.Wrap(r, a.opts.Scrub).Reason)})
+					Message: fmt.Sprintf("supervisor crashed handling %T: %s", req, reason)})
 				a.answered(req, out)
 				if sender != nil {
 					sys.Root.Send(sender, out)

@@ -51,9 +51,12 @@ type Options struct {
 	// children (after the actor system's EventStream).
 	Events func(messages.Event)
 	// Answered, when set, is called once for every registry-wide Connect
-	// or Disconnect (no target) the supervisor answers, with the answer,
-	// just before it is sent (reply nil: the operation crashed). It runs on
-	// the goroutine that answers; it must not block.
+	// or Disconnect (no target) the supervisor's operations answer, with
+	// the answer, just before it is sent (reply nil: the operation
+	// crashed). It runs on the goroutine that answers; it must not block.
+	// A crash in the supervisor's Receive itself, or a request drained
+	// while it stops, is answered without it: the registry's strategy
+	// covers the first.
 	Answered func(req, reply any)
 }
 
