@@ -164,15 +164,23 @@ func (n *Node) Close(ctx context.Context) error {
 // is unreachable (Proto.Actor retries the connection), so it is bounded by
 // ctx and finishes in the background after that.
 func (n *Node) stopRemote(ctx context.Context) error {
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
+		defer func() {
+			// Proto.Actor's graceful shutdown can panic ("send on closed
+			// channel") when a peer's connection ends at the same moment.
+			if r := recover(); r != nil {
+				n.cfg.Logger.Error("dbactor: node: Proto.Actor panicked while stopping remote", "panic", fmt.Sprint(r))
+				done <- fmt.Errorf("dbactor: node: stopping remote: Proto.Actor panicked: %v", r)
+			}
+			close(done)
+		}()
 		n.Remote.Shutdown(true)
 		n.System.Shutdown()
 	}()
 	select {
-	case <-done:
-		return nil
+	case err := <-done:
+		return err
 	case <-ctx.Done():
 		return fmt.Errorf("dbactor: node: stopping remote: %w", context.Cause(ctx))
 	}
