@@ -249,14 +249,14 @@ func startMember(port int, hosts []string, configs node.Configs, logger *slog.Lo
 	return m, nil
 }
 
-// waitMembers waits until the member sees at least n members, and returns
-// their addresses.
+// waitMembers waits until the member sees exactly n members (any number
+// for 0), and returns their addresses.
 func (m *member) waitMembers(ctx context.Context, n int) ([]string, error) {
 	for {
 		m.mu.Lock()
 		seen, changed := m.seen, m.changed
 		m.mu.Unlock()
-		if len(seen) >= n {
+		if n == 0 || len(seen) == n {
 			return seen, nil
 		}
 		select {
