@@ -70,6 +70,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 
+	"github.com/dbactor/dbactor/examples/internal/childproc"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -343,12 +344,12 @@ func demo(ctx context.Context, out, stderr io.Writer, database string, logger *s
 	// The URL goes by the environment: a password in it would show in ps.
 	cmd.Env = append(os.Environ(), envDatabase+"="+database, envChild+"=1")
 	cmd.Stderr = stderr
-	child, err := startChild(ctx, cmd, out)
+	child, err := childproc.Start(ctx, cmd, out, "member 2", "member 2", readyPrefix, stopTimeout)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, child.stop()) }()
-	fmt.Fprintf(out, "2. member 2 started as a child process: %s\n", child.addr)
+	defer func() { err = errors.Join(err, child.Stop()) }()
+	fmt.Fprintf(out, "2. member 2 started as a child process: %s\n", child.Addr)
 
 	start := time.Now()
 	m, err := startMember(ports[0], hosts, configs(dir, database), logger)
@@ -383,7 +384,7 @@ func demo(ctx context.Context, out, stderr io.Writer, database string, logger *s
 	if err != nil {
 		return err
 	}
-	if err := child.command(formCtx, "members 2"); err != nil {
+	if err := child.Command(formCtx, "members 2"); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "4. cluster formed %v after member 1 started: member 1 sees %s\n", time.Since(start).Round(time.Millisecond), strings.Join(seen, " and "))
@@ -392,14 +393,14 @@ func demo(ctx context.Context, out, stderr io.Writer, database string, logger *s
 		switch addr {
 		case m.addr:
 			return "member 1 (this process, " + addr + ")"
-		case child.addr:
+		case child.Addr:
 			return "member 2 (the child process, " + addr + ")"
 		}
 		return addr
 	}
 	for i, identity := range identities {
 		fmt.Fprintf(out, "%d. registry %q, addressed by name from member 1:\n", 5+i, identity)
-		also := func(ctx context.Context) error { return child.command(ctx, "read "+identity) }
+		also := func(ctx context.Context) error { return child.Command(ctx, "read "+identity) }
 		if err := useRegistry(ctx, out, m, identity, label, also); err != nil {
 			return fmt.Errorf("registry %q: %w", identity, err)
 		}
@@ -411,7 +412,7 @@ func demo(ctx context.Context, out, stderr io.Writer, database string, logger *s
 	if left.err != nil {
 		return left.err
 	}
-	if err := child.stop(); err != nil {
+	if err := child.Stop(); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%d. member 2 exited\n", step+1)
@@ -659,112 +660,3 @@ func runMember(ctx context.Context, in io.Reader, out io.Writer, port int, hosts
 
 // errLeave is the `leave` command's way out of the command loop.
 var errLeave = errors.New("leave")
-
-// child is member 2 running as a child process.
-type child struct {
-	once    sync.Once
-	stopErr error
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	lines   chan string // the child's stdout, line by line; closed at its end
-	out     io.Writer   // where the child's lines are copied, indented
-	addr    string
-}
-
-// startChild starts cmd and waits for its ready line. On failure the child
-// is stopped (killed if need be).
-func startChild(ctx context.Context, cmd *exec.Cmd, out io.Writer) (*child, error) {
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting member 2: %w", err)
-	}
-	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), out: out}
-	go func() {
-		defer close(c.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-	}()
-	for c.addr == "" {
-		line, err := c.next(ctx)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("waiting for member 2's address: %w", err), c.stop())
-		}
-		c.relay(line)
-		if rest, ok := strings.CutPrefix(line, readyPrefix); ok {
-			c.addr, _, _ = strings.Cut(rest, " ")
-		}
-	}
-	return c, nil
-}
-
-// next is the child's next line of output.
-func (c *child) next(ctx context.Context) (string, error) {
-	select {
-	case line, ok := <-c.lines:
-		if !ok {
-			return "", errors.New("member 2 exited")
-		}
-		return line, nil
-	case <-ctx.Done():
-		return "", context.Cause(ctx)
-	}
-}
-
-func (c *child) relay(line string) { fmt.Fprintf(c.out, "   [member 2] %s\n", line) }
-
-// command sends the child one command line and copies its one-line answer.
-func (c *child) command(ctx context.Context, cmd string) error {
-	if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
-		return fmt.Errorf("telling member 2 %q: %w", cmd, err)
-	}
-	line, err := c.next(ctx)
-	if err != nil {
-		return fmt.Errorf("member 2, answering %q: %w", cmd, err)
-	}
-	c.relay(line)
-	if strings.HasPrefix(line, "error: ") {
-		return fmt.Errorf("member 2: %s", line)
-	}
-	return nil
-}
-
-// stop closes the child's stdin — it exits — copies its last lines and
-// waits for it; one that takes longer than stopTimeout is killed.
-func (c *child) stop() error {
-	c.once.Do(func() { c.stopErr = c.wait() })
-	return c.stopErr
-}
-
-func (c *child) wait() error {
-	c.stdin.Close()
-	timer := time.NewTimer(stopTimeout)
-	defer timer.Stop()
-	var killed error
-	for done := false; !done; {
-		select {
-		case line, ok := <-c.lines:
-			if !ok {
-				done = true
-				break
-			}
-			c.relay(line)
-		case <-timer.C:
-			killed = fmt.Errorf("member 2 did not exit within %s: killed", stopTimeout)
-			_ = c.cmd.Process.Kill()
-			timer.Reset(stopTimeout)
-		}
-	}
-	if err := c.cmd.Wait(); err != nil && killed == nil {
-		return fmt.Errorf("member 2: %w", err)
-	}
-	return killed
-}

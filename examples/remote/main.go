@@ -39,9 +39,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/dbactor/dbactor/examples/internal/childproc"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -127,13 +127,14 @@ func demo(ctx context.Context, out, stderr io.Writer, database string) error {
 func runDemo(ctx context.Context, out io.Writer, cmd *exec.Cmd) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
-	child, err := startChild(ctx, cmd, out)
+	proc, err := childproc.Start(ctx, cmd, out, "the database node", "db node", readyPrefix, stopTimeout)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, child.stop()) }() // in case runClient did not get to it
-	fmt.Fprintf(out, "1. database node started as child process; its address: %s\n", child.addr)
-	return runClient(ctx, out, child.addr, child)
+	db := child{proc}
+	defer func() { err = errors.Join(err, db.stop()) }() // in case runClient did not get to it
+	fmt.Fprintf(out, "1. database node started as child process; its address: %s\n", proc.Addr)
+	return runClient(ctx, out, proc.Addr, db)
 }
 
 // dbNode is how the client asks the database node for what the protocol
@@ -323,122 +324,19 @@ func (byHand) stop() error { return nil }
 func (byHand) exits() bool { return false }
 
 // child is the database node running as a child process.
-type child struct {
-	once    sync.Once
-	stopErr error
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	lines   chan string // the child's stdout, line by line; closed at its end
-	out     io.Writer   // where the child's lines are copied, indented
-	addr    string
+type child struct{ *childproc.Child }
+
+func (c child) register(ctx context.Context, model string) error {
+	return c.Command(ctx, "register "+model)
 }
 
-// startChild starts cmd and waits for its ready line. On failure the child
-// is stopped (killed if need be).
-func startChild(ctx context.Context, cmd *exec.Cmd, out io.Writer) (*child, error) {
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the database node: %w", err)
-	}
-	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), out: out}
-	go func() {
-		defer close(c.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-	}()
-	for c.addr == "" {
-		line, err := c.next(ctx)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("waiting for the database node's address: %w", err), c.stop())
-		}
-		c.relay(line)
-		if rest, ok := strings.CutPrefix(line, readyPrefix); ok {
-			c.addr, _, _ = strings.Cut(rest, " ")
-		}
-	}
-	return c, nil
-}
+func (c child) status(ctx context.Context) error { return c.Command(ctx, "status") }
 
-// next is the child's next line of output.
-func (c *child) next(ctx context.Context) (string, error) {
-	select {
-	case line, ok := <-c.lines:
-		if !ok {
-			return "", errors.New("the database node exited")
-		}
-		return line, nil
-	case <-ctx.Done():
-		return "", context.Cause(ctx)
-	}
-}
+// stop closes the child's stdin — it closes its node and exits — and
+// waits for it (killed after stopTimeout).
+func (c child) stop() error { return c.Stop() }
 
-func (c *child) relay(line string) { fmt.Fprintf(c.out, "   [db node] %s\n", line) }
-
-// command sends the child one command line and copies its one-line answer.
-func (c *child) command(ctx context.Context, cmd string) error {
-	if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
-		return fmt.Errorf("telling the database node %q: %w", cmd, err)
-	}
-	line, err := c.next(ctx)
-	if err != nil {
-		return fmt.Errorf("database node, answering %q: %w", cmd, err)
-	}
-	c.relay(line)
-	if strings.HasPrefix(line, "error: ") {
-		return fmt.Errorf("database node: %s", line)
-	}
-	return nil
-}
-
-func (c *child) register(ctx context.Context, model string) error {
-	return c.command(ctx, "register "+model)
-}
-
-func (c *child) status(ctx context.Context) error { return c.command(ctx, "status") }
-
-func (c *child) exits() bool { return true }
-
-// stop closes the child's stdin — it closes its node and exits — copies its
-// last lines and waits for it; one that takes longer than stopTimeout is
-// killed.
-func (c *child) stop() error {
-	c.once.Do(func() { c.stopErr = c.wait() })
-	return c.stopErr
-}
-
-func (c *child) wait() error {
-	c.stdin.Close()
-	timer := time.NewTimer(stopTimeout)
-	defer timer.Stop()
-	var killed error
-	for done := false; !done; {
-		select {
-		case line, ok := <-c.lines:
-			if !ok {
-				done = true
-				break
-			}
-			c.relay(line)
-		case <-timer.C:
-			killed = fmt.Errorf("the database node did not exit within %s: killed", stopTimeout)
-			_ = c.cmd.Process.Kill()
-			timer.Reset(stopTimeout)
-		}
-	}
-	if err := c.cmd.Wait(); err != nil && killed == nil {
-		return fmt.Errorf("database node: %w", err)
-	}
-	return killed
-}
+func (child) exits() bool { return true }
 
 // runDB is the database node: a registry on database (default: SQLite in a
 // temp dir) served on addr. It prints its address, then runs the commands

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,10 +205,11 @@ func lines(r io.Reader) <-chan string {
 // TestClientInProcess runs runClient here, under the race detector, with
 // the database node in a child process driven through its stdin.
 func TestClientInProcess(t *testing.T) {
-	if !clientNodeRan.CompareAndSwap(false, true) {
-		// remote.Start sets gRPC's global logger, which the goroutines of
-		// the previous node's connections read without synchronisation.
-		t.Skip("one client node per test process (-count > 1)")
+	// One remote node per process, ever: remote.Start sets gRPC's global
+	// logger, which an earlier node's goroutines read unsynchronised. So
+	// the test runs in a process of its own (also with -count > 1).
+	if !testnode.Isolate(t) {
+		return
 	}
 	child := testnode.Start(t, dbRole, envDatabase+"=")
 	addr := child.Expect(readyPrefix)
@@ -234,9 +234,6 @@ func TestClientInProcess(t *testing.T) {
 		}
 	}
 }
-
-// clientNodeRan is set once a test of this process started a node.
-var clientNodeRan atomic.Bool
 
 // testDB is the dbNode of TestClientInProcess: commands to the child; the
 // test ends the child (testnode kills it at cleanup), not runClient.

@@ -83,8 +83,15 @@ func (f *p2Fixture) roundTrip() error {
 // lost.
 func (f *p2Fixture) checkCount(b *testing.B) {
 	b.Helper()
+	connectedOnce(b, f.db.Status)
+}
+
+// connectedOnce stops the timer and fails b unless status reports the
+// database connected with ref count 1.
+func connectedOnce(b *testing.B, status func(context.Context) (registry.Status, error)) {
+	b.Helper()
 	b.StopTimer()
-	st, err := f.db.Status(setupContext(b))
+	st, err := status(setupContext(b))
 	if err != nil {
 		b.Fatal(err)
 	}

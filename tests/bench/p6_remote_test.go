@@ -203,14 +203,7 @@ func (f *p6Fixture) roundTrip(ctx context.Context) error {
 // a disconnect.
 func (f *p6Fixture) checkCount(b *testing.B) {
 	b.Helper()
-	b.StopTimer()
-	st, err := f.client.Database().Status(setupContext(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if !st.Connected || st.RefCount != 1 {
-		b.Fatalf("connected=%v ref count=%d, want connected with ref count 1", st.Connected, st.RefCount)
-	}
+	connectedOnce(b, f.client.Database().Status)
 }
 
 // BenchmarkP6RemoteConnectDisconnect (target P6): one goroutine, one op at
