@@ -34,6 +34,8 @@ var (
 	ErrLimitExceeded    = errors.New("dbactor: result limit exceeded")
 	ErrQuery            = errors.New("dbactor: statement failed")
 	ErrUnavailable      = errors.New("dbactor: node unavailable")
+	ErrPermissionDenied = errors.New("dbactor: permission denied")
+	ErrQuotaExceeded    = errors.New("dbactor: quota exceeded")
 )
 
 // codeSentinels is ordered so that CodeOf finds the most specific code first.
@@ -42,6 +44,8 @@ var codeSentinels = []struct {
 	err  error
 }{
 	{Code_CODE_ROLLBACK_FAILED, ErrRollbackFailed},
+	{Code_CODE_PERMISSION_DENIED, ErrPermissionDenied},
+	{Code_CODE_QUOTA_EXCEEDED, ErrQuotaExceeded},
 	{Code_CODE_LIMIT_EXCEEDED, ErrLimitExceeded},
 	{Code_CODE_OVERLOADED, ErrOverloaded},
 	{Code_CODE_NOT_CONNECTED, ErrNotConnected},

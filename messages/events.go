@@ -7,7 +7,8 @@ import "google.golang.org/protobuf/proto"
 // (DatabaseConnecting, DatabaseConnected, DatabaseConnectFailed,
 // DatabaseDisconnected, RollingBack, RolledBack, ModelRegistered), health
 // (DatabaseDown, DatabaseUp, DatabaseProbeFailed), DatabaseNotConnected,
-// CallerReleased and ActorCrashed. Every event is a protobuf
+// CallerReleased and ActorCrashed; a node's trust boundary publishes
+// AccessDenied and MessageDropped. Every event is a protobuf
 // message, so it can be forwarded to other nodes as it is.
 type Event interface {
 	proto.Message
@@ -27,3 +28,5 @@ func (*RolledBack) isEvent()            {}
 func (*DatabaseNotConnected) isEvent()  {}
 func (*ModelRegistered) isEvent()       {}
 func (*CallerReleased) isEvent()        {}
+func (*AccessDenied) isEvent()          {}
+func (*MessageDropped) isEvent()        {}

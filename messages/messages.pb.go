@@ -85,6 +85,13 @@ const (
 	// The registry's node could not be reached (it went away, or never
 	// answered the connection). Client side only.
 	Code_CODE_UNAVAILABLE Code = 22
+	// The node's trust boundary refused the request: the peer's grant does
+	// not cover this operation on this database (see the node package's
+	// Policy). Nothing was done.
+	Code_CODE_PERMISSION_DENIED Code = 23
+	// A per-peer cap was reached (tracked counts, owners, callbacks, or
+	// statements in flight): give something back first. Nothing was done.
+	Code_CODE_QUOTA_EXCEEDED Code = 24
 )
 
 // Enum value maps for Code.
@@ -113,6 +120,8 @@ var (
 		20: "CODE_LIMIT_EXCEEDED",
 		21: "CODE_QUERY",
 		22: "CODE_UNAVAILABLE",
+		23: "CODE_PERMISSION_DENIED",
+		24: "CODE_QUOTA_EXCEEDED",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -138,6 +147,8 @@ var (
 		"CODE_LIMIT_EXCEEDED":    20,
 		"CODE_QUERY":             21,
 		"CODE_UNAVAILABLE":       22,
+		"CODE_PERMISSION_DENIED": 23,
+		"CODE_QUOTA_EXCEEDED":    24,
 	}
 )
 
@@ -1130,8 +1141,9 @@ func (x *CreateSchema) GetDeadline() *timestamppb.Timestamp {
 	return nil
 }
 
-// DropSchema drops a schema on some databases, one after the other. An empty
-// schema drops the registered models' tables instead.
+// DropSchema drops a schema on some databases, one after the other. One
+// without a schema is refused with CODE_INVALID_ARGUMENT: DropAll drops the
+// registered models' tables.
 type DropSchema struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Schema        string                 `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
@@ -3534,6 +3546,184 @@ func (x *CallerReleased) GetErrors() []*Error {
 	return nil
 }
 
+// AccessDenied is published by a node when its trust boundary refused a
+// request from a peer (the peer got CODE_PERMISSION_DENIED).
+type AccessDenied struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The peer's identity (its certificate's URI SAN or common name,
+	// "loopback" for a plaintext peer on loopback).
+	Peer string `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	// The peer's verified node address.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The operation refused: "lifecycle", "read", "write", "schema",
+	// "models", "callbacks" or "force".
+	Op string `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	// The database it was refused on ("" is the main database); "*" for a
+	// request about every database.
+	Database string `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
+	// The request's protobuf type.
+	MessageType string `protobuf:"bytes,5,opt,name=message_type,json=messageType,proto3" json:"message_type,omitempty"`
+	// Why, for the log: what the grant lacks, or the Authorize func's error.
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessDenied) Reset() {
+	*x = AccessDenied{}
+	mi := &file_messages_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessDenied) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessDenied) ProtoMessage() {}
+
+func (x *AccessDenied) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessDenied.ProtoReflect.Descriptor instead.
+func (*AccessDenied) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *AccessDenied) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *AccessDenied) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *AccessDenied) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *AccessDenied) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *AccessDenied) GetMessageType() string {
+	if x != nil {
+		return x.MessageType
+	}
+	return ""
+}
+
+func (x *AccessDenied) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// MessageDropped is published by a node when its trust boundary dropped a
+// message from a peer unread: a system message (Stop, PoisonPill, a
+// Terminated about another node's actor), a message to an actor the node
+// does not export, a sender that is not on the peer's own address, or a
+// whole stream whose address claim did not hold.
+type MessageDropped struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Peer  string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	// The peer's verified address; its claimed one when the claim failed.
+	Address     string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	MessageType string `protobuf:"bytes,3,opt,name=message_type,json=messageType,proto3" json:"message_type,omitempty"`
+	// The actor it was sent to (its id).
+	Target        string `protobuf:"bytes,4,opt,name=target,proto3" json:"target,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageDropped) Reset() {
+	*x = MessageDropped{}
+	mi := &file_messages_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageDropped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageDropped) ProtoMessage() {}
+
+func (x *MessageDropped) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageDropped.ProtoReflect.Descriptor instead.
+func (*MessageDropped) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *MessageDropped) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *MessageDropped) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MessageDropped) GetMessageType() string {
+	if x != nil {
+		return x.MessageType
+	}
+	return ""
+}
+
+func (x *MessageDropped) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *MessageDropped) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -3754,7 +3944,20 @@ const file_messages_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
 	"\bconnects\x18\x04 \x01(\x03R\bconnects\x12@\n" +
 	"\tdatabases\x18\x05 \x03(\v2\".dbactor.messages.v1.DatabaseCountR\tdatabases\x122\n" +
-	"\x06errors\x18\x06 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors*\x8d\x04\n" +
+	"\x06errors\x18\x06 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"\xa3\x01\n" +
+	"\fAccessDenied\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02op\x18\x03 \x01(\tR\x02op\x12\x1a\n" +
+	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12!\n" +
+	"\fmessage_type\x18\x05 \x01(\tR\vmessageType\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\x91\x01\n" +
+	"\x0eMessageDropped\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
+	"\fmessage_type\x18\x03 \x01(\tR\vmessageType\x12\x16\n" +
+	"\x06target\x18\x04 \x01(\tR\x06target\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason*\xc2\x04\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x01\x12\x19\n" +
@@ -3780,7 +3983,9 @@ const file_messages_proto_rawDesc = "" +
 	"\x13CODE_LIMIT_EXCEEDED\x10\x14\x12\x0e\n" +
 	"\n" +
 	"CODE_QUERY\x10\x15\x12\x14\n" +
-	"\x10CODE_UNAVAILABLE\x10\x16*I\n" +
+	"\x10CODE_UNAVAILABLE\x10\x16\x12\x1a\n" +
+	"\x16CODE_PERMISSION_DENIED\x10\x17\x12\x17\n" +
+	"\x13CODE_QUOTA_EXCEEDED\x10\x18*I\n" +
 	"\x06Health\x12\x16\n" +
 	"\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eHEALTH_HEALTHY\x10\x01\x12\x13\n" +
@@ -3825,7 +4030,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 }
 
 var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_messages_proto_goTypes = []any{
 	(Code)(0),                     // 0: dbactor.messages.v1.Code
 	(Health)(0),                   // 1: dbactor.messages.v1.Health
@@ -3878,32 +4083,34 @@ var file_messages_proto_goTypes = []any{
 	(*ExecResult)(nil),            // 48: dbactor.messages.v1.ExecResult
 	(*DatabaseCount)(nil),         // 49: dbactor.messages.v1.DatabaseCount
 	(*CallerReleased)(nil),        // 50: dbactor.messages.v1.CallerReleased
-	(*timestamppb.Timestamp)(nil), // 51: google.protobuf.Timestamp
+	(*AccessDenied)(nil),          // 51: dbactor.messages.v1.AccessDenied
+	(*MessageDropped)(nil),        // 52: dbactor.messages.v1.MessageDropped
+	(*timestamppb.Timestamp)(nil), // 53: google.protobuf.Timestamp
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: dbactor.messages.v1.Error.code:type_name -> dbactor.messages.v1.Code
 	6,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
-	51, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
+	53, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
 	27, // 3: dbactor.messages.v1.Connect.owner:type_name -> dbactor.messages.v1.Pid
 	5,  // 4: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
 	6,  // 5: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	51, // 6: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	53, // 6: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
 	27, // 7: dbactor.messages.v1.Disconnect.owner:type_name -> dbactor.messages.v1.Pid
 	5,  // 8: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
 	6,  // 9: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
 	5,  // 10: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
 	1,  // 11: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
 	5,  // 12: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
-	51, // 13: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
+	53, // 13: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
 	12, // 14: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
 	5,  // 15: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	51, // 16: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
-	51, // 17: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
-	51, // 18: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
-	51, // 19: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	53, // 16: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	53, // 17: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	53, // 18: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	53, // 19: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 20: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
 	6,  // 21: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
-	51, // 22: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	53, // 22: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 23: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
 	2,  // 24: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
 	22, // 25: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
@@ -3915,23 +4122,23 @@ var file_messages_proto_depIdxs = []int32{
 	4,  // 31: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
 	5,  // 32: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
 	5,  // 33: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
-	51, // 34: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
-	51, // 35: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
-	51, // 36: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
+	53, // 34: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
+	53, // 35: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
+	53, // 36: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
 	5,  // 37: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
 	5,  // 38: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
 	5,  // 39: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
-	51, // 40: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
+	53, // 40: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
 	42, // 41: dbactor.messages.v1.Row.values:type_name -> dbactor.messages.v1.Value
 	6,  // 42: dbactor.messages.v1.Query.target:type_name -> dbactor.messages.v1.Target
 	42, // 43: dbactor.messages.v1.Query.args:type_name -> dbactor.messages.v1.Value
-	51, // 44: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
+	53, // 44: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
 	43, // 45: dbactor.messages.v1.QueryResult.columns:type_name -> dbactor.messages.v1.Column
 	44, // 46: dbactor.messages.v1.QueryResult.rows:type_name -> dbactor.messages.v1.Row
 	5,  // 47: dbactor.messages.v1.QueryResult.error:type_name -> dbactor.messages.v1.Error
 	6,  // 48: dbactor.messages.v1.Exec.target:type_name -> dbactor.messages.v1.Target
 	42, // 49: dbactor.messages.v1.Exec.args:type_name -> dbactor.messages.v1.Value
-	51, // 50: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
+	53, // 50: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
 	5,  // 51: dbactor.messages.v1.ExecResult.error:type_name -> dbactor.messages.v1.Error
 	27, // 52: dbactor.messages.v1.CallerReleased.caller:type_name -> dbactor.messages.v1.Pid
 	49, // 53: dbactor.messages.v1.CallerReleased.databases:type_name -> dbactor.messages.v1.DatabaseCount
@@ -3964,7 +4171,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
