@@ -21,7 +21,7 @@ import (
 // the same State.
 func DatabaseProps(s *State) *actor.Props {
 	d := drain.New(func(req any) any {
-		return messages.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
+		return FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
 	})
 	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s, drain: d} },
 		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub, s.lifecycleCrash)))
@@ -54,7 +54,7 @@ type Closed struct{}
 // Receive implements actor.Actor.
 func (a *databaseActor) Receive(c actor.Context) {
 	if a.s.closed.Load() {
-		if reply := messages.FailedReply(c.Message(), &messages.Error{
+		if reply := FailedReply(c.Message(), &messages.Error{
 			Code: messages.Code_CODE_CLOSED, Database: a.s.name, Message: "database closed: its registry is closed",
 		}); reply != nil {
 			if c.Sender() != nil {
@@ -66,7 +66,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 	faults.Hit(faults.DatabaseReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
 		if c.Sender() != nil {
-			c.Respond(messages.FailedReply(c.Message(), &messages.Error{
+			c.Respond(FailedReply(c.Message(), &messages.Error{
 				Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name, Message: "invalid deadline timestamp"}))
 		}
 		return
@@ -98,7 +98,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 		c.Respond(res)
 	case *messages.GetStatus:
 		c.Respond(a.s.Status())
-	case *messages.Query, *messages.Exec:
+	case *messages.Query, *messages.Exec, *PeerStatement:
 		a.statement(c) // on a query worker: the mailbox never waits for SQL
 	case *faults.Panic:
 		panic(m.Value)
@@ -110,7 +110,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 		if c.Sender() != nil {
 			e := &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name,
 				Message: fmt.Sprintf("database actor does not handle %T: send it to the registry", m)}
-			reply := messages.FailedReply(m, e) // the reply type the sender waits for
+			reply := FailedReply(m, e) // the reply type the sender waits for
 			if reply == nil {
 				reply = &messages.Status{Database: a.s.name, Error: e}
 			}

@@ -13,4 +13,10 @@
 // so neither the pool nor the count is lost. When its registry closes, the
 // actor closes the pool for good and answers every later request with
 // CODE_CLOSED until the actor tree stops (Close).
+//
+// Statements sent as messages (messages.Query, messages.Exec) run on query
+// workers, never in the mailbox (QueryOptions). One that came from a peer
+// on another node arrives wrapped in a PeerStatement and is held to the
+// peer's grant: read-only unless it may write, as its PostgreSQL role if
+// it has one, and at most QueryOptions.PerPeer at once per peer.
 package actors

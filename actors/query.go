@@ -18,6 +18,7 @@ import (
 
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/messages"
@@ -31,13 +32,15 @@ const (
 	DefaultMaxRows      uint32 = 1000
 	DefaultMaxBytes     uint64 = 1 << 20
 	MaxBytesLimit       uint64 = 3 << 20
+	DefaultMaxSQL              = 1 << 20
 )
 
 // QueryOptions configure how a database runs the statements of
 // messages.Query and messages.Exec: never in its actor's mailbox, but on
 // at most Workers goroutines at once, with at most Queue more statements
 // waiting for one (first come, first served); beyond that a statement is
-// refused at once with CODE_OVERLOADED. Zero values mean the defaults.
+// refused at once with CODE_OVERLOADED. A peer's statement (PeerStatement)
+// also counts against its peer's PerPeer. Zero values mean the defaults.
 type QueryOptions struct {
 	// Workers is how many statements run at once. 0 means
 	// DefaultQueryWorkers.
@@ -48,14 +51,30 @@ type QueryOptions struct {
 	// MaxRows is the most rows a Query returns when it asks for no limit
 	// of its own (max_rows 0). 0 means DefaultMaxRows.
 	MaxRows uint32
-	// MaxBytes is the most bytes of values a Query returns when it asks
-	// for no limit of its own (max_bytes 0). 0 means DefaultMaxBytes; at
-	// most MaxBytesLimit, which also caps what a Query may ask for.
+	// MaxBytes is the most bytes of its encoded result (column names and
+	// types, and rows) a Query returns when it asks for no limit of its
+	// own (max_bytes 0). 0 means DefaultMaxBytes; at most MaxBytesLimit,
+	// which also caps what a Query may ask for. On PostgreSQL a row larger
+	// than the limit fails before it is read; SQLite reads each value
+	// whole before it is counted (modernc.org/sqlite's per-connection
+	// length limit is out of reach of the connections dbactor's schema
+	// support wraps).
 	MaxBytes uint64
+	// PerPeer is the most statements of one peer (PeerStatement.Peer)
+	// queued or running on the database at once; the next one is refused
+	// at once with CODE_QUOTA_EXCEEDED, and nothing is run. Local
+	// statements (not wrapped in a PeerStatement) are not counted. 0 means
+	// half of Workers, at least 1, so that one peer never takes every
+	// worker.
+	PerPeer int
+	// MaxSQL is the most bytes of SQL text of a Query or Exec, local ones
+	// too; a longer statement is refused with CODE_LIMIT_EXCEEDED. 0 means
+	// DefaultMaxSQL (1 MiB).
+	MaxSQL int
 }
 
-// Validate reports options that are not merely unset: a negative Workers
-// or Queue, a MaxBytes above MaxBytesLimit.
+// Validate reports options that are not merely unset: a negative Workers,
+// Queue, PerPeer or MaxSQL, a MaxBytes above MaxBytesLimit.
 func (o QueryOptions) Validate() error {
 	var errs []error
 	if o.Workers < 0 {
@@ -66,6 +85,12 @@ func (o QueryOptions) Validate() error {
 	}
 	if o.MaxBytes > MaxBytesLimit {
 		errs = append(errs, fmt.Errorf("MaxBytes is %d: at most %d (3 MiB), or 0 for the default (%d)", o.MaxBytes, MaxBytesLimit, DefaultMaxBytes))
+	}
+	if o.PerPeer < 0 {
+		errs = append(errs, fmt.Errorf("PerPeer is %d: give a positive number, or 0 for the default (half of Workers, at least 1)", o.PerPeer))
+	}
+	if o.MaxSQL < 0 {
+		errs = append(errs, fmt.Errorf("MaxSQL is %d: give a positive number, or 0 for the default (%d)", o.MaxSQL, DefaultMaxSQL))
 	}
 	return errors.Join(errs...)
 }
@@ -84,6 +109,12 @@ func (o QueryOptions) withDefaults() QueryOptions {
 		o.MaxBytes = DefaultMaxBytes
 	}
 	o.MaxBytes = min(o.MaxBytes, MaxBytesLimit)
+	if o.PerPeer <= 0 {
+		o.PerPeer = max(1, o.Workers/2)
+	}
+	if o.MaxSQL <= 0 {
+		o.MaxSQL = DefaultMaxSQL
+	}
 	return o
 }
 
@@ -100,16 +131,21 @@ type queries struct {
 	queue   []*job            // waiting for a worker, oldest first
 	running map[*job]struct{} // statements on a pool, for cut
 	idle    chan struct{}     // nil while no worker runs, closed when the last returns
+	peers   map[string]int    // statements queued or running, by peer (PerPeer)
 }
 
 // job is one Query or Exec, from the actor's mailbox to its reply.
 type job struct {
-	sys      *actor.ActorSystem
-	sender   *actor.PID // nil: run, but answer nobody
-	req      any        // *messages.Query or *messages.Exec
+	sys    *actor.ActorSystem
+	sender *actor.PID // nil: run, but answer nobody
+	// req is the *messages.Query or *messages.Exec: a PeerStatement's
+	// Request, which peer then constrains.
+	req      any
+	peer     *PeerStatement // nil: a local statement, trusted
 	sql      string
 	args     []any
 	deadline time.Time
+	slot     bool // holds one of its peer's PerPeer slots, under queries.mu
 	// Set when it starts running, under queries.mu.
 	db     *sql.DB
 	cancel context.CancelCauseFunc
@@ -121,12 +157,16 @@ func (j *job) reply(msg any) {
 	}
 }
 
-// statement takes a Query or Exec from the mailbox: it refuses it at once
-// (not connected, malformed, expired, overloaded) or hands it to a worker.
-// It never waits for SQL.
+// statement takes a Query or Exec, bare or in a PeerStatement, from the
+// mailbox: it refuses it at once (not connected, malformed, expired,
+// overloaded, beyond its peer's cap or grant) or hands it to a worker. It
+// never waits for SQL.
 func (a *databaseActor) statement(c actor.Context) {
 	s := a.s
 	j := &job{sys: c.ActorSystem(), sender: c.Sender(), req: c.Message()}
+	if p, ok := j.req.(*PeerStatement); ok {
+		j.peer, j.req = p, p.request()
+	}
 	var vals []*messages.Value
 	var ts *timestamppb.Timestamp
 	switch m := j.req.(type) {
@@ -135,6 +175,11 @@ func (a *databaseActor) statement(c actor.Context) {
 	case *messages.Exec:
 		j.sql, vals, ts = m.GetSql(), m.GetArgs(), m.GetDeadline()
 	default:
+		// A PeerStatement around anything else is refused, never run.
+		if reply := FailedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: s.name,
+			Message: fmt.Sprintf("PeerStatement: Request is %T, not a *messages.Query or *messages.Exec", j.req)}); reply != nil && c.Sender() != nil {
+			c.Respond(reply)
+		}
 		return
 	}
 	if e := s.admit(j, vals, ts); e != nil {
@@ -151,6 +196,13 @@ func (s *State) admit(j *job, vals []*messages.Value, ts *timestamppb.Timestamp)
 	if strings.TrimSpace(j.sql) == "" {
 		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: s.name, Message: kind(j.req) + ": empty sql"}
 	}
+	if n, most := len(j.sql), s.queries.opts.MaxSQL; n > most {
+		return &messages.Error{Code: messages.Code_CODE_LIMIT_EXCEEDED, Database: s.name,
+			Message: fmt.Sprintf("%s: the SQL text is %d bytes, more than the %d allowed (MaxSQL): pass large values as arguments", kind(j.req), n, most)}
+	}
+	if e := s.checkPeer(j); e != nil {
+		return e
+	}
 	args, err := sqlvalue.Args(vals)
 	if err != nil {
 		return s.ErrorOf(messages.Code_CODE_INVALID_ARGUMENT, kind(j.req), err)
@@ -162,12 +214,54 @@ func (s *State) admit(j *job, vals []*messages.Value, ts *timestamppb.Timestamp)
 		return &messages.Error{Code: messages.Code_CODE_TIMEOUT, Database: s.name,
 			Message: kind(j.req) + ": deadline passed before the database actor could run it"}
 	}
+	o := s.queries.opts
+	if !s.take(j) {
+		return &messages.Error{Code: messages.Code_CODE_QUOTA_EXCEEDED, Database: s.name,
+			Message: fmt.Sprintf("%s: peer %q already has %d statements queued or running on %s (PerPeer): nothing was run, wait for one to finish",
+				kind(j.req), j.peer.Peer, o.PerPeer, DisplayName(s.name))}
+	}
 	if !s.submit(j) {
-		o := s.queries.opts
+		s.give(j)
 		return &messages.Error{Code: messages.Code_CODE_OVERLOADED, Database: s.name,
 			Message: fmt.Sprintf("%s: every query worker (%d) is busy and the queue (%d) is full: nothing was run, retry later", kind(j.req), o.Workers, o.Queue)}
 	}
 	return nil
+}
+
+// take counts a peer's statement against its PerPeer; false when the
+// peer is at its cap. A local statement is not counted.
+func (s *State) take(j *job) bool {
+	if j.peer == nil {
+		return true
+	}
+	q := &s.queries
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.peers[j.peer.Peer] >= q.opts.PerPeer {
+		return false
+	}
+	if q.peers == nil {
+		q.peers = map[string]int{}
+	}
+	q.peers[j.peer.Peer]++
+	j.slot = true
+	return true
+}
+
+// give gives back the slot take counted, at most once.
+func (s *State) give(j *job) {
+	q := &s.queries
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !j.slot {
+		return
+	}
+	j.slot = false
+	if n := q.peers[j.peer.Peer] - 1; n > 0 {
+		q.peers[j.peer.Peer] = n
+	} else {
+		delete(q.peers, j.peer.Peer)
+	}
 }
 
 func kind(req any) string {
@@ -262,13 +356,16 @@ func (s *State) cut(db *sql.DB) {
 }
 
 // run runs one job and answers it. A panic is answered CODE_INTERNAL and
-// reported; the worker carries on.
+// reported; the worker carries on. However it ends, the job's peer slot
+// is given back before the reply leaves, so a peer that waits for its
+// reply never finds its own slot still taken.
 func (s *State) run(j *job) {
 	var reply any
 	defer func() {
 		if r := recover(); r != nil {
 			reply = s.crashed(j, r)
 		}
+		s.give(j)
 		j.reply(reply)
 	}()
 	reply = s.execute(j)
@@ -335,24 +432,23 @@ func (s *State) execute(j *job) any {
 	case *messages.Query:
 		res := &messages.QueryResult{}
 		reply = res
-		fn = func(ctx context.Context, q Querier) error { return s.query(ctx, q, m, j, res) }
+		fn = func(ctx context.Context, q Querier) error { return s.query(ctx, q, m, j, res, j.args) }
 	case *messages.Exec:
 		res := &messages.ExecResult{}
 		reply = res
-		fn = func(ctx context.Context, q Querier) error {
-			r, err := q.ExecContext(ctx, j.sql, j.args...)
-			if err != nil {
-				return err
-			}
-			res.RowsAffected, err = r.RowsAffected()
-			return err
-		}
+		fn = func(ctx context.Context, q Querier) error { return exec(ctx, q, j.sql, j.args, res) }
 	}
 	var err error
-	if s.ForceRollback() {
+	switch {
+	case s.ForceRollback():
+		if s.constrained(j) { // refused by admit already; never run unconstrained
+			return fail(messages.Code_CODE_UNSUPPORTED, sandboxRefusal(s.name))
+		}
 		err = s.InSandbox(ctx, fn)
-	} else {
-		err = fn(ctx, db)
+	case s.cfg.Dialect == dsn.Postgres:
+		err = s.runPostgres(ctx, db, j, reply)
+	default:
+		err = s.runSQLite(ctx, db, j, fn)
 	}
 	if err == nil {
 		return reply
@@ -362,39 +458,68 @@ func (s *State) execute(j *job) any {
 	return messages.FailedReply(j.req, e)
 }
 
-// query runs a Query into res, failing with CODE_LIMIT_EXCEEDED as soon as
-// the result grows beyond its limits.
-func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job, res *messages.QueryResult) error {
-	maxRows, maxBytes := m.GetMaxRows(), m.GetMaxBytes()
+// exec runs an Exec's statement into res.
+func exec(ctx context.Context, q Querier, sql string, args []any, res *messages.ExecResult) error {
+	r, err := q.ExecContext(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	res.RowsAffected, err = r.RowsAffected()
+	return err
+}
+
+// limits are the most rows and bytes m's result may have.
+func (s *State) limits(m *messages.Query) (maxRows uint32, maxBytes uint64) {
+	maxRows, maxBytes = m.GetMaxRows(), m.GetMaxBytes()
 	if maxRows == 0 {
 		maxRows = s.queries.opts.MaxRows
 	}
 	if maxBytes == 0 {
 		maxBytes = s.queries.opts.MaxBytes
 	}
-	maxBytes = min(maxBytes, MaxBytesLimit)
+	return maxRows, min(maxBytes, MaxBytesLimit)
+}
 
-	rows, err := q.QueryContext(ctx, j.sql, j.args...)
+// tooLarge is the reply error of a Query whose result grew beyond
+// maxBytes.
+func (s *State) tooLarge(maxBytes uint64) *messages.Error {
+	return &messages.Error{Code: messages.Code_CODE_LIMIT_EXCEEDED, Database: s.name,
+		Message: fmt.Sprintf("Query: the result is larger than max_bytes=%d bytes: narrow the query (LIMIT, fewer or shorter columns) or raise max_bytes (at most %d)", maxBytes, MaxBytesLimit)}
+}
+
+// query runs a Query (its SQL with args) into res, failing with
+// CODE_LIMIT_EXCEEDED as soon as the result grows beyond its limits.
+func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job, res *messages.QueryResult, args []any) error {
+	maxRows, maxBytes := s.limits(m)
+	rows, err := q.QueryContext(ctx, j.sql, args...)
 	if err != nil {
-		return err
+		return s.bodyTooLarge(err, maxBytes)
 	}
 	defer rows.Close()
 	cts, err := rows.ColumnTypes()
 	if err != nil {
 		return err
 	}
+	// size is what the encoded QueryResult has so far, framing included:
+	// the reply must fit in one gRPC message when it crosses nodes, and
+	// the column list counts as much as the rows.
+	var size uint64
 	res.Columns = make([]*messages.Column, len(cts))
 	types := make([]string, len(cts))
 	for i, ct := range cts {
 		types[i] = ct.DatabaseTypeName()
 		res.Columns[i] = &messages.Column{Name: ct.Name(), Type: types[i]}
+		size += uint64(protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(res.Columns[i])))
+	}
+	if size > maxBytes {
+		res.Columns = nil
+		return s.tooLarge(maxBytes)
 	}
 	vals := make([]any, len(cts))
 	ptrs := make([]any, len(cts))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	var size uint64
 	for rows.Next() {
 		if uint64(len(res.Rows)) >= uint64(maxRows) {
 			return &messages.Error{Code: messages.Code_CODE_LIMIT_EXCEEDED, Database: s.name,
@@ -411,16 +536,13 @@ func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job,
 			}
 			row.Values[i] = val
 		}
-		// What the row adds to the encoded reply, framing included: the
-		// reply must fit in one gRPC message when it crosses nodes.
 		size += uint64(protowire.SizeTag(2) + protowire.SizeBytes(proto.Size(row)))
 		if size > maxBytes {
-			return &messages.Error{Code: messages.Code_CODE_LIMIT_EXCEEDED, Database: s.name,
-				Message: fmt.Sprintf("Query: the result is larger than max_bytes=%d bytes: narrow the query (LIMIT, fewer columns) or raise max_bytes (at most %d)", maxBytes, MaxBytesLimit)}
+			return s.tooLarge(maxBytes)
 		}
 		res.Rows = append(res.Rows, row)
 	}
-	return rows.Err()
+	return s.bodyTooLarge(rows.Err(), maxBytes)
 }
 
 // classify turns the failure of a statement run on db under ctx into a

@@ -250,13 +250,21 @@ func TestQueryExpiresInQueue(t *testing.T) {
 }
 
 func TestQueryOptions(t *testing.T) {
-	require.Equal(t, QueryOptions{Workers: DefaultQueryWorkers, Queue: DefaultQueryQueue, MaxRows: DefaultMaxRows, MaxBytes: DefaultMaxBytes},
+	require.Equal(t, QueryOptions{Workers: DefaultQueryWorkers, Queue: DefaultQueryQueue, MaxRows: DefaultMaxRows, MaxBytes: DefaultMaxBytes,
+		PerPeer: DefaultQueryWorkers / 2, MaxSQL: DefaultMaxSQL},
 		QueryOptions{}.withDefaults())
 	require.Equal(t, MaxBytesLimit, QueryOptions{MaxBytes: MaxBytesLimit + 1}.withDefaults().MaxBytes)
+	// One peer never takes every worker, but always gets one.
+	require.Equal(t, 1, QueryOptions{Workers: 1}.withDefaults().PerPeer)
+	require.Equal(t, 1, QueryOptions{Workers: 3}.withDefaults().PerPeer)
+	require.Equal(t, 8, QueryOptions{Workers: 16}.withDefaults().PerPeer)
+	require.Equal(t, 16, QueryOptions{Workers: 16, PerPeer: 16}.withDefaults().PerPeer)
 	require.NoError(t, QueryOptions{}.Validate())
-	require.NoError(t, QueryOptions{Workers: 1, Queue: 1, MaxRows: 1, MaxBytes: MaxBytesLimit}.Validate())
-	err := QueryOptions{Workers: -1, Queue: -2, MaxBytes: MaxBytesLimit + 1}.Validate()
+	require.NoError(t, QueryOptions{Workers: 1, Queue: 1, MaxRows: 1, MaxBytes: MaxBytesLimit, PerPeer: 1, MaxSQL: 1}.Validate())
+	err := QueryOptions{Workers: -1, Queue: -2, MaxBytes: MaxBytesLimit + 1, PerPeer: -3, MaxSQL: -4}.Validate()
 	require.ErrorContains(t, err, "Workers is -1")
 	require.ErrorContains(t, err, "Queue is -2")
 	require.ErrorContains(t, err, "MaxBytes is 3145729")
+	require.ErrorContains(t, err, "PerPeer is -3")
+	require.ErrorContains(t, err, "MaxSQL is -4")
 }

@@ -55,8 +55,11 @@ type State struct {
 	closingHook   atomic.Pointer[func()] // the open pool's Instrumentation.Opened result
 	forceRollback bool
 	sb            atomic.Pointer[sandbox] // the open pool's, force rollback only
-	hmu           sync.Mutex
-	h             health
+	// superuserWarned is set once a peer's statement was found to run as
+	// a PostgreSQL superuser (and that was logged).
+	superuserWarned atomic.Bool
+	hmu             sync.Mutex
+	h               health
 
 	queries queries // the Query and Exec workers, see query.go
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/messages"
@@ -164,3 +165,48 @@ func (r *relay) SendSystemMessage(*actor.PID, any) {}
 
 // Stop implements actor.Process.
 func (r *relay) Stop(*actor.PID) {}
+
+// expired answers at once a request whose deadline leaves no time for a
+// database actor to act on it: nothing is sent on, and the caller hears
+// that nothing was done rather than that a database did not answer.
+func (a *supervisorActor) expired(c actor.Context) bool {
+	req := c.Message()
+	var ts *timestamppb.Timestamp
+	var t *messages.Target
+	wide := false // a registry-wide Connect or Disconnect
+	switch m := req.(type) {
+	case *messages.Connect:
+		ts, t, wide = m.GetDeadline(), m.GetTarget(), m.GetTarget() == nil
+	case *messages.Disconnect:
+		ts, t, wide = m.GetDeadline(), m.GetTarget(), m.GetTarget() == nil
+	case *messages.Query:
+		ts, t = m.GetDeadline(), m.GetTarget()
+	case *messages.Exec:
+		ts, t = m.GetDeadline(), m.GetTarget()
+	case *actors.PeerStatement:
+		ts = m.GetDeadline()
+		if m != nil {
+			if r, ok := m.Request.(interface{ GetTarget() *messages.Target }); ok {
+				t = r.GetTarget()
+			}
+		}
+	default:
+		return false
+	}
+	if ts == nil {
+		return false // the default timeout starts now
+	}
+	now := time.Now()
+	if deadline.Inner(ts.AsTime(), now).After(now) {
+		return false
+	}
+	reply := FailedReply(req, &messages.Error{Code: messages.Code_CODE_TIMEOUT, Database: t.GetDatabase(),
+		Message: "deadline passed before the request reached the database actor: nothing was done"})
+	if wide {
+		a.answered(req, reply)
+	}
+	if reply != nil && c.Sender() != nil {
+		c.Respond(reply)
+	}
+	return true
+}

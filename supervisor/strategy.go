@@ -90,7 +90,7 @@ func FailedReply(req any, e *messages.Error) any {
 	case *actors.Close:
 		return &actors.Closed{}
 	}
-	return messages.FailedReply(req, e)
+	return actors.FailedReply(req, e) // a PeerStatement: its Request's reply type
 }
 
 // Notify publishes ev on sys's EventStream, then passes it to hook (when

@@ -158,6 +158,9 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		}
 		return
 	}
+	if a.expired(c) {
+		return
+	}
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		for _, mb := range a.members {
@@ -217,6 +220,24 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		a.forward(c, orMain(m.GetTarget()), m.GetDeadline())
 	case *messages.Exec:
 		a.forward(c, orMain(m.GetTarget()), m.GetDeadline())
+	case *actors.PeerStatement:
+		// Routed like its Request, and handed on whole: the database
+		// actor holds the statement to the peer's grant.
+		var req proto.Message
+		if m != nil {
+			req = m.Request
+		}
+		switch r := req.(type) {
+		case *messages.Query:
+			a.forward(c, orMain(r.GetTarget()), r.GetDeadline())
+		case *messages.Exec:
+			a.forward(c, orMain(r.GetTarget()), r.GetDeadline())
+		default:
+			if reply := FailedReply(m, &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
+				Message: fmt.Sprintf("PeerStatement: Request is %T, not a *messages.Query or *messages.Exec", req)}); reply != nil && c.Sender() != nil {
+				c.Respond(reply)
+			}
+		}
 	case *messages.ListDatabases:
 		list := &messages.DatabaseList{}
 		for _, mb := range a.members {
@@ -301,6 +322,15 @@ func withDeadline(req any, d time.Time) any {
 		return &messages.Query{Sql: m.GetSql(), Args: m.GetArgs(), MaxRows: m.GetMaxRows(), MaxBytes: m.GetMaxBytes(), Deadline: deadline.Proto(d)}
 	case *messages.Exec:
 		return &messages.Exec{Sql: m.GetSql(), Args: m.GetArgs(), Deadline: deadline.Proto(d)}
+	case *actors.PeerStatement:
+		// The same grant around the re-addressed request: a constraint
+		// dropped here would run a peer's statement unconstrained.
+		if m == nil {
+			return req
+		}
+		p := *m
+		p.Request, _ = withDeadline(m.Request, d).(proto.Message)
+		return &p
 	}
 	return req
 }
