@@ -77,7 +77,7 @@ func TestClusterSingleMember(t *testing.T) {
 	sys := registry.NewActorSystem(nil)
 	c := cluster.New(sys, cluster.Configure(clusterName,
 		test.NewTestProvider(test.NewInMemAgent()), disthash.New(),
-		remote.Configure("127.0.0.1", 0, node.Harden(sys, nil, 0)...),
+		remote.Configure("127.0.0.1", 0, clusterHardening(sys)...),
 		cluster.WithKinds(node.Kind(clusterConfigs(dir)))))
 	c.StartMember()
 	shutdown := shutdownOnce(t, c)
@@ -132,7 +132,7 @@ func TestClusterTwoMembers(t *testing.T) {
 	start := time.Now()
 	c := cluster.New(sys, cluster.Configure(clusterName,
 		automanagedProvider(ports[0], hosts), disthash.New(),
-		remote.Configure("127.0.0.1", 0, node.Harden(sys, nil, 0)...),
+		remote.Configure("127.0.0.1", 0, clusterHardening(sys)...),
 		cluster.WithKinds(node.Kind(clusterConfigs(dir)))))
 	c.StartMember()
 	shutdown := shutdownOnce(t, c)

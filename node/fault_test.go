@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -339,8 +341,18 @@ func TestUndecodableMessage(t *testing.T) {
 		defer cancel()
 		stream, err := remote.NewRemotingClient(conn).Receive(sctx)
 		require.NoError(t, err)
+		// A stream is bound to the node it says it comes from (this one,
+		// which the database node checks by calling back) before it may
+		// carry messages.
+		require.NoError(t, stream.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_ConnectRequest{ConnectRequest: &remote.ConnectRequest{
+			ConnectionType: &remote.ConnectRequest_ServerConnection{ServerConnection: &remote.ServerConnection{
+				SystemId: n.System.ID, Address: n.Address()}}}}}))
+		resp, err := stream.Recv()
+		require.NoError(t, err)
+		require.NotNil(t, resp.GetConnectResponse())
 
 		replyTo, replies := replyCollector(t, n.System)
+		n.Export(replyTo, false) // it sent nothing there: the answers are let in by name
 		status, err := proto.Marshal(&messages.GetStatus{})
 		require.NoError(t, err)
 		unknown, err := proto.Marshal(unknownMessage(t, "x"))
@@ -380,6 +392,24 @@ func TestUndecodableMessage(t *testing.T) {
 		require.True(t, child.Alive())
 		_, err = cl.Database().Status(ctx)
 		require.NoError(t, err)
+	})
+
+	t.Run("batch before connect request", func(t *testing.T) {
+		conn, err := grpc.Dial(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		require.NoError(t, err)
+		defer func() { _ = conn.Close() }()
+		stream, err := remote.NewRemotingClient(conn).Receive(ctx)
+		require.NoError(t, err)
+		status, err := proto.Marshal(&messages.GetStatus{})
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_MessageBatch{MessageBatch: &remote.MessageBatch{
+			TypeNames: []string{string(proto.MessageName(&messages.GetStatus{}))},
+			Targets:   []*actor.PID{regPID},
+			Envelopes: []*remote.MessageEnvelope{{MessageData: status}},
+		}}}))
+		_, err = stream.Recv()
+		require.Equal(t, codes.PermissionDenied, grpcstatus.Code(err), "a stream that never said which node it is: %v", err)
+		require.True(t, child.Alive())
 	})
 
 	require.NoError(t, cl.Close(ctx))

@@ -63,6 +63,7 @@ const (
 	envClusterDir = "DBACTOR_NODE_CLUSTER_DIR"
 	envAutoHosts  = "DBACTOR_NODE_AUTOMAN_HOSTS"
 	envAutoPort   = "DBACTOR_NODE_AUTOMAN_PORT"
+	envTLSDir     = "DBACTOR_NODE_TLS_DIR"
 
 	extraName = "analytics"
 	slowName  = "slow"
@@ -119,6 +120,9 @@ func runRole(role string) int {
 	return 0
 }
 
+// grantAll lets loopback peers make every request.
+var grantAll = node.Policy{Peers: map[string][]node.Grant{node.LoopbackIdentity: {{Ops: node.OpAll}}}}
+
 // widget is the model the db role registers, under the name it is given.
 type widget struct {
 	ID   int64  `db:"id,pk"`
@@ -133,7 +137,15 @@ func roleDB(out *testnode.Out) error {
 	if dsn := os.Getenv(envSlowDSN); dsn != "" {
 		cfg.Extra[slowName] = dsn
 	}
-	n, err := node.Start(node.Config{}, cfg, registry.WithEventHook(func(ev registry.Event) {
+	// The tests' clients are plaintext peers on loopback: grant them
+	// everything (the trust boundary's own tests are in tests/security).
+	ncfg := node.Config{Policy: grantAll, Logger: debugLogger()}
+	if dir := os.Getenv(envTLSDir); dir != "" {
+		// Mutual TLS with the certificates the parent wrote (node.crt…).
+		ncfg.CertFile, ncfg.KeyFile, ncfg.CAFile = filepath.Join(dir, "db.crt"), filepath.Join(dir, "db.key"), filepath.Join(dir, "ca.crt")
+		ncfg.Policy = node.Policy{Peers: map[string][]node.Grant{"client": {{Ops: node.OpAll}}}}
+	}
+	n, err := node.Start(ncfg, cfg, registry.WithEventHook(func(ev registry.Event) {
 		if r, ok := ev.(*messages.CallerReleased); ok {
 			b, _ := protojson.Marshal(r)
 			out.Printf("RELEASED %s", b)
@@ -248,7 +260,7 @@ func roleMember(out *testnode.Out) error {
 	sys := registry.NewActorSystem(nil)
 	c := cluster.New(sys, cluster.Configure(clusterName,
 		automanagedProvider(port, strings.Split(os.Getenv(envAutoHosts), ",")), disthash.New(),
-		remote.Configure("127.0.0.1", 0, node.Harden(sys, nil, 0)...),
+		remote.Configure("127.0.0.1", 0, clusterHardening(sys)...),
 		cluster.WithKinds(node.Kind(clusterConfigs(os.Getenv(envClusterDir))))))
 	c.StartMember()
 	out.Printf("ADDR %s", sys.Address())
@@ -351,4 +363,14 @@ func debugLogger() *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// clusterHardening is the remote hardening of a cluster member on
+// loopback: the members are one deployment, so they trust each other.
+func clusterHardening(sys *actor.ActorSystem) []remote.ConfigOption {
+	opts, err := node.Harden(sys, node.Config{Trusted: []string{node.LoopbackIdentity}})
+	if err != nil {
+		panic(err)
+	}
+	return opts
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,9 +36,45 @@ type Config struct {
 	// Keepalive is the ping interval of idle connections between nodes
 	// (see Harden); 0 means DefaultKeepalive, negative none.
 	Keepalive time.Duration
+	// TLS is the node's mutual TLS: its certificate (Certificates) and
+	// the CA pool every node's certificate is checked against (RootCAs or
+	// ClientCAs; one serves both directions). The node presents its
+	// certificate when it dials and when it accepts, and requires and
+	// verifies its peers' in both directions. Nil, and no files below:
+	// plaintext, which Start and StartClient allow on loopback only.
+	TLS *tls.Config
+	// CertFile, KeyFile and CAFile give the same as PEM files: the node's
+	// certificate, its private key, and the CA's certificate(s). Not
+	// together with TLS.
+	CertFile, KeyFile, CAFile string
+	// Insecure allows plaintext on a host that is not loopback. Peers
+	// are then unauthenticated (identity InsecureIdentity) and may claim
+	// only their own IP; the traffic is readable on the way. Only for a
+	// network you trust to do what TLS would.
+	Insecure bool
+	// Identity names a peer from its verified certificate; nil means
+	// DefaultIdentity (first URI SAN, else common name). An empty name
+	// refuses the peer.
+	Identity func(*x509.Certificate) string
+	// Trusted are the identities treated as this node's own, such as the
+	// members of one cluster: the untrusted mode and the policy do not
+	// apply to them (they are still bound to their identity and
+	// address, and their counts tracked). "*" trusts every peer.
+	Trusted []string
+	// Policy says what untrusted peers may do; the zero value lets them
+	// keep databases open and follow model registrations (OpDefault).
+	Policy Policy
+	// MaxDeadline is the furthest ahead a peer's request may set its
+	// deadline; a later one, or none, is set to now+MaxDeadline. 0 means
+	// registry.DefaultTimeout.
+	MaxDeadline time.Duration
+	// MaxRequestSize is the most bytes one message from an untrusted
+	// peer may have; larger requests are answered CODE_LIMIT_EXCEEDED.
+	// 0 means DefaultMaxRequestSize, which is also the most allowed.
+	MaxRequestSize int
 	// ServerOptions and DialOptions are appended to Harden's gRPC options:
-	// TLS (grpc.Creds; grpc.WithTransportCredentials, which takes the
-	// place of the plaintext default), interceptors of your own.
+	// interceptors of your own. Give TLS with the fields above, not here:
+	// the trust boundary must know it.
 	ServerOptions []grpc.ServerOption
 	DialOptions   []grpc.DialOption
 	// Remote adds other remote options (batch and queue sizes). A
@@ -58,6 +96,15 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Identity == nil {
+		c.Identity = DefaultIdentity
+	}
+	if c.MaxDeadline <= 0 {
+		c.MaxDeadline = registry.DefaultTimeout
+	}
+	if c.MaxRequestSize <= 0 {
+		c.MaxRequestSize = DefaultMaxRequestSize
+	}
 	return c
 }
 
@@ -71,13 +118,16 @@ type Node struct {
 	// Registry is the registry a database node hosts; nil on a client node.
 	Registry *registry.Registry
 	cfg      Config
+	boundary *boundary
 }
 
 // Start starts a database node: an actor system, remote on cfg's address
 // (hardened, see Harden), and then — so that its PID is usable from other
-// nodes — a registry for reg under cfg.Name. It connects nothing: clients
-// (or the node itself) connect. A port already in use, or an invalid reg,
-// is an error; nothing is left running then.
+// nodes — a registry for reg under cfg.Name, exported to peers under
+// cfg.Policy. It connects nothing: clients (or the node itself) connect.
+// A port already in use, an invalid reg, incomplete TLS material, or
+// plaintext on a host that is not loopback (ErrInsecure) is an error,
+// found before anything listens; nothing is left running then.
 func Start(cfg Config, reg registry.Config, opts ...registry.Option) (*Node, error) {
 	cfg = cfg.withDefaults()
 	n, err := startRemote(cfg)
@@ -91,6 +141,7 @@ func Start(cfg Config, reg registry.Config, opts ...registry.Option) (*Node, err
 		return nil, err
 	}
 	n.Registry = r
+	n.boundary.exports.add(n.System, r.PID().GetId(), exportRegistry, false, "")
 	return n, nil
 }
 
@@ -102,11 +153,15 @@ func StartClient(cfg Config) (*Node, error) {
 
 func startRemote(cfg Config) (n *Node, err error) {
 	sys := registry.NewActorSystem(cfg.Logger)
-	server, dial := HardenOptions(sys, cfg.Logger, cfg.Keepalive)
+	b, server, dial, err := harden(sys, cfg)
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]remote.ConfigOption{
 		remote.WithServerOptions(append(server, cfg.ServerOptions...)...),
 		remote.WithDialOptions(append(dial, cfg.DialOptions...)...),
 		remote.WithEndpointWriterBatchSize(BatchSize),
+		remote.WithEndpointWriterQueueSize(writerQueue),
 	}, cfg.Remote...)
 	if cfg.AdvertisedHost != "" {
 		opts = append(opts, remote.WithAdvertisedHost(cfg.AdvertisedHost))
@@ -120,7 +175,24 @@ func startRemote(cfg Config) (n *Node, err error) {
 		}
 	}()
 	r.Start()
-	return &Node{System: sys, Remote: r, cfg: cfg}, nil
+	return &Node{System: sys, Remote: r, cfg: cfg, boundary: b}, nil
+}
+
+// Export lets every peer address pid, an actor of this node: user
+// messages of the protocol, and Watch. With subtree, its descendants too.
+// The actors a Client hands to a registry on another node (its own actor
+// and callback actors, the actors given to Client.RegisterCallback) are
+// exported already, to that registry's node only: export by hand only
+// what no Client hands over, such as an actor other nodes look up by name.
+func (n *Node) Export(pid *actor.PID, subtree bool) {
+	n.boundary.exports.add(n.System, pid.GetId(), exportActor, subtree, "")
+}
+
+// ExportRegistry lets peers send requests to a registry actor of this
+// node other than the one Start made (one spawned with registry.Props),
+// each authorized by the node's Policy.
+func (n *Node) ExportRegistry(pid *actor.PID) {
+	n.boundary.exports.add(n.System, pid.GetId(), exportRegistry, false, "")
 }
 
 // Address is the node's host:port, as other nodes reach it.

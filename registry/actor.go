@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
@@ -94,6 +95,9 @@ type registryActor struct {
 	// until they no longer race them (see wait).
 	allConnects, allForces int
 	waiting                []waitingRequest
+	// limits bound each peer's holders (byPeer: by identity).
+	limits PeerLimits
+	byPeer map[string]map[*holder]bool
 }
 
 // Receive implements actor.Actor.
@@ -172,13 +176,17 @@ func (a *registryActor) Receive(c actor.Context) {
 			c.Respond(supervisor.FailedReply(m, e))
 			return
 		}
-		if h := a.holderFor(c, m.GetOwner()); h != nil {
+		h, e := a.holderFor(c, m.GetOwner())
+		switch {
+		case e != nil:
+			c.Respond(supervisor.FailedReply(m, e))
+		case h != nil:
 			if !a.wait(c, a.allForces > 0) {
 				a.trackedConnect(c, m, h)
 			}
-			return
+		default:
+			c.Forward(a.supervisor)
 		}
-		c.Forward(a.supervisor)
 	case *messages.Disconnect:
 		if e := a.refuse(); e != nil {
 			c.Respond(supervisor.FailedReply(m, e))
@@ -190,14 +198,31 @@ func (a *registryActor) Receive(c actor.Context) {
 			}
 			return
 		}
-		if h := a.holderFor(c, m.GetOwner()); h != nil {
+		h, e := a.holderFor(c, m.GetOwner())
+		switch {
+		case e != nil:
+			c.Respond(supervisor.FailedReply(m, e))
+		case h != nil:
 			a.trackedDisconnect(c, m, h)
+		default:
+			c.Forward(a.supervisor)
+		}
+	case *messages.GetStatus, *messages.ListDatabases:
+		if e := a.refuse(); e != nil {
+			c.Respond(supervisor.FailedReply(m, e))
 			return
 		}
 		c.Forward(a.supervisor)
-	case *messages.GetStatus, *messages.ListDatabases, *messages.Query, *messages.Exec:
+	case *messages.Query, *messages.Exec:
 		if e := a.refuse(); e != nil {
 			c.Respond(supervisor.FailedReply(m, e))
+			return
+		}
+		if p, remote := peerOf(c); remote && !p.Trusted {
+			// Constrained by the peer's grant all the way to the worker:
+			// only the registry can make this wrapper, no peer can send one.
+			c.RequestWithCustomSender(a.supervisor, &actors.PeerStatement{
+				Request: m.(proto.Message), Peer: p.Identity, Write: p.Write, Role: p.Role}, c.Sender())
 			return
 		}
 		c.Forward(a.supervisor)
@@ -268,6 +293,7 @@ func (a *registryActor) start(c actor.Context) {
 			return
 		}
 	}
+	a.limits = a.p.opts.peerLimits.withDefaults()
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
 		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout, Held: &a.p.held,

@@ -75,10 +75,19 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 	if e := callbackRequestError(m); e != nil {
 		return &messages.CallbackResult{Error: e}
 	}
+	from := ""
 	if pid == nil {
 		p := m.GetCallback()
 		if p.GetId() == "" {
 			return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterCallback without a callback PID"}}
+		}
+		if peer, remote := peerOf(c); remote {
+			if e := foreign(peer, "callback", p); e != nil {
+				return &messages.CallbackResult{Error: e}
+			}
+			if from = limited(peer); from != "" && a.p.book.callbacksOf(from) >= a.limits.Callbacks {
+				return &messages.CallbackResult{Error: quotaError(from, "callbacks stored", a.limits.Callbacks)}
+			}
 		}
 		sys := c.ActorSystem()
 		addr := p.GetAddress()
@@ -102,7 +111,7 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 	case messages.CallbackMode_CALLBACK_MODE_PERSISTENT:
 		oneTime = new(false)
 	}
-	sub, out := a.p.book.subscribe(m.GetModel(), oneTime, callbackTarget{pid: pid, owned: owned})
+	sub, out := a.p.book.subscribe(m.GetModel(), oneTime, callbackTarget{pid: pid, owned: owned, peer: from})
 	if sub.Stored && !owned && a.p.book.watch(pid) {
 		// A stopped callback actor is dropped, not sent to for ever.
 		c.Watch(pid)
@@ -158,6 +167,12 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 	}
 	if m, ok := msg.(*messages.CreateSchema); ok && m.GetSchema() == "" && !m.GetWithModels() {
 		fail(&messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "CreateSchema without a schema or with_models has nothing to do"})
+		return
+	}
+	if m, ok := msg.(*messages.DropSchema); ok && m.GetSchema() == "" {
+		// The facade refuses it too: an empty DropSchema would drop every
+		// registered model's table, which is DropAll's to do.
+		fail(&messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "DropSchema without a schema: name the schema to drop (DropAll drops the registered models' tables)"})
 		return
 	}
 	if m, ok := msg.(interface{ GetSchema() string }); ok { // CreateSchema, DropSchema

@@ -18,6 +18,9 @@ type callbackTarget struct {
 	pid   *actor.PID
 	owned bool
 	run   func(*models.Model)
+	// peer is the identity of the peer on another node that subscribed
+	// it ("" for a local subscription): its callbacks are capped.
+	peer string
 }
 
 // delivery is one event for one callback actor.
@@ -99,6 +102,13 @@ func (b *book) unsubscribe(pid *actor.PID) int {
 	return b.cat.RemoveCallbacks(func(cb catalog.Callback[callbackTarget]) bool {
 		return cb.Target.pid != nil && cb.Target.pid.Equal(pid)
 	})
+}
+
+// callbacksOf counts the stored callbacks a peer subscribed.
+func (b *book) callbacksOf(peer string) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.cat.CountCallbacks(func(cb catalog.Callback[callbackTarget]) bool { return cb.Target.peer == peer })
 }
 
 // watch reports whether pid is newly watched.

@@ -26,6 +26,7 @@ type holder struct {
 	key     string
 	watched *actor.PID // the owner, or the node's activator
 	node    bool       // keyed by node: no owner was given
+	peer    string     // the identity of the peer it came from ("" local)
 	all     int64      // registry-wide connects
 	dbs     map[string]int64
 	pending int    // connects sent, not answered yet
@@ -50,12 +51,25 @@ func (h *holder) empty() bool {
 const activator = "activator"
 
 // holderFor is the holder of the request being handled, created and
-// watched on first sight; nil when the request is untracked.
-func (a *registryActor) holderFor(c actor.Context, owner *messages.Pid) *holder {
-	var key string
+// watched on first sight; nil when the request is untracked. A request
+// from a peer (stamped by a node's trust boundary) is always tracked: to
+// its owner, which must be on the peer's own node, else to the peer's
+// node. A new owner past the peer's limit is refused.
+func (a *registryActor) holderFor(c actor.Context, owner *messages.Pid) (*holder, *messages.Error) {
+	var key, from string
 	var watch *actor.PID
 	node := false
+	p, remote := peerOf(c)
 	switch sender := c.Sender(); {
+	case remote && owner.GetId() != "":
+		if e := foreign(p, "owner", owner); e != nil {
+			return nil, e
+		}
+		watch = actor.NewPID(owner.GetAddress(), owner.GetId())
+		key, from = "pid "+watch.GetAddress()+"/"+watch.GetId(), limited(p)
+	case remote:
+		watch = actor.NewPID(p.Address, activator)
+		key, from, node = "node "+p.Address, limited(p), true
 	case owner.GetId() != "":
 		addr := owner.GetAddress()
 		if addr == "" {
@@ -68,18 +82,24 @@ func (a *registryActor) holderFor(c actor.Context, owner *messages.Pid) *holder 
 		key = "node " + sender.GetAddress()
 		node = true
 	default:
-		return nil
+		return nil, nil
 	}
 	if a.callers == nil {
 		a.callers = map[string]*holder{}
 	}
 	if h := a.callers[key]; h != nil && h.gone == "" {
-		return h
+		return h, nil
 	}
-	h := &holder{key: key, watched: watch, node: node, dbs: map[string]int64{}}
+	if from != "" && !node {
+		if _, owners := a.peerCounts(from); owners >= a.limits.Owners {
+			return nil, quotaError(from, "owner actors tracked", a.limits.Owners)
+		}
+	}
+	h := &holder{key: key, watched: watch, node: node, peer: from, dbs: map[string]int64{}}
 	a.callers[key] = h
+	a.remember(h)
 	c.Watch(watch)
-	return h
+	return h, nil
 }
 
 // pendingOp is a tracked Connect or Disconnect under way: the registry
@@ -146,6 +166,12 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 // trackedConnect forwards a tracked Connect; its count is recorded once
 // the answer says it was taken.
 func (a *registryActor) trackedConnect(c actor.Context, m *messages.Connect, h *holder) {
+	if h.peer != "" {
+		if counts, _ := a.peerCounts(h.peer); counts >= a.limits.Counts {
+			c.Respond(supervisor.FailedReply(m, quotaError(h.peer, "counts", a.limits.Counts)))
+			return
+		}
+	}
 	a.track(c, h, &messages.Connect{Target: m.GetTarget(), Deadline: m.GetDeadline(), Owner: m.GetOwner()}, m.GetTarget())
 }
 
@@ -251,10 +277,12 @@ func (a *registryActor) forcedSince(op *pendingOp, target *messages.Target) bool
 // connects wait — in order, and everything after a waiting request waits
 // behind it.
 
-// waitingRequest is a request held back, with its sender.
+// waitingRequest is a request held back, with its sender and header
+// (the peer it came from must still be known when it goes on).
 type waitingRequest struct {
 	msg    any
 	sender *actor.PID
+	header actor.ReadonlyMessageHeader
 }
 
 // wait holds the request being handled back when busy (or when others
@@ -263,7 +291,7 @@ func (a *registryActor) wait(c actor.Context, busy bool) bool {
 	if !busy && len(a.waiting) == 0 {
 		return false
 	}
-	a.waiting = append(a.waiting, waitingRequest{msg: c.Message(), sender: c.Sender()})
+	a.waiting = append(a.waiting, waitingRequest{msg: c.Message(), sender: c.Sender(), header: c.MessageHeader()})
 	return true
 }
 
@@ -277,7 +305,11 @@ func (a *registryActor) resume(c actor.Context) {
 	w := a.waiting
 	a.waiting = nil
 	for _, r := range w {
-		c.RequestWithCustomSender(c.Self(), r.msg, r.sender)
+		var h map[string]string
+		if r.header != nil && r.header.Length() > 0 {
+			h = r.header.ToMap()
+		}
+		c.Send(c.Self(), &actor.MessageEnvelope{Header: h, Message: r.msg, Sender: r.sender})
 	}
 }
 
@@ -373,6 +405,7 @@ func terminatedReason(why actor.TerminatedReason) string {
 func (a *registryActor) forget(h *holder) {
 	if h.gone != "" && h.pending == 0 && a.callers[h.key] == h {
 		delete(a.callers, h.key)
+		a.forgetPeer(h)
 	}
 }
 

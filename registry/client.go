@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/peer"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -139,11 +141,29 @@ func (cl *Client) ownerPid() *messages.Pid {
 	return &messages.Pid{Address: cl.owner.GetAddress(), Id: cl.owner.GetId()}
 }
 
-// send makes one call to the registry.
-func (cl *Client) send(ctx context.Context, build func(*timestamppb.Timestamp) any, undo func(pid *actor.PID, late any)) (any, error) {
+// maxRequest is the most bytes a request of a Client may have: what a
+// hardened node accepts from a peer at most (node.DefaultMaxRequestSize).
+// A larger one would be refused there, or break the connection.
+const maxRequest = int(actors.MaxBytesLimit)
+
+// send makes one call to the registry. Local actors in handed are handed
+// to the registry (callbacks): its node, and only its node, may then send
+// to them.
+func (cl *Client) send(ctx context.Context, build func(*timestamppb.Timestamp) any, undo func(pid *actor.PID, late any), handed ...*actor.PID) (any, error) {
+	if m, ok := build(nil).(proto.Message); ok {
+		if n := proto.Size(m); n > maxRequest {
+			return nil, fmt.Errorf("%w: the request is %d bytes, more than a node accepts (%d): send less at once", ErrLimitExceeded, n, maxRequest)
+		}
+	}
 	pid, err := cl.pid(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The registry's node watches the owner and sends events to its
+	// callback children: this node's trust boundary lets that node do so.
+	peer.Export(cl.system, cl.owner, true, pid.GetAddress())
+	for _, h := range handed {
+		peer.Export(cl.system, h, false, pid.GetAddress())
 	}
 	var u func(any)
 	if undo != nil {
@@ -261,7 +281,7 @@ func (cl *Client) RegisterCallback(ctx context.Context, model string, pid *actor
 	for _, o := range opts {
 		o(msg)
 	}
-	reply, err := cl.send(ctx, func(*timestamppb.Timestamp) any { return msg }, nil)
+	reply, err := cl.send(ctx, func(*timestamppb.Timestamp) any { return msg }, nil, pid)
 	return callbackOutcome(reply, err)
 }
 

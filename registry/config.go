@@ -74,9 +74,14 @@ type HealthConfig = actors.HealthOptions
 // and beyond that a statement is refused at once with CODE_OVERLOADED
 // (ErrOverloaded). MaxRows (default 1000) and MaxBytes (default 1 MiB, at
 // most 3 MiB) bound the result of a Query that sets no max_rows or
-// max_bytes of its own; a larger result fails with CODE_LIMIT_EXCEEDED. A
-// zero field means its default; a negative Workers or Queue, or a
-// MaxBytes above 3 MiB, is a configuration error (ErrInvalidConfig).
+// max_bytes of its own; a larger result fails with CODE_LIMIT_EXCEEDED
+// (column names count, and on PostgreSQL a row beyond the limit is refused
+// before it is read). MaxSQL (default 1 MiB) bounds a statement's text.
+// PerPeer (default half the workers, at least 1) bounds the statements of
+// one peer on another node queued or running on a database at once, so
+// one peer never takes every worker; past it, ErrQuotaExceeded. A zero
+// field means its default; a negative Workers, Queue, PerPeer or MaxSQL,
+// or a MaxBytes above 3 MiB, is a configuration error (ErrInvalidConfig).
 type QueryConfig = actors.QueryOptions
 
 // Event is a typed notification published on the actor system's
@@ -103,6 +108,7 @@ type options struct {
 	// rollback names the databases in a rollback sandbox.
 	rollback   map[string]bool
 	instrument Instrumentation
+	peerLimits PeerLimits
 }
 
 // Instrumentation lets tracing and metrics see the registry's pools: a

@@ -34,6 +34,13 @@ var (
 	// ErrUnavailable: an attached client could not reach the registry's
 	// node (it went away during the call).
 	ErrUnavailable = messages.ErrUnavailable
+	// ErrPermissionDenied: the registry's node refused a request from this
+	// node: its grant does not cover the operation on that database (see
+	// node.Policy). Nothing was done.
+	ErrPermissionDenied = messages.ErrPermissionDenied
+	// ErrQuotaExceeded: a per-peer cap of the registry's node was reached
+	// (counts, owners, callbacks or statements in flight); nothing was done.
+	ErrQuotaExceeded = messages.ErrQuotaExceeded
 	// ErrConnLost: a statement run through Database.DB() (PostgreSQL) lost
 	// its connection while it ran. It may or may not have been executed,
 	// so it was not retried on another connection (pgx would let

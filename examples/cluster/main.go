@@ -231,11 +231,18 @@ func startMember(port int, hosts []string, configs node.Configs, logger *slog.Lo
 			m.mu.Unlock()
 		}
 	})
+	// Harden: drop what would crash the deserializer, recover panics, keep
+	// the connections between members alive, bind each peer to its address
+	// (see node.Harden). The members are one deployment: they trust each
+	// other (on loopback, in plaintext; give them certificates and their
+	// identities elsewhere).
+	hardened, err := node.Harden(sys, node.Config{Logger: logger, Trusted: []string{node.LoopbackIdentity}})
+	if err != nil {
+		return nil, err
+	}
 	m.c = cluster.New(sys, cluster.Configure(clusterName,
 		automanaged.NewWithConfig(refresh, port, hosts...), disthash.New(),
-		// Harden: drop what would crash the deserializer, recover panics,
-		// keep the connections between members alive (see node.Harden).
-		remote.Configure("127.0.0.1", 0, node.Harden(sys, logger, node.DefaultKeepalive)...),
+		remote.Configure("127.0.0.1", 0, hardened...),
 		cluster.WithKinds(node.Kind(configs))))
 	// StartMember panics when remote or the provider fails to start; it
 	// sleeps 1 s at the end, while the provider polls the endpoints.

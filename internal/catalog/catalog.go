@@ -187,10 +187,19 @@ func (c *Catalog[M, T]) RemoveCallbacks(drop func(Callback[T]) bool) int {
 
 // Callbacks counts the stored callbacks.
 func (c *Catalog[M, T]) Callbacks() int {
+	return c.CountCallbacks(func(Callback[T]) bool { return true })
+}
+
+// CountCallbacks counts the stored callbacks match selects.
+func (c *Catalog[M, T]) CountCallbacks(match func(Callback[T]) bool) int {
 	n := 0
 	for _, lists := range []map[string][]Callback[T]{c.oneTime, c.persistent} {
 		for _, l := range lists {
-			n += len(l)
+			for _, cb := range l {
+				if match(cb) {
+					n++
+				}
+			}
 		}
 	}
 	return n

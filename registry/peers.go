@@ -1,0 +1,124 @@
+package registry
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dbactor/dbactor/internal/peer"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// PeerLimits bound what one peer — a node that reaches the registry
+// through a node's trust boundary (package node), by its identity — may
+// make the registry keep. Past a limit a request is refused with
+// ErrQuotaExceeded and changes nothing. Statements in flight are bounded
+// per database by QueryConfig.PerPeer. Local callers are not limited.
+type PeerLimits struct {
+	// Counts is the most counts the peer may hold (each tracked Connect
+	// that succeeded, or is under way, is one). 0 means DefaultPeerCounts.
+	Counts int
+	// Owners is the most owner actors (Connect.owner) the registry tracks
+	// for the peer. 0 means DefaultPeerOwners.
+	Owners int
+	// Callbacks is the most model callbacks the peer may have stored.
+	// 0 means DefaultPeerCallbacks.
+	Callbacks int
+}
+
+// The defaults of PeerLimits.
+const (
+	DefaultPeerCounts    = 1024
+	DefaultPeerOwners    = 64
+	DefaultPeerCallbacks = 64
+)
+
+func (l PeerLimits) withDefaults() PeerLimits {
+	if l.Counts <= 0 {
+		l.Counts = DefaultPeerCounts
+	}
+	if l.Owners <= 0 {
+		l.Owners = DefaultPeerOwners
+	}
+	if l.Callbacks <= 0 {
+		l.Callbacks = DefaultPeerCallbacks
+	}
+	return l
+}
+
+// WithPeerLimits sets the per-peer limits of a registry that peers on
+// other nodes reach (see PeerLimits).
+func WithPeerLimits(l PeerLimits) Option {
+	return func(o *options) { o.peerLimits = l }
+}
+
+// quotaError is the refusal of a request past a peer's limit.
+func quotaError(p string, what string, limit int) *messages.Error {
+	return &messages.Error{Code: messages.Code_CODE_QUOTA_EXCEEDED,
+		Message: fmt.Sprintf("peer %q already has %d %s, its limit: give some back first", p, limit, what)}
+}
+
+// foreign refuses an actor a peer names that is not on its own node: it
+// would act for that actor's node (its counts, its callbacks) or make
+// this node dial it. The node's boundary refuses it first; the registry
+// checks again, as every actor checks what it receives.
+func foreign(p peer.Peer, what string, pid *messages.Pid) *messages.Error {
+	if pid.GetAddress() == p.Address {
+		return nil
+	}
+	return &messages.Error{Code: messages.Code_CODE_PERMISSION_DENIED,
+		Message: fmt.Sprintf("%s %s/%s is not an actor of the requesting node %s", what, pid.GetAddress(), pid.GetId(), p.Address)}
+}
+
+// peerCounts is what the holders of one peer hold, counts under way
+// included.
+func (a *registryActor) peerCounts(p string) (counts, owners int) {
+	for h := range a.byPeer[p] {
+		counts += int(h.all) + h.pending
+		for _, n := range h.dbs {
+			counts += int(n)
+		}
+		if !h.node && h.gone == "" {
+			owners++
+		}
+	}
+	return counts, owners
+}
+
+// remember files a new holder under its peer; forgetPeer undoes it.
+func (a *registryActor) remember(h *holder) {
+	if h.peer == "" {
+		return
+	}
+	if a.byPeer == nil {
+		a.byPeer = map[string]map[*holder]bool{}
+	}
+	if a.byPeer[h.peer] == nil {
+		a.byPeer[h.peer] = map[*holder]bool{}
+	}
+	a.byPeer[h.peer][h] = true
+}
+
+func (a *registryActor) forgetPeer(h *holder) {
+	if hs := a.byPeer[h.peer]; hs != nil {
+		delete(hs, h)
+		if len(hs) == 0 {
+			delete(a.byPeer, h.peer)
+		}
+	}
+}
+
+// limited is the identity p's holdings are limited under; "" for a peer
+// the node trusts as its own (not limited).
+func limited(p peer.Peer) string {
+	if p.Trusted {
+		return ""
+	}
+	return p.Identity
+}
+
+// peerOf is the peer a request came from, as the node's boundary stamped
+// it; false for a request from this actor system.
+func peerOf(c actor.Context) (peer.Peer, bool) {
+	return peer.From(c.MessageHeader())
+}
