@@ -23,11 +23,57 @@
 // <Model>` registers a model (firing the client's callback), `status`
 // prints the main database's state, and `exit` — or the end of stdin —
 // closes the node.
+//
+// # What the client may do: the database node's Policy
+//
+// A database node authorizes every request a peer sends before any actor
+// sees it (node.Config.Policy). By default a peer may only keep databases
+// open and follow model registrations (node.OpLifecycle|node.OpCallbacks):
+// the Connect, Disconnect, status and callback of this demo. Its
+// CreateSchema/DropSchema, Exec and Query need more, so the database node
+// grants them — to the client's identity only, and on the main database
+// only ("" names it) — see demoPolicy:
+//
+//	node.Policy{
+//		Default: []node.Grant{{Ops: node.OpLifecycle | node.OpCallbacks}},
+//		Peers: map[string][]node.Grant{
+//			"loopback": {{Ops: node.OpSchema | node.OpRead | node.OpWrite, Databases: []string{""}}},
+//		},
+//	}
+//
+// Default is what every peer may do (written out here; nil means the
+// same); Peers adds grants by identity. In plaintext, which a node allows
+// on loopback only, a peer's identity is node.LoopbackIdentity, "loopback":
+// any process on this machine. A refused request fails with
+// registry.ErrPermissionDenied.
+//
+// # Mutual TLS
+//
+// With -tls both nodes authenticate each other with certificates. The
+// database node makes a throwaway CA at its start (internal/certs; a real
+// deployment issues certificates from its own CA) and writes it, with a
+// "db" and a "client" node certificate, as PEM files into the -certs
+// directory: ca.crt, db.crt, db.key, client.crt, client.key. It loads its
+// own with node.Config's CertFile/KeyFile/CAFile; the client node loads
+// "client" into node.Config.TLS and accepts only a peer whose certificate
+// names "db". A peer's identity is now its certificate's (URI SAN, else
+// common name), so the policy grants "client" instead of "loopback": any
+// other holder of a certificate from the CA gets the default only.
+//
+//	go run ./examples/remote -tls                     # the whole demo; certificates in a temp dir
+//
+// Or one side per terminal (the database node first: it writes the
+// certificates the client then reads):
+//
+//	go run ./examples/remote -role=db -tls -certs=/tmp/remote-certs
+//	go run ./examples/remote -role=client -tls -certs=/tmp/remote-certs -addr=127.0.0.1:PORT
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,9 +85,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dbactor/dbactor/examples/internal/childproc"
+	"github.com/dbactor/dbactor/internal/certs"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -63,6 +111,10 @@ const (
 	// stopTimeout is how long the child may take to exit once told to,
 	// before it is killed.
 	stopTimeout = 15 * time.Second
+	// dbIdentity and clientIdentity are the common names of the nodes'
+	// certificates with -tls: their identities (node.DefaultIdentity).
+	dbIdentity     = "db"
+	clientIdentity = "client"
 )
 
 // Note is the model the database node registers (table "notes").
@@ -78,25 +130,34 @@ func main() {
 	role := flag.String("role", "", `"" runs the whole demo; "db" the database node alone; "client" the client node alone`)
 	addr := flag.String("addr", "", `db: the host:port to listen on (default 127.0.0.1:0, any free port); client: the database node's address`)
 	database := flag.String("database", os.Getenv(envDatabase), "database URL of the database node (default: SQLite in a temp dir; env "+envDatabase+")")
+	useTLS := flag.Bool("tls", false, "mutual TLS between the nodes, with certificates of a throwaway CA the database node makes at its start")
+	certDir := flag.String("certs", "", `with -tls and -role=db or client: the directory of the PEM files (the db node writes them there; the client reads them)`)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var err error
-	switch *role {
-	case "":
-		err = demo(ctx, os.Stdout, os.Stderr, *database)
-	case "db":
+	switch {
+	case (*role == "db" || *role == "client") && *useTLS && *certDir == "":
+		err = fmt.Errorf("-role=%s -tls needs -certs=<the directory of the certificates>", *role)
+	case *certDir != "" && (!*useTLS || *role == ""):
+		err = errors.New("-certs goes with -tls and -role=db or -role=client")
+	}
+	switch {
+	case err != nil:
+	case *role == "":
+		err = demo(ctx, os.Stdout, os.Stderr, *database, *useTLS)
+	case *role == "db":
 		if *addr == "" {
 			*addr = "127.0.0.1:0"
 		}
-		err = runDB(ctx, os.Stdin, os.Stdout, *addr, *database)
-	case "client":
+		err = runDB(ctx, os.Stdin, os.Stdout, *addr, *database, *certDir)
+	case *role == "client":
 		if *addr == "" {
 			err = errors.New("-role=client needs -addr=<the database node's host:port>")
 			break
 		}
-		err = runClient(ctx, os.Stdout, *addr, byHand{out: os.Stdout})
+		err = runClient(ctx, os.Stdout, *addr, *certDir, byHand{out: os.Stdout})
 	default:
 		err = fmt.Errorf("unknown -role %q (want db or client, or none)", *role)
 	}
@@ -108,23 +169,34 @@ func main() {
 }
 
 // demo runs the database node as a child process (this executable with
-// -role=db) and the client node here.
-func demo(ctx context.Context, out, stderr io.Writer, database string) error {
+// -role=db) and the client node here; with useTLS, over mutual TLS with
+// certificates the child writes into a temp dir.
+func demo(ctx context.Context, out, stderr io.Writer, database string, useTLS bool) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-role=db", "-addr=127.0.0.1:0")
+	args := []string{"-role=db", "-addr=127.0.0.1:0"}
+	certDir := ""
+	if useTLS {
+		if certDir, err = os.MkdirTemp("", "dbactor-remote-certs-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(certDir)
+		args = append(args, "-tls", "-certs="+certDir)
+	}
+	cmd := exec.Command(self, args...)
 	// The URL goes by the environment: a password in it would show in ps.
 	cmd.Env = append(os.Environ(), envDatabase+"="+database)
 	cmd.Stderr = stderr
-	return runDemo(ctx, out, cmd)
+	return runDemo(ctx, out, cmd, certDir)
 }
 
 // runDemo starts cmd, which must run the database node (runDB on its stdin
-// and stdout), and runs the client node against it. The child is stopped
-// before runDemo returns, whatever happens.
-func runDemo(ctx context.Context, out io.Writer, cmd *exec.Cmd) (err error) {
+// and stdout), and runs the client node against it (with certDir: over
+// mutual TLS, with the certificates the database node wrote there). The
+// child is stopped before runDemo returns, whatever happens.
+func runDemo(ctx context.Context, out io.Writer, cmd *exec.Cmd, certDir string) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	proc, err := childproc.Start(ctx, cmd, out, "the database node", "db node", readyPrefix, stopTimeout)
@@ -134,7 +206,7 @@ func runDemo(ctx context.Context, out io.Writer, cmd *exec.Cmd) (err error) {
 	db := child{proc}
 	defer func() { err = errors.Join(err, db.stop()) }() // in case runClient did not get to it
 	fmt.Fprintf(out, "1. database node started as child process; its address: %s\n", proc.Addr)
-	return runClient(ctx, out, proc.Addr, db)
+	return runClient(ctx, out, proc.Addr, certDir, db)
 }
 
 // dbNode is how the client asks the database node for what the protocol
@@ -150,12 +222,20 @@ type dbNode interface {
 }
 
 // runClient is the client node: it attaches to the registry at addr and
-// goes through the steps.
-func runClient(ctx context.Context, out io.Writer, addr string, db dbNode) (err error) {
+// goes through the steps. With certDir, over mutual TLS: it presents the
+// "client" certificate found there and accepts only the "db" node.
+func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNode) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	host, _, _ := net.SplitHostPort(addr)
-	n, err := node.StartClient(node.Config{Host: host})
+	cfg := node.Config{Host: host}
+	var ids *identities
+	if certDir != "" {
+		if cfg.TLS, ids, err = clientTLS(certDir); err != nil {
+			return err
+		}
+	}
+	n, err := node.StartClient(cfg)
 	if err != nil {
 		return err
 	}
@@ -189,6 +269,13 @@ func runClient(ctx context.Context, out io.Writer, addr string, db dbNode) (err 
 		return err
 	}
 	fmt.Fprintf(out, "3. Connect: main database connected=%v ref_count=%d dialect=%s\n", st.Connected, st.RefCount, st.Dialect)
+	if ids != nil {
+		// Connect went over both connections between the nodes (one each
+		// way), each a mutual TLS handshake.
+		if peer := ids.peer.Load(); peer != nil {
+			fmt.Fprintf(out, "   over mutual TLS: this node presented certificate %q, the database node %q (the only identity it accepts)\n", ids.own, *peer)
+		}
+	}
 	if err := db.status(ctx); err != nil {
 		return err
 	}
@@ -301,6 +388,92 @@ func formatRow(cols []registry.Column, row []any) string {
 	return strings.Join(parts, " ")
 }
 
+// identities are the client node's identity, from its certificate, and
+// the database node's, once a handshake verified it.
+type identities struct {
+	own  string
+	peer atomic.Pointer[string]
+}
+
+// clientTLS is the client node's mutual TLS: its certificate and the CA
+// from the PEM files in dir, and a check that the peer — on every
+// connection, whichever node dialled — is the database node: any node the
+// CA signed passes TLS verification, and this client talks to "db" only.
+func clientTLS(dir string) (*tls.Config, *identities, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, clientIdentity+".crt"), filepath.Join(dir, clientIdentity+".key"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("the client's certificate (written by the database node started with -tls -certs=%s): %w", dir, err)
+	}
+	// LoadX509KeyPair parsed the certificate into Leaf.
+	ids := &identities{own: node.DefaultIdentity(cert.Leaf)}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, nil, fmt.Errorf("%s holds no PEM certificate", filepath.Join(dir, "ca.crt"))
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		// One pool: node uses it to verify the peer in both directions.
+		RootCAs: pool,
+		// Called after the chain is verified against pool.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id := node.DefaultIdentity(cs.PeerCertificates[0])
+			if id != dbIdentity {
+				return fmt.Errorf("peer %q is not the database node %q", id, dbIdentity)
+			}
+			ids.peer.Store(&id)
+			return nil
+		},
+	}, ids, nil
+}
+
+// writeCerts makes a throwaway CA and, signed by it, the "db" and "client"
+// node certificates (for localhost, 127.0.0.1 and ::1: the addresses the
+// nodes claim), and writes them into dir as PEM files; it returns the
+// database node's.
+func writeCerts(dir string) (certs.Files, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return certs.Files{}, err
+	}
+	ca, err := certs.NewCA("dbactor remote example CA")
+	if err != nil {
+		return certs.Files{}, err
+	}
+	var dbFiles certs.Files
+	for _, name := range []string{dbIdentity, clientIdentity} {
+		cert, err := ca.Issue(name, certs.Options{})
+		if err != nil {
+			return certs.Files{}, err
+		}
+		files, err := ca.Write(dir, name, cert)
+		if err != nil {
+			return certs.Files{}, err
+		}
+		if name == dbIdentity {
+			dbFiles = files
+		}
+	}
+	return dbFiles, nil
+}
+
+// demoPolicy is what the database node lets peers do: every peer the
+// default — keep databases open (Connect, Disconnect, status) and follow
+// model registrations — and the demo's client, by its identity, what its
+// steps need beyond that: CreateSchema and DropSchema (OpSchema), Exec
+// (OpWrite) and Query (OpRead, which without OpWrite would run
+// read-only), on the main database ("") only.
+func demoPolicy(client string) node.Policy {
+	return node.Policy{
+		Default: []node.Grant{{Ops: node.OpLifecycle | node.OpCallbacks}},
+		Peers: map[string][]node.Grant{
+			client: {{Ops: node.OpSchema | node.OpRead | node.OpWrite, Databases: []string{""}}},
+		},
+	}
+}
+
 // closeNode stops a node's remote, bounded.
 func closeNode(n *node.Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
@@ -339,10 +512,11 @@ func (c child) stop() error { return c.Stop() }
 func (child) exits() bool { return true }
 
 // runDB is the database node: a registry on database (default: SQLite in a
-// temp dir) served on addr. It prints its address, then runs the commands
-// it reads from in, answering each with one line, until in ends, `exit`,
-// or ctx is done.
-func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database string) error {
+// temp dir) served on addr; with certDir, over mutual TLS, with the
+// certificates it writes there first. It prints its policy and its
+// address, then runs the commands it reads from in, answering each with
+// one line, until in ends, `exit`, or ctx is done.
+func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database, certDir string) error {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", addr, err)
@@ -361,7 +535,21 @@ func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database stri
 		database = "sqlite:///" + filepath.Join(dir, "app.db")
 		where = "SQLite file in a temp dir"
 	}
-	n, err := node.Start(node.Config{Host: host, Port: port}, registry.Config{Database: database})
+	cfg := node.Config{Host: host, Port: port}
+	// In plaintext (on loopback) every peer is "loopback"; with TLS, the
+	// client is its certificate's "client".
+	client := node.LoopbackIdentity
+	if certDir != "" {
+		files, err := writeCerts(certDir)
+		if err != nil {
+			return fmt.Errorf("writing the certificates: %w", err)
+		}
+		cfg.CertFile, cfg.KeyFile, cfg.CAFile = files.Cert, files.Key, files.CA
+		client = clientIdentity
+		fmt.Fprintf(out, "mutual TLS: this node presents certificate %q; wrote a throwaway CA and the %q and %q node certificates (PEM) into %s\n", dbIdentity, dbIdentity, clientIdentity, certDir)
+	}
+	cfg.Policy = demoPolicy(client)
+	n, err := node.Start(cfg, registry.Config{Database: database})
 	if err != nil {
 		return err
 	}
@@ -372,6 +560,8 @@ func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database stri
 		}
 		fmt.Fprintln(out, "node closed")
 	}()
+	fmt.Fprintf(out, "policy: every peer may %s (Policy.Default); peer %q may also %s on the main database (Policy.Peers)\n",
+		cfg.Policy.Default[0].Ops, client, cfg.Policy.Peers[client][0].Ops)
 	fmt.Fprintf(out, "%s%s (registry %q, database: %s)\n", readyPrefix, n.Address(), node.DefaultName, where)
 
 	lines := make(chan string)
