@@ -3,6 +3,7 @@
 #   make test         full race-enabled suite (scripts/test.sh); what CI runs
 #   make bench        benchmarks in ./tests/bench/...
 #   make reliability  reliability/fault tests in ./tests/...
+#   make security     the trust boundary's attack suite (./tests/security), as a table
 #   make fuzz         every Fuzz target, FUZZTIME each (default 20s)
 #   make lint         gofmt (generated *.pb.go excluded) + go vet
 #   make proto        regenerate messages/messages.pb.go
@@ -31,7 +32,7 @@ WITH_PG = if dsn=$$(bash scripts/ensure-postgres.sh); then export DBACTOR_TEST_D
 	elif [ "$${CI:-}" = true ]; then echo "ERROR: no PostgreSQL available (CI=true); set DBACTOR_TEST_DATABASE" >&2; exit 1; \
 	else echo "WARNING: no PostgreSQL available; tests that need it will skip (set DBACTOR_TEST_DATABASE)" >&2; fi
 
-.PHONY: test bench reliability fuzz lint proto
+.PHONY: test bench reliability security fuzz lint proto
 
 test:
 	bash scripts/test.sh
@@ -43,6 +44,10 @@ bench:
 reliability:
 	$(WITH_PG); \
 	$(GO) test -race -count=1 -timeout 20m -run Reliability -v ./tests/... 2>&1 | bash scripts/reliability-table.sh
+
+security:
+	$(WITH_PG); \
+	$(GO) test -race -count=1 -timeout 10m -run '^TestSecurity$$' -v ./tests/security/ 2>&1 | bash scripts/security-table.sh
 
 fuzz:
 	@$(WITH_PG); \
