@@ -556,41 +556,22 @@ func (b *boundary) request(s *stream, e *remote.MessageEnvelope, typeName string
 }
 
 // clampDeadline sets a request's deadline to limit when it has none or a
-// later one; it reports whether it changed it.
+// later one; it reports whether it changed it. Every request with a
+// deadline calls its field "deadline".
 func clampDeadline(msg proto.Message, limit time.Time) bool {
-	d, ok := msg.(interface{ GetDeadline() *timestamppb.Timestamp })
-	if !ok {
+	r := msg.ProtoReflect()
+	f := r.Descriptor().Fields().ByName("deadline")
+	if f == nil || f.Message() == nil || f.Message().FullName() != "google.protobuf.Timestamp" {
 		return false
 	}
-	if ts := d.GetDeadline(); ts != nil && ts.IsValid() && !ts.AsTime().After(limit) {
-		return false
+	if r.Has(f) {
+		ts, ok := r.Get(f).Message().Interface().(*timestamppb.Timestamp)
+		// An invalid one is the registry's to refuse: leave it.
+		if !ok || !ts.IsValid() || !ts.AsTime().After(limit) {
+			return false
+		}
 	}
-	if ts := d.GetDeadline(); ts != nil && !ts.IsValid() {
-		return false // the registry refuses an invalid one: leave it
-	}
-	ts := timestamppb.New(limit)
-	switch m := msg.(type) {
-	case *messages.Connect:
-		m.Deadline = ts
-	case *messages.Disconnect:
-		m.Deadline = ts
-	case *messages.CreateSchema:
-		m.Deadline = ts
-	case *messages.DropSchema:
-		m.Deadline = ts
-	case *messages.CreateAll:
-		m.Deadline = ts
-	case *messages.DropAll:
-		m.Deadline = ts
-	case *messages.GetSchemas:
-		m.Deadline = ts
-	case *messages.Query:
-		m.Deadline = ts
-	case *messages.Exec:
-		m.Deadline = ts
-	default:
-		return false
-	}
+	r.Set(f, protoreflect.ValueOfMessage(timestamppb.New(limit).ProtoReflect()))
 	return true
 }
 

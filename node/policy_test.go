@@ -146,6 +146,14 @@ func TestClampDeadline(t *testing.T) {
 	bad := &messages.CreateSchema{Deadline: &timestamppb.Timestamp{Nanos: -1}}
 	require.False(t, clampDeadline(bad, limit), "an invalid one is the registry's to refuse")
 	require.False(t, clampDeadline(&messages.ListDatabases{}, limit))
+
+	// Every request that carries a deadline gets one.
+	for _, m := range []proto.Message{&messages.Disconnect{}, &messages.CreateSchema{}, &messages.DropSchema{},
+		&messages.CreateAll{}, &messages.DropAll{}, &messages.GetSchemas{}, &messages.Query{}, &messages.Exec{}} {
+		require.True(t, clampDeadline(m, limit), "%T", m)
+		d := m.(interface{ GetDeadline() *timestamppb.Timestamp }).GetDeadline()
+		require.True(t, d.AsTime().Equal(limit), "%T", m)
+	}
 }
 
 // Every type of the protocol is either a request the policy classifies or
