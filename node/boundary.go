@@ -44,15 +44,20 @@ const messagesPackage = "dbactor.messages.v1."
 
 // System messages a peer may send, about its own actors.
 const (
-	typeWatch       = "actor.Watch"
-	typeUnwatch     = "actor.Unwatch"
-	typeTerminated  = "actor.Terminated"
-	typeDeadLetter  = "actor.DeadLetterResponse"
-	activatorID     = "activator"
-	receiveMethod   = "/remote.Remoting/Receive"
-	probeTimeout    = 5 * time.Second
-	verifiedMax     = 4096
-	sweepEvery      = 1024
+	typeWatch      = "actor.Watch"
+	typeUnwatch    = "actor.Unwatch"
+	typeTerminated = "actor.Terminated"
+	typeDeadLetter = "actor.DeadLetterResponse"
+	activatorID    = "activator"
+	receiveMethod  = "/remote.Remoting/Receive"
+	probeTimeout   = 5 * time.Second
+	verifiedMax    = 4096
+	sweepEvery     = 1024
+	maxProbes      = 16
+	// maxName bounds what a peer names and the node keeps or logs (an
+	// address, a system id, an actor id, a type name): Proto.Actor's are
+	// far shorter.
+	maxName         = 256
 	connectRequired = "the peer sent messages before its connect request"
 )
 
@@ -74,8 +79,9 @@ type boundary struct {
 	watches watches
 
 	mu       sync.Mutex
-	verified map[string]bool // identity|system|address claims a probe confirmed
-	logged   map[string]bool // peer|type|reason already logged
+	verified map[claimKey]bool // claims a probe confirmed
+	logged   map[string]bool   // peer|type|reason already logged
+	probes   chan struct{}     // a slot per probe under way
 }
 
 // isTrusted reports whether identity is one of the node's own (Config.Trusted).
@@ -231,6 +237,10 @@ func (s *stream) connect(cr *remote.ConnectRequest) error {
 		return refuse("connect request without a node address")
 	case s.claim != nil:
 		return refuse("second connect request on one stream")
+	case len(sc.GetAddress()) > maxName || len(sc.GetSystemId()) > maxName:
+		return refuse(fmt.Sprintf("connect request with an address or system id longer than %d bytes", maxName))
+	case sc.GetAddress() == s.b.system.Address():
+		return refuse("peer claims this node's own address: " + sc.GetAddress())
 	}
 	host := hostOf(sc.GetAddress())
 	switch {
@@ -253,12 +263,22 @@ func (s *stream) connect(cr *remote.ConnectRequest) error {
 	return nil
 }
 
+// claimKey is a proved address claim, for the cache.
+type claimKey struct {
+	identity, key, system, address string
+}
+
 // bind proves, once per stream, that the node at the claimed address is
 // the peer: it connects there as Proto.Actor would and checks that the
-// node that answers has the peer's identity and actor-system id. The
-// system id is a random value the peer sent and only the node holding it
-// knows, so a plaintext loopback peer cannot claim another's address
-// either (short of reading loopback traffic).
+// node answering holds the peer's key (the TLS certificate it presents
+// there has the public key of the client certificate of the stream; a
+// node presents one certificate both ways) and has the actor-system id
+// the peer sent. Over TLS, then, a peer can claim only an address where
+// its own key answers: not another node's, whatever identity that node
+// has. A plaintext peer has no key: any peer of this machine (or, on an
+// insecure node, of that host) could claim another's address, since
+// Proto.Actor tells every caller its system id — plaintext peers are one
+// principal, "loopback" (or "insecure").
 func (s *stream) bind() error {
 	if s.bound {
 		return nil
@@ -268,22 +288,15 @@ func (s *stream) bind() error {
 		b.dropped(s.peer, "", "", connectRequired)
 		return status.Error(codes.PermissionDenied, "dbactor: "+connectRequired)
 	}
-	key := s.peer.Identity + "|" + s.claim.GetSystemId() + "|" + s.claim.GetAddress()
+	key := claimKey{identity: s.peer.Identity, system: s.claim.GetSystemId(), address: s.claim.GetAddress()}
+	if s.leaf != nil {
+		key.key = string(s.leaf.RawSubjectPublicKeyInfo)
+	}
 	b.mu.Lock()
 	ok := b.verified[key]
 	b.mu.Unlock()
 	if !ok {
-		ctx, cancel := context.WithTimeout(s.Context(), probeTimeout)
-		id, system, err := b.probe(ctx, s.claim.GetAddress())
-		cancel()
-		switch {
-		case err != nil:
-			err = fmt.Errorf("peer %q claims address %s, which could not be checked: %w", s.peer.Identity, s.claim.GetAddress(), err)
-		case id != s.peer.Identity:
-			err = fmt.Errorf("peer %q claims address %s, where %q answers", s.peer.Identity, s.claim.GetAddress(), id)
-		case system != s.claim.GetSystemId():
-			err = fmt.Errorf("peer %q claims address %s, where another actor system answers", s.peer.Identity, s.claim.GetAddress())
-		}
+		err := b.prove(s, key)
 		if err != nil {
 			b.dropped(Peer{Identity: s.peer.Identity, Address: s.claim.GetAddress()}, "", "", err.Error())
 			return status.Errorf(codes.PermissionDenied, "dbactor: %v", err)
@@ -301,45 +314,66 @@ func (s *stream) bind() error {
 	return nil
 }
 
+// prove runs the probe of a claim, at most maxProbes at once: each holds
+// a connection for up to probeTimeout.
+func (b *boundary) prove(s *stream, key claimKey) error {
+	ctx, cancel := context.WithTimeout(s.Context(), probeTimeout)
+	defer cancel()
+	select {
+	case b.probes <- struct{}{}:
+		defer func() { <-b.probes }()
+	case <-ctx.Done():
+		return fmt.Errorf("peer %q claims address %s: too many claims being checked at once", s.peer.Identity, key.address)
+	}
+	leaf, system, err := b.probe(ctx, key.address)
+	switch {
+	case err != nil:
+		return fmt.Errorf("peer %q claims address %s, which could not be checked: %w", s.peer.Identity, key.address, err)
+	case system == b.system.ID:
+		return fmt.Errorf("peer %q claims address %s, where this node answers", s.peer.Identity, key.address)
+	case s.leaf != nil && (leaf == nil || string(leaf.RawSubjectPublicKeyInfo) != key.key):
+		who := "a node without a certificate"
+		if leaf != nil {
+			who = fmt.Sprintf("%q, with another key,", b.identity(leaf))
+		}
+		return fmt.Errorf("peer %q claims address %s, where %s answers", s.peer.Identity, key.address, who)
+	case system != key.system:
+		return fmt.Errorf("peer %q claims address %s, where another actor system answers", s.peer.Identity, key.address)
+	}
+	return nil
+}
+
 // probe connects to address as a Proto.Actor node does (same transport
-// credentials) and returns who answered: the identity of its certificate
-// ("loopback" in plaintext) and its actor system's id.
-func (b *boundary) probe(ctx context.Context, address string) (identity, system string, err error) {
+// credentials) and returns who answered: the certificate it presented
+// (nil in plaintext) and its actor system's id.
+func (b *boundary) probe(ctx context.Context, address string) (*x509.Certificate, string, error) {
 	rec := &handshakes{}
 	opts := append(append([]grpc.DialOption{}, b.dial...), grpc.WithTransportCredentials(rec.wrap(b.clientCreds())))
 	conn, err := grpc.DialContext(ctx, address, opts...)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	defer conn.Close()
 	st, err := remote.NewRemotingClient(conn).Receive(ctx)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	defer func() { _ = st.CloseSend() }()
 	err = st.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_ConnectRequest{ConnectRequest: &remote.ConnectRequest{
 		ConnectionType: &remote.ConnectRequest_ServerConnection{ServerConnection: &remote.ServerConnection{
 			SystemId: b.system.ID, Address: b.system.Address()}}}}})
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	resp, err := st.Recv()
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	cr := resp.GetConnectResponse()
 	if cr == nil {
-		return "", "", errors.New("no connect response")
+		return nil, "", errors.New("no connect response")
 	}
-	identity = LoopbackIdentity
-	if b.tls != nil {
-		leaf := rec.leaf()
-		if leaf == nil {
-			return "", "", errors.New("no server certificate")
-		}
-		identity = b.identity(leaf)
-	}
-	return identity, cr.GetMemberId(), nil
+	return rec.leaf(), cr.GetMemberId(), nil
 }
 
 // clientCreds are the transport credentials the node dials with.
@@ -482,6 +516,8 @@ func (b *boundary) watch(s *stream, e *remote.MessageEnvelope, typeName string, 
 	switch {
 	case watcher.GetAddress() != s.peer.Address:
 		return "watcher is not an actor of the peer's node: " + watcher.GetAddress()
+	case len(watcher.GetId()) > maxName:
+		return fmt.Sprintf("watcher id longer than %d bytes", maxName)
 	case !s.trusted && target.GetId() != activatorID && !reachable:
 		return "watch of an actor this node does not export to the peer: " + target.GetId()
 	}
@@ -635,7 +671,7 @@ func (b *boundary) drop(s *stream, batch *remote.MessageBatch, e *remote.Message
 // MessageDropped event.
 func (b *boundary) dropped(p Peer, typeName, target, why string) {
 	fixed, _, _ := strings.Cut(why, ": ")
-	if b.once(p.Identity + "|" + typeName + "|" + fixed) {
+	if b.once(clip(p.Identity) + "|" + clip(typeName) + "|" + clip(fixed)) {
 		b.logger.Warn("dbactor: node: dropped a message from a peer", "peer", p.Identity, "address", p.Address,
 			"type", typeName, "target", target, "reason", why)
 	}
@@ -646,11 +682,19 @@ func (b *boundary) dropped(p Peer, typeName, target, why string) {
 // denied logs (once per peer, operation and database) and publishes an
 // AccessDenied event.
 func (b *boundary) denied(ev *messages.AccessDenied) {
-	if b.once(ev.GetPeer() + "|" + ev.GetOp() + "|" + ev.GetDatabase() + "|denied") {
+	if b.once(clip(ev.GetPeer()) + "|" + ev.GetOp() + "|" + clip(ev.GetDatabase()) + "|denied") {
 		b.logger.Warn("dbactor: node: refused a peer's request", "peer", ev.GetPeer(), "address", ev.GetAddress(),
 			"op", ev.GetOp(), "database", ev.GetDatabase(), "type", ev.GetMessageType(), "reason", ev.GetReason())
 	}
 	supervisor.Notify(b.system, nil, b.logger, nil, ev)
+}
+
+// clip cuts a peer-chosen text to maxName bytes for the node to keep.
+func clip(s string) string {
+	if len(s) > maxName {
+		return s[:maxName]
+	}
+	return s
 }
 
 // once reports whether key is new (and remembers it, up to a bound).

@@ -67,19 +67,19 @@ func (x *exports) add(sys *actor.ActorSystem, id string, kind exportKind, subtre
 func (x *exports) lookup(id, address string) exportKind {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok := x.ids[id]
-	kind := exportActor
-	if ok {
-		kind = e.kind
-	} else if root, _, nested := strings.Cut(id, "/"); nested {
-		if e, ok = x.ids[root]; ok && !e.subtree {
-			ok = false
+	if e, ok := x.ids[id]; ok {
+		if e.from != nil && !e.from[address] {
+			return exportNone
+		}
+		return e.kind
+	}
+	// A descendant of an actor exported with its subtree, at any depth.
+	for i := strings.LastIndexByte(id, '/'); i > 0; i = strings.LastIndexByte(id[:i], '/') {
+		if e, ok := x.ids[id[:i]]; ok && e.subtree && (e.from == nil || e.from[address]) {
+			return exportActor
 		}
 	}
-	if !ok || e.from != nil && !e.from[address] {
-		return exportNone
-	}
-	return kind
+	return exportNone
 }
 
 // exporter is what internal/peer's Export reaches on a node's system.

@@ -26,6 +26,12 @@ func TestExportsAreScopedToPeers(t *testing.T) {
 
 	x.add(sys, "cb", exportActor, false, "") // exported to every peer by hand
 	require.Equal(t, exportActor, x.lookup("cb", "10.6.6.6:1"))
+
+	// A subtree at any depth.
+	x.add(sys, "user/deep", exportActor, true, "")
+	require.Equal(t, exportActor, x.lookup("user/deep/a/b", "x:1"))
+	require.Equal(t, exportNone, x.lookup("user/other", "x:1"))
+	require.Equal(t, exportNone, x.lookup("user", "x:1"))
 }
 
 func TestWatchesAreBoundedAndUndone(t *testing.T) {

@@ -113,7 +113,7 @@ func harden(system *actor.ActorSystem, cfg Config) (*boundary, []grpc.ServerOpti
 	b := &boundary{
 		system: system, logger: cfg.Logger, tls: t, insecure: cfg.Insecure, identity: cfg.Identity,
 		trusted: map[string]bool{}, policy: cfg.Policy, maxAge: cfg.MaxDeadline, maxSize: cfg.MaxRequestSize,
-		verified: map[string]bool{}, logged: map[string]bool{},
+		verified: map[claimKey]bool{}, logged: map[string]bool{}, probes: make(chan struct{}, maxProbes),
 	}
 	for _, id := range cfg.Trusted {
 		b.trusted[id] = true

@@ -64,6 +64,7 @@ const (
 	envAutoHosts  = "DBACTOR_NODE_AUTOMAN_HOSTS"
 	envAutoPort   = "DBACTOR_NODE_AUTOMAN_PORT"
 	envTLSDir     = "DBACTOR_NODE_TLS_DIR"
+	envHost       = "DBACTOR_NODE_HOST" // set: listen there, Insecure
 
 	extraName = "analytics"
 	slowName  = "slow"
@@ -139,7 +140,7 @@ func roleDB(out *testnode.Out) error {
 	}
 	// The tests' clients are plaintext peers on loopback: grant them
 	// everything (the trust boundary's own tests are in tests/security).
-	ncfg := node.Config{Policy: grantAll, Logger: debugLogger()}
+	ncfg := node.Config{Policy: grantAll, Logger: debugLogger(), Host: os.Getenv(envHost), Insecure: os.Getenv(envHost) != ""}
 	if dir := os.Getenv(envTLSDir); dir != "" {
 		// Mutual TLS with the certificates the parent wrote (node.crt…).
 		ncfg.CertFile, ncfg.KeyFile, ncfg.CAFile = filepath.Join(dir, "db.crt"), filepath.Join(dir, "db.key"), filepath.Join(dir, "ca.crt")

@@ -66,7 +66,8 @@ type Config struct {
 	Policy Policy
 	// MaxDeadline is the furthest ahead a peer's request may set its
 	// deadline; a later one, or none, is set to now+MaxDeadline. 0 means
-	// registry.DefaultTimeout.
+	// registry.DefaultTimeout, or the registry's Config.Timeout when
+	// Start is given a longer one.
 	MaxDeadline time.Duration
 	// MaxRequestSize is the most bytes one message from an untrusted
 	// peer may have; larger requests are answered CODE_LIMIT_EXCEEDED.
@@ -129,6 +130,10 @@ type Node struct {
 // plaintext on a host that is not loopback (ErrInsecure) is an error,
 // found before anything listens; nothing is left running then.
 func Start(cfg Config, reg registry.Config, opts ...registry.Option) (*Node, error) {
+	if cfg.MaxDeadline <= 0 && reg.Timeout > registry.DefaultTimeout {
+		// A registry given longer gives its peers as long.
+		cfg.MaxDeadline = reg.Timeout
+	}
 	cfg = cfg.withDefaults()
 	n, err := startRemote(cfg)
 	if err != nil {

@@ -152,7 +152,9 @@ func (p *Policy) grants(identity string) []Grant {
 	if base == nil {
 		base = []Grant{{Ops: OpDefault}}
 	}
-	return append(slices.Clip(base), p.Peers[identity]...)
+	// The peer's own grants first: where several cover a request, the
+	// first decides its role.
+	return append(slices.Clone(p.Peers[identity]), base...)
 }
 
 // decide applies the grants (and then Authorize) to a request.
@@ -298,11 +300,17 @@ func classify(msg proto.Message) (req Request, ok bool) {
 // own, else it could act for, or make the node dial, anyone.
 func validate(peer Peer, msg proto.Message) error {
 	check := func(what string, p *messages.Pid) error {
-		if p == nil || p.GetId() == "" && p.GetAddress() == "" {
+		switch {
+		case p == nil || p.GetId() == "" && p.GetAddress() == "":
 			return nil
-		}
-		if p.GetAddress() != peer.Address {
-			return fmt.Errorf("%s %q is not an actor of the peer's own node %s", what, p.GetAddress()+"/"+p.GetId(), peer.Address)
+		case p.GetAddress() != peer.Address:
+			return fmt.Errorf("%s %q is not an actor of the peer's own node %s", what, clip(p.GetAddress()+"/"+p.GetId()), peer.Address)
+		case len(p.GetId()) > maxName:
+			return fmt.Errorf("%s id longer than %d bytes", what, maxName)
+		case p.GetId() == activatorID:
+			// Proto.Actor's activator stands for the whole node, which
+			// the registry tracks as such already.
+			return fmt.Errorf("%s is the peer node's activator, no caller", what)
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,11 @@ func TestPolicyDecide(t *testing.T) {
 		}
 	}
 
+	// The peer's own grant decides the role, before a default one.
+	rp := Policy{Default: []Grant{{Ops: OpDefault | OpRead}}, Peers: map[string][]Grant{"dave": {{Ops: OpRead, Role: "dave_r"}}}}
+	require.Equal(t, "dave_r", rp.decide(Peer{Identity: "dave"}, req(OpRead, "")).role)
+	require.Equal(t, "", rp.decide(Peer{Identity: "erin"}, req(OpRead, "")).role)
+
 	// A read grant with a write grant on the same database runs as the
 	// writer: the write grant decides.
 	w := Policy{Peers: map[string][]Grant{"carol": {{Ops: OpRead, Role: "r"}, {Ops: OpWrite, Role: "w"}}}}
@@ -120,9 +126,11 @@ func TestValidateOwnActors(t *testing.T) {
 	p := Peer{Identity: "a", Address: "127.0.0.1:1"}
 	own := &messages.Pid{Address: "127.0.0.1:1", Id: "x"}
 	for _, bad := range []*messages.Pid{
-		{Address: "127.0.0.1:2", Id: "x"}, // another node's actor
-		{Id: "dbactor"},                   // no address: this node's own registry
-		{Address: "10.0.0.1:22", Id: "x"}, // a host to dial
+		{Address: "127.0.0.1:2", Id: "x"},                            // another node's actor
+		{Id: "dbactor"},                                              // no address: this node's own registry
+		{Address: "10.0.0.1:22", Id: "x"},                            // a host to dial
+		{Address: "127.0.0.1:1", Id: "activator"},                    // the node itself, no caller
+		{Address: "127.0.0.1:1", Id: strings.Repeat("x", maxName+1)}, // kept by the registry: bounded
 	} {
 		require.Error(t, validate(p, &messages.Connect{Owner: bad}), "%v", bad)
 		require.Error(t, validate(p, &messages.Disconnect{Owner: bad}), "%v", bad)

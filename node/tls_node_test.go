@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -54,4 +55,41 @@ func TestStartRefusesPlaintextOffLoopback(t *testing.T) {
 		_, err = node.StartClient(cfg)
 		require.ErrorIs(t, err, node.ErrInsecure)
 	}
+}
+
+// nonLoopbackIP is an IPv4 address of this machine that is not loopback.
+func nonLoopbackIP(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("this machine has no non-loopback IPv4 address to test an insecure node on")
+	return ""
+}
+
+// TestInsecureOffLoopback: with Config.Insecure, nodes speak plaintext on
+// a host that is not loopback (here this machine's own address, so the
+// traffic stays on the host); their peers are "insecure", bound to their
+// own IP, and get the default grant only.
+func TestInsecureOffLoopback(t *testing.T) {
+	if !testnode.Isolate(t) {
+		return
+	}
+	ip := nonLoopbackIP(t)
+	_, addr := startDBChild(t, envDSN+"="+sqliteDSN(t.TempDir(), "main"), envHost+"="+ip)
+	n, err := node.StartClient(node.Config{Host: ip, Insecure: true, Logger: debugLogger()})
+	require.NoError(t, err)
+	closer(t, n)
+	cl := attach(t, n, addr)
+	ctx := testCtx(t, time.Minute)
+	require.NoError(t, cl.Connect(ctx), "lifecycle: the default grant")
+	st, err := cl.Database().Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.RefCount)
+	_, err = cl.Database().Query(ctx, "SELECT 1")
+	require.ErrorIs(t, err, registry.ErrPermissionDenied, "the grants of loopback are not an insecure peer's")
+	require.NoError(t, cl.Disconnect(ctx))
 }

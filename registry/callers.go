@@ -367,15 +367,22 @@ func (a *registryActor) forced(m *messages.Disconnect) {
 // tracked caller.
 func (a *registryActor) callerTerminated(c actor.Context, t *actor.Terminated) {
 	who := t.GetWho()
-	key := "pid " + who.GetAddress() + "/" + who.GetId()
+	keys := []string{"pid " + who.GetAddress() + "/" + who.GetId()}
 	if who.GetId() == activator {
-		key = "node " + who.GetAddress()
+		// The node's end: its node-keyed holder (and a local caller's
+		// that named the activator as owner) are done.
+		keys = append(keys, "node "+who.GetAddress())
 	}
-	h := a.callers[key]
-	if h == nil || h.gone != "" {
-		return
+	for _, key := range keys {
+		if h := a.callers[key]; h != nil && h.gone == "" {
+			a.release(c, h, who, t.GetWhy())
+		}
 	}
-	h.gone = terminatedReason(t.GetWhy())
+}
+
+// release gives back what h held: its caller who went away.
+func (a *registryActor) release(c actor.Context, h *holder, who *actor.PID, why actor.TerminatedReason) {
+	h.gone = terminatedReason(why)
 	if !h.node {
 		// The owner watched the registry too: a Terminated owed to it on
 		// the registry's stop would have remote retry its node, gone, for
@@ -403,10 +410,13 @@ func terminatedReason(why actor.TerminatedReason) string {
 
 // forget drops a holder that can hold nothing more.
 func (a *registryActor) forget(h *holder) {
-	if h.gone != "" && h.pending == 0 && a.callers[h.key] == h {
-		delete(a.callers, h.key)
-		a.forgetPeer(h)
+	if h.gone == "" || h.pending > 0 {
+		return
 	}
+	if a.callers[h.key] == h { // not replaced by a holder of a new caller
+		delete(a.callers, h.key)
+	}
+	a.forgetPeer(h)
 }
 
 // giveBack disconnects, outside the mailbox, the counts a caller that

@@ -63,11 +63,28 @@ func quotaError(p string, what string, limit int) *messages.Error {
 // this node dial it. The node's boundary refuses it first; the registry
 // checks again, as every actor checks what it receives.
 func foreign(p peer.Peer, what string, pid *messages.Pid) *messages.Error {
-	if pid.GetAddress() == p.Address {
-		return nil
+	switch {
+	case pid.GetAddress() != p.Address:
+		return &messages.Error{Code: messages.Code_CODE_PERMISSION_DENIED,
+			Message: fmt.Sprintf("%s %s is not an actor of the requesting node %s", what, clip(pid.GetAddress()+"/"+pid.GetId()), p.Address)}
+	case pid.GetId() == activator:
+		// The node itself, tracked as such: no owner or callback.
+		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: what + " is the requesting node's activator, not an actor of its own"}
+	case len(pid.GetId()) > maxPeerID:
+		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: fmt.Sprintf("%s id longer than %d bytes", what, maxPeerID)}
 	}
-	return &messages.Error{Code: messages.Code_CODE_PERMISSION_DENIED,
-		Message: fmt.Sprintf("%s %s/%s is not an actor of the requesting node %s", what, pid.GetAddress(), pid.GetId(), p.Address)}
+	return nil
+}
+
+// maxPeerID bounds the actor ids a peer may name, which the registry
+// keeps (Proto.Actor's are far shorter).
+const maxPeerID = 256
+
+func clip(s string) string {
+	if len(s) > maxPeerID {
+		return s[:maxPeerID] + "…"
+	}
+	return s
 }
 
 // peerCounts is what the holders of one peer hold, counts under way

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,18 @@ func TestPeerNamesOnlyItsOwnActors(t *testing.T) {
 		require.ErrorIs(t, replyError(r2), registry.ErrPermissionDenied, "%v", pid)
 		cb := sendAs(t, reg, p, &messages.RegisterCallback{Callback: pid}).(*messages.CallbackResult)
 		require.ErrorIs(t, replyError(cb), registry.ErrPermissionDenied, "%v", pid)
+	}
+	requireCount(t, reg.Database(), 1, true)
+
+	// Its own node's activator is no owner (its end would release the
+	// node's holder, not this one's), nor an id the registry would keep
+	// however long.
+	mine := peer.Peer{Identity: "alice", Address: "127.0.0.1:5"}
+	for _, pid := range []*messages.Pid{{Address: mine.Address, Id: "activator"}, {Address: mine.Address, Id: strings.Repeat("x", 300)}} {
+		r := sendAs(t, reg, mine, &messages.Connect{Owner: pid}).(*messages.ConnectResult)
+		require.ErrorIs(t, replyError(r), registry.ErrInvalidArgument)
+		cb := sendAs(t, reg, mine, &messages.RegisterCallback{Callback: pid}).(*messages.CallbackResult)
+		require.ErrorIs(t, replyError(cb), registry.ErrInvalidArgument)
 	}
 	requireCount(t, reg.Database(), 1, true)
 	require.NoError(t, ask.WaitStopped(testCtx(t), sys, victim, false))
