@@ -18,5 +18,7 @@
 // workers, never in the mailbox (QueryOptions). One that came from a peer
 // on another node arrives wrapped in a PeerStatement and is held to the
 // peer's grant: read-only unless it may write, as its PostgreSQL role if
-// it has one, and at most QueryOptions.PerPeer at once per peer.
+// it has one, and at most QueryOptions.PerPeer running at once per peer
+// (the peer's next ones wait, at most QueryOptions.PerPeerQueue of them,
+// while other statements run).
 package actors

@@ -294,8 +294,9 @@ func TestPeerSessionReset(t *testing.T) {
 	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_class WHERE relname = 'shadow'"))
 }
 
-// One peer at its cap is refused at once; another peer and local
-// statements still run; the slot comes back however a statement ends.
+// One peer at its cap waits, and is not refused; another peer and local
+// statements still run meanwhile; the slot comes back however a statement
+// ends.
 func TestPeerCap(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d dialect) {
 		sys, s := spawnQuery(t, strings.Replace(strings.Replace(d.url(t), "pool_size=1", "pool_size=4", 1), "pool_max_conns=1", "pool_max_conns=4", 1),
@@ -309,15 +310,18 @@ func TestPeerCap(t *testing.T) {
 		defer first.Close()
 		g.wait(t)
 
-		e := queryErr(t, ask1(t, sys, pid, a("SELECT 2")))
-		require.ErrorIs(t, e, messages.ErrQuotaExceeded)
-		require.Contains(t, e.GetMessage(), `peer "a" already has 1 statements`)
+		second := ask.Send(sys, pid, a("SELECT 2"))
+		defer second.Close()
 		r := ask1(t, sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 3"}, Peer: "b"}).(*messages.QueryResult)
 		require.Nil(t, r.GetError())
 		bareQuery(t, sys, s, "SELECT 4")
+		// The second waits for the first, with a worker free.
+		requireLoad(t, s, "a", load{running: 1, waiting: 1})
+		requireUnanswered(t, second)
 
 		g.release()
 		require.Nil(t, queryErr(t, waitReply(t, first)))
+		require.Nil(t, queryErr(t, waitReply(t, second)))
 		require.Nil(t, queryErr(t, ask1(t, sys, pid, a("SELECT 5"))))
 
 		// A crash gives the slot back.
@@ -348,7 +352,7 @@ func TestPeerCap(t *testing.T) {
 // A statement held when its pool closes gives its slot back too, and so
 // does one queued behind it.
 func TestPeerCapCut(t *testing.T) {
-	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, PerPeer: 2}})
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, PerPeer: 2, PerPeerQueue: 1}})
 	g := armGate(t, "held")
 	pid := s.PID()
 	first := ask.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 1 AS held"}, Peer: "a", Write: true})
@@ -357,6 +361,7 @@ func TestPeerCapCut(t *testing.T) {
 	second := ask.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 2"}, Peer: "a", Write: true})
 	defer second.Close()
 	require.ErrorIs(t, queryErr(t, ask1(t, sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 3"}, Peer: "a"})), messages.ErrQuotaExceeded)
+	requireLoad(t, s, "a", load{running: 1, waiting: 1})
 	require.True(t, ask1(t, sys, pid, &messages.Disconnect{}).(*messages.DisconnectResult).GetClosed())
 	g.release()
 	for _, p := range []*ask.Pending{first, second} {

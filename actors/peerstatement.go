@@ -12,8 +12,8 @@ import "google.golang.org/protobuf/proto"
 type PeerStatement struct {
 	// Request is the *messages.Query or *messages.Exec.
 	Request proto.Message
-	// Peer is the peer's identity: its statements in flight on one
-	// database are capped (QueryOptions.PerPeer).
+	// Peer is the peer's identity: its statements running and waiting on
+	// one database are capped (QueryOptions.PerPeer, PerPeerQueue).
 	Peer string
 	// Write is set when the grant lets the peer write; otherwise the
 	// statement runs read-only (PostgreSQL: a READ ONLY transaction;

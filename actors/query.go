@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,9 +39,17 @@ const (
 // QueryOptions configure how a database runs the statements of
 // messages.Query and messages.Exec: never in its actor's mailbox, but on
 // at most Workers goroutines at once, with at most Queue more statements
-// waiting for one (first come, first served); beyond that a statement is
-// refused at once with CODE_OVERLOADED. A peer's statement (PeerStatement)
-// also counts against its peer's PerPeer. Zero values mean the defaults.
+// waiting for one; beyond that a statement is refused at once with
+// CODE_OVERLOADED. A free worker takes the oldest waiting statement that
+// may run. A peer's statement (PeerStatement) may run while fewer than
+// PerPeer of its peer's run; otherwise it waits in its place, and later
+// statements of other peers, and local ones, run before it until one of
+// its peer's ends. At most PerPeerQueue statements of one peer wait at
+// once; beyond that the peer's next one is refused at once with
+// CODE_QUOTA_EXCEEDED. Local statements (not wrapped in a PeerStatement)
+// are held by no peer's cap. A statement whose deadline passes while it
+// waits is answered CODE_TIMEOUT, without running, as soon as a worker is
+// free. Zero values mean the defaults.
 type QueryOptions struct {
 	// Workers is how many statements run at once. 0 means
 	// DefaultQueryWorkers.
@@ -61,12 +70,16 @@ type QueryOptions struct {
 	// support wraps).
 	MaxBytes uint64
 	// PerPeer is the most statements of one peer (PeerStatement.Peer)
-	// queued or running on the database at once; the next one is refused
-	// at once with CODE_QUOTA_EXCEEDED, and nothing is run. Local
-	// statements (not wrapped in a PeerStatement) are not counted. 0 means
-	// half of Workers, at least 1, so that one peer never takes every
-	// worker.
+	// running at once; the peer's next one waits for one of them to end,
+	// while the workers left run the statements of others. 0 means half
+	// of Workers, at least 1, so that one peer never takes every worker.
 	PerPeer int
+	// PerPeerQueue is the most statements of one peer waiting for a
+	// worker at once (they count toward Queue too); the next one is
+	// refused at once with CODE_QUOTA_EXCEEDED, and nothing is run. 0
+	// means a quarter of Queue, at least 1, so that one peer never fills
+	// the queue.
+	PerPeerQueue int
 	// MaxSQL is the most bytes of SQL text of a Query or Exec, local ones
 	// too; a longer statement is refused with CODE_LIMIT_EXCEEDED. 0 means
 	// DefaultMaxSQL (1 MiB).
@@ -74,7 +87,7 @@ type QueryOptions struct {
 }
 
 // Validate reports options that are not merely unset: a negative Workers,
-// Queue, PerPeer or MaxSQL, a MaxBytes above MaxBytesLimit.
+// Queue, PerPeer, PerPeerQueue or MaxSQL, a MaxBytes above MaxBytesLimit.
 func (o QueryOptions) Validate() error {
 	var errs []error
 	if o.Workers < 0 {
@@ -88,6 +101,9 @@ func (o QueryOptions) Validate() error {
 	}
 	if o.PerPeer < 0 {
 		errs = append(errs, fmt.Errorf("PerPeer is %d: give a positive number, or 0 for the default (half of Workers, at least 1)", o.PerPeer))
+	}
+	if o.PerPeerQueue < 0 {
+		errs = append(errs, fmt.Errorf("PerPeerQueue is %d: give a positive number, or 0 for the default (a quarter of Queue, at least 1)", o.PerPeerQueue))
 	}
 	if o.MaxSQL < 0 {
 		errs = append(errs, fmt.Errorf("MaxSQL is %d: give a positive number, or 0 for the default (%d)", o.MaxSQL, DefaultMaxSQL))
@@ -112,6 +128,9 @@ func (o QueryOptions) withDefaults() QueryOptions {
 	if o.PerPeer <= 0 {
 		o.PerPeer = max(1, o.Workers/2)
 	}
+	if o.PerPeerQueue <= 0 {
+		o.PerPeerQueue = max(1, o.Queue/4)
+	}
 	if o.MaxSQL <= 0 {
 		o.MaxSQL = DefaultMaxSQL
 	}
@@ -123,6 +142,15 @@ var errDisconnected = errors.New("the database was disconnected while the statem
 
 // queries is a database's query workers and their queue. It lives in the
 // State, so a restart of the actor loses neither.
+//
+// Under mu, whenever fewer than Workers workers run, every statement in
+// the queue is a peer's held by its peer's cap (see ready). Whatever frees
+// one — a running statement of its peer ending, its deadline passing (its
+// timer tells) — starts workers (dispatch), and a worker retires only when
+// nothing it may take waits: no statement waits while a worker is free
+// for it. (When the database closes for good, every waiting statement is
+// ready, to be answered CODE_CLOSED: its peer's running ones end at once,
+// and the workers then answer the rest.)
 type queries struct {
 	opts QueryOptions
 
@@ -131,8 +159,21 @@ type queries struct {
 	queue   []*job            // waiting for a worker, oldest first
 	running map[*job]struct{} // statements on a pool, for cut
 	idle    chan struct{}     // nil while no worker runs, closed when the last returns
-	peers   map[string]int    // statements queued or running, by peer (PerPeer)
+	peers   map[string]*load  // statements running and waiting, by peer; none idle
 }
+
+// load is what one peer has on the database: statements running (at most
+// PerPeer) and waiting in the queue (at most PerPeerQueue).
+type load struct{ running, waiting int }
+
+// slot is what a job counts in its peer's load.
+type slot uint8
+
+const (
+	slotNone    slot = iota // nothing: local, answered, or run without a slot
+	slotWaiting             // one of load.waiting: it is in the queue
+	slotRunning             // one of load.running: it is on a worker
+)
 
 // job is one Query or Exec, from the actor's mailbox to its reply.
 type job struct {
@@ -145,7 +186,10 @@ type job struct {
 	sql      string
 	args     []any
 	deadline time.Time
-	slot     bool // holds one of its peer's PerPeer slots, under queries.mu
+	// Under queries.mu.
+	slot  slot        // what it counts in its peer's load
+	timer *time.Timer // a waiting peer's statement: wakes the queue at its deadline
+	late  bool        // taken past its peer's cap only to be answered: it must not run
 	// Set when it starts running, under queries.mu.
 	db     *sql.DB
 	cancel context.CancelCauseFunc
@@ -159,8 +203,8 @@ func (j *job) reply(msg any) {
 
 // statement takes a Query or Exec, bare or in a PeerStatement, from the
 // mailbox: it refuses it at once (not connected, malformed, expired,
-// overloaded, beyond its peer's cap or grant) or hands it to a worker. It
-// never waits for SQL.
+// overloaded, beyond its peer's queue or grant) or hands it to a worker.
+// It never waits for SQL.
 func (a *databaseActor) statement(c actor.Context) {
 	s := a.s
 	j := &job{sys: c.ActorSystem(), sender: c.Sender(), req: c.Message()}
@@ -214,54 +258,7 @@ func (s *State) admit(j *job, vals []*messages.Value, ts *timestamppb.Timestamp)
 		return &messages.Error{Code: messages.Code_CODE_TIMEOUT, Database: s.name,
 			Message: kind(j.req) + ": deadline passed before the database actor could run it"}
 	}
-	o := s.queries.opts
-	if !s.take(j) {
-		return &messages.Error{Code: messages.Code_CODE_QUOTA_EXCEEDED, Database: s.name,
-			Message: fmt.Sprintf("%s: peer %q already has %d statements queued or running on %s (PerPeer): nothing was run, wait for one to finish",
-				kind(j.req), j.peer.Peer, o.PerPeer, DisplayName(s.name))}
-	}
-	if !s.submit(j) {
-		s.give(j)
-		return &messages.Error{Code: messages.Code_CODE_OVERLOADED, Database: s.name,
-			Message: fmt.Sprintf("%s: every query worker (%d) is busy and the queue (%d) is full: nothing was run, retry later", kind(j.req), o.Workers, o.Queue)}
-	}
-	return nil
-}
-
-// take counts a peer's statement against its PerPeer; false when the
-// peer is at its cap. A local statement is not counted.
-func (s *State) take(j *job) bool {
-	if j.peer == nil {
-		return true
-	}
-	q := &s.queries
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.peers[j.peer.Peer] >= q.opts.PerPeer {
-		return false
-	}
-	if q.peers == nil {
-		q.peers = map[string]int{}
-	}
-	q.peers[j.peer.Peer]++
-	j.slot = true
-	return true
-}
-
-// give gives back the slot take counted, at most once.
-func (s *State) give(j *job) {
-	q := &s.queries
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !j.slot {
-		return
-	}
-	j.slot = false
-	if n := q.peers[j.peer.Peer] - 1; n > 0 {
-		q.peers[j.peer.Peer] = n
-	} else {
-		delete(q.peers, j.peer.Peer)
-	}
+	return s.submit(j)
 }
 
 func kind(req any) string {
@@ -271,28 +268,181 @@ func kind(req any) string {
 	return "Query"
 }
 
-// submit starts j on a new worker when fewer than Workers run, else
-// queues it; false when the queue is full.
-func (s *State) submit(j *job) bool {
+// submit starts j on a new worker when fewer than Workers run and j may
+// run, else queues it; the error is its refusal: its peer has
+// PerPeerQueue statements waiting already, or the queue is full.
+func (s *State) submit(j *job) *messages.Error {
 	q := &s.queries
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.workers < q.opts.Workers {
-		q.workers++
-		if q.idle == nil {
-			q.idle = make(chan struct{})
-		}
-		go s.work(j)
-		return true
+	o := q.opts
+	// With a worker free nothing waiting is ready: j goes before none.
+	if q.workers < o.Workers && s.ready(j, time.Now(), s.life.Err() != nil) {
+		s.take(j)
+		s.spawn(j)
+		return nil
 	}
-	if len(q.queue) >= q.opts.Queue {
-		return false
+	if j.peer != nil {
+		if l := q.peers[j.peer.Peer]; l != nil && l.waiting >= o.PerPeerQueue {
+			return &messages.Error{Code: messages.Code_CODE_QUOTA_EXCEEDED, Database: s.name,
+				Message: fmt.Sprintf("%s: peer %q already has %d statements waiting for a query worker on %s (PerPeerQueue), "+
+					"beside the %d it may run at once (PerPeer): nothing was run, wait for one to finish",
+					kind(j.req), j.peer.Peer, o.PerPeerQueue, DisplayName(s.name), o.PerPeer)}
+		}
+	}
+	if len(q.queue) >= o.Queue {
+		return &messages.Error{Code: messages.Code_CODE_OVERLOADED, Database: s.name,
+			Message: fmt.Sprintf("%s: every query worker (%d) is busy and the queue (%d) is full: nothing was run, retry later", kind(j.req), o.Workers, o.Queue)}
 	}
 	q.queue = append(q.queue, j)
-	return true
+	if j.peer != nil {
+		q.load(j.peer.Peer).waiting++
+		j.slot = slotWaiting
+		// Past its deadline it may be taken even when its peer is at its
+		// cap (to be answered): then it must not wait for a worker's
+		// next statement to end.
+		j.timer = time.AfterFunc(time.Until(j.deadline), func() { s.expired(j) })
+	}
+	return nil
 }
 
-// work runs j, then every queued job, and returns when the queue is empty.
+// load is peer's load, made if it has none. Under mu.
+func (q *queries) load(peer string) *load {
+	l := q.peers[peer]
+	if l == nil {
+		if q.peers == nil {
+			q.peers = map[string]*load{}
+		}
+		l = &load{}
+		q.peers[peer] = l
+	}
+	return l
+}
+
+// ready reports whether j, new or waiting, may start now: a local
+// statement always; a peer's while its peer runs fewer than PerPeer, or
+// when it would not run anyway (its deadline passed, or the database is
+// closed for good): then it is only answered. Under mu.
+func (s *State) ready(j *job, now time.Time, closed bool) bool {
+	if j.peer == nil {
+		return true
+	}
+	if l := s.queries.peers[j.peer.Peer]; l == nil || l.running < s.queries.opts.PerPeer {
+		return true
+	}
+	return closed || !now.Before(j.deadline)
+}
+
+// take moves j, ready and no longer queued, from waiting to running: it
+// holds one of its peer's PerPeer slots, unless its peer has none free (it
+// is ready only to be answered: late). Under mu.
+func (s *State) take(j *job) {
+	q := &s.queries
+	if j.peer == nil {
+		return
+	}
+	l := q.load(j.peer.Peer)
+	if j.slot == slotWaiting {
+		l.waiting--
+		j.timer.Stop()
+		j.timer = nil
+	}
+	j.slot = slotNone
+	if l.running < q.opts.PerPeer {
+		l.running++
+		j.slot = slotRunning
+	} else {
+		j.late = true
+	}
+	q.tidy(j.peer.Peer)
+}
+
+// tidy forgets peer's load once it has nothing. Under mu.
+func (q *queries) tidy(peer string) {
+	if l := q.peers[peer]; l != nil && l.running == 0 && l.waiting == 0 {
+		delete(q.peers, peer)
+	}
+}
+
+// give gives back the PerPeer slot take counted, at most once: a waiting
+// statement of the peer may start on a free worker.
+func (s *State) give(j *job) {
+	q := &s.queries
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if j.slot != slotRunning {
+		return
+	}
+	j.slot = slotNone
+	l := q.peers[j.peer.Peer]
+	l.running--
+	waiting := l.waiting > 0
+	q.tidy(j.peer.Peer)
+	if waiting {
+		s.dispatch()
+	}
+}
+
+// expired wakes the queue when a waiting peer's statement reaches its
+// deadline: it is ready now, to be answered CODE_TIMEOUT.
+func (s *State) expired(j *job) {
+	q := &s.queries
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if j.slot != slotWaiting {
+		return // taken meanwhile
+	}
+	if d := time.Until(j.deadline); d > 0 {
+		j.timer.Reset(d) // the wall clock went back
+		return
+	}
+	s.dispatch()
+}
+
+// spawn starts a worker on j, taken. Under mu.
+func (s *State) spawn(j *job) {
+	q := &s.queries
+	q.workers++
+	if q.idle == nil {
+		q.idle = make(chan struct{})
+	}
+	go s.work(j)
+}
+
+// pop takes the oldest ready job out of the queue; nil when none is.
+// Under mu.
+func (s *State) pop() *job {
+	q := &s.queries
+	now, closed := time.Now(), s.life.Err() != nil
+	for i, j := range q.queue {
+		if !s.ready(j, now, closed) {
+			continue // its peer is at its cap: it keeps its place
+		}
+		q.queue = slices.Delete(q.queue, i, i+1)
+		if len(q.queue) == 0 {
+			q.queue = nil
+		}
+		s.take(j)
+		return j
+	}
+	return nil
+}
+
+// dispatch starts workers on ready jobs while fewer than Workers run.
+// Under mu.
+func (s *State) dispatch() {
+	q := &s.queries
+	for q.workers < q.opts.Workers {
+		j := s.pop()
+		if j == nil {
+			return
+		}
+		s.spawn(j)
+	}
+}
+
+// work runs j, then every job it can take, and returns when none is
+// ready.
 func (s *State) work(j *job) {
 	for j != nil {
 		s.run(j)
@@ -300,18 +450,13 @@ func (s *State) work(j *job) {
 	}
 }
 
-// next takes the oldest queued job, or retires the worker.
+// next takes the oldest ready job, or retires the worker: only when no
+// job is ready, so none waits while a worker is free.
 func (s *State) next() *job {
 	q := &s.queries
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.queue) > 0 {
-		j := q.queue[0]
-		q.queue[0] = nil
-		q.queue = q.queue[1:]
-		if len(q.queue) == 0 {
-			q.queue = nil
-		}
+	if j := s.pop(); j != nil {
 		return j
 	}
 	q.workers--
@@ -358,7 +503,8 @@ func (s *State) cut(db *sql.DB) {
 // run runs one job and answers it. A panic is answered CODE_INTERNAL and
 // reported; the worker carries on. However it ends, the job's peer slot
 // is given back before the reply leaves, so a peer that waits for its
-// reply never finds its own slot still taken.
+// reply never finds its own slot still taken, and a statement of the peer
+// that waited for the slot may start on a free worker.
 func (s *State) run(j *job) {
 	var reply any
 	defer func() {
@@ -412,7 +558,7 @@ func (s *State) execute(j *job) any {
 	if s.life.Err() != nil {
 		return fail(messages.Code_CODE_CLOSED, "database closed: its registry is closed")
 	}
-	if !time.Now().Before(j.deadline) {
+	if j.late || !time.Now().Before(j.deadline) {
 		return fail(messages.Code_CODE_TIMEOUT, "deadline passed while waiting for a query worker: nothing was run")
 	}
 	ctx, cancel := context.WithDeadline(s.life, j.deadline)

@@ -251,7 +251,7 @@ func TestQueryExpiresInQueue(t *testing.T) {
 
 func TestQueryOptions(t *testing.T) {
 	require.Equal(t, QueryOptions{Workers: DefaultQueryWorkers, Queue: DefaultQueryQueue, MaxRows: DefaultMaxRows, MaxBytes: DefaultMaxBytes,
-		PerPeer: DefaultQueryWorkers / 2, MaxSQL: DefaultMaxSQL},
+		PerPeer: DefaultQueryWorkers / 2, PerPeerQueue: DefaultQueryQueue / 4, MaxSQL: DefaultMaxSQL},
 		QueryOptions{}.withDefaults())
 	require.Equal(t, MaxBytesLimit, QueryOptions{MaxBytes: MaxBytesLimit + 1}.withDefaults().MaxBytes)
 	// One peer never takes every worker, but always gets one.
@@ -259,12 +259,18 @@ func TestQueryOptions(t *testing.T) {
 	require.Equal(t, 1, QueryOptions{Workers: 3}.withDefaults().PerPeer)
 	require.Equal(t, 8, QueryOptions{Workers: 16}.withDefaults().PerPeer)
 	require.Equal(t, 16, QueryOptions{Workers: 16, PerPeer: 16}.withDefaults().PerPeer)
+	// Nor fills the queue, but may always wait.
+	require.Equal(t, 1, QueryOptions{Queue: 1}.withDefaults().PerPeerQueue)
+	require.Equal(t, 1, QueryOptions{Queue: 7}.withDefaults().PerPeerQueue)
+	require.Equal(t, 2, QueryOptions{Queue: 8}.withDefaults().PerPeerQueue)
+	require.Equal(t, 5, QueryOptions{Queue: 8, PerPeerQueue: 5}.withDefaults().PerPeerQueue)
 	require.NoError(t, QueryOptions{}.Validate())
-	require.NoError(t, QueryOptions{Workers: 1, Queue: 1, MaxRows: 1, MaxBytes: MaxBytesLimit, PerPeer: 1, MaxSQL: 1}.Validate())
-	err := QueryOptions{Workers: -1, Queue: -2, MaxBytes: MaxBytesLimit + 1, PerPeer: -3, MaxSQL: -4}.Validate()
+	require.NoError(t, QueryOptions{Workers: 1, Queue: 1, MaxRows: 1, MaxBytes: MaxBytesLimit, PerPeer: 1, PerPeerQueue: 1, MaxSQL: 1}.Validate())
+	err := QueryOptions{Workers: -1, Queue: -2, MaxBytes: MaxBytesLimit + 1, PerPeer: -3, MaxSQL: -4, PerPeerQueue: -5}.Validate()
 	require.ErrorContains(t, err, "Workers is -1")
 	require.ErrorContains(t, err, "Queue is -2")
 	require.ErrorContains(t, err, "MaxBytes is 3145729")
 	require.ErrorContains(t, err, "PerPeer is -3")
 	require.ErrorContains(t, err, "MaxSQL is -4")
+	require.ErrorContains(t, err, "PerPeerQueue is -5")
 }

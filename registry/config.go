@@ -70,18 +70,22 @@ type HealthConfig = actors.HealthOptions
 // of messages.Query and messages.Exec (SQL by message, for callers that
 // hold no pool, such as actors on other nodes) never run in the database
 // actor's mailbox but on at most Workers goroutines at once (default 4);
-// at most Queue more wait for one, first come first served (default 256),
-// and beyond that a statement is refused at once with CODE_OVERLOADED
-// (ErrOverloaded). MaxRows (default 1000) and MaxBytes (default 1 MiB, at
-// most 3 MiB) bound the result of a Query that sets no max_rows or
-// max_bytes of its own; a larger result fails with CODE_LIMIT_EXCEEDED
-// (column names count, and on PostgreSQL a row beyond the limit is refused
-// before it is read). MaxSQL (default 1 MiB) bounds a statement's text.
-// PerPeer (default half the workers, at least 1) bounds the statements of
-// one peer on another node queued or running on a database at once, so
-// one peer never takes every worker; past it, ErrQuotaExceeded. A zero
-// field means its default; a negative Workers, Queue, PerPeer or MaxSQL,
-// or a MaxBytes above 3 MiB, is a configuration error (ErrInvalidConfig).
+// at most Queue more wait for one (default 256), a free worker taking the
+// oldest that may run, and beyond that a statement is refused at once with
+// CODE_OVERLOADED (ErrOverloaded). MaxRows (default 1000) and MaxBytes
+// (default 1 MiB, at most 3 MiB) bound the result of a Query that sets no
+// max_rows or max_bytes of its own; a larger result fails with
+// CODE_LIMIT_EXCEEDED (column names count, and on PostgreSQL a row beyond
+// the limit is refused before it is read). MaxSQL (default 1 MiB) bounds a
+// statement's text. PerPeer (default half the workers, at least 1) bounds
+// the statements of one peer on another node running on a database at
+// once, so one peer never takes every worker: the peer's next statement
+// waits in the queue, in its place, while later statements of others (and
+// local ones) run. PerPeerQueue (default a quarter of Queue, at least 1)
+// bounds the peer's statements waiting at once; past it, ErrQuotaExceeded.
+// A zero field means its default; a negative Workers, Queue, PerPeer,
+// PerPeerQueue or MaxSQL, or a MaxBytes above 3 MiB, is a configuration
+// error (ErrInvalidConfig).
 type QueryConfig = actors.QueryOptions
 
 // Event is a typed notification published on the actor system's

@@ -12,8 +12,9 @@ import (
 // PeerLimits bound what one peer — a node that reaches the registry
 // through a node's trust boundary (package node), by its identity — may
 // make the registry keep. Past a limit a request is refused with
-// ErrQuotaExceeded and changes nothing. Statements in flight are bounded
-// per database by QueryConfig.PerPeer. Local callers are not limited.
+// ErrQuotaExceeded and changes nothing. Statements are bounded per
+// database by QueryConfig.PerPeer (running) and PerPeerQueue (waiting).
+// Local callers are not limited.
 type PeerLimits struct {
 	// Counts is the most counts the peer may hold (each tracked Connect
 	// that succeeded, or is under way, is one). 0 means DefaultPeerCounts.
