@@ -670,8 +670,11 @@ func (b *boundary) drop(s *stream, batch *remote.MessageBatch, e *remote.Message
 // dropped logs (once per peer, type and reason) and publishes a
 // MessageDropped event.
 func (b *boundary) dropped(p Peer, typeName, target, why string) {
+	// What the peer chose is cut short: events and logs must not carry
+	// (or keep) megabytes a peer sent.
+	typeName, target, why = clip(typeName), clip(target), clip(why)
 	fixed, _, _ := strings.Cut(why, ": ")
-	if b.once(clip(p.Identity) + "|" + clip(typeName) + "|" + clip(fixed)) {
+	if b.once(clip(p.Identity) + "|" + typeName + "|" + fixed) {
 		b.logger.Warn("dbactor: node: dropped a message from a peer", "peer", p.Identity, "address", p.Address,
 			"type", typeName, "target", target, "reason", why)
 	}
@@ -682,7 +685,8 @@ func (b *boundary) dropped(p Peer, typeName, target, why string) {
 // denied logs (once per peer, operation and database) and publishes an
 // AccessDenied event.
 func (b *boundary) denied(ev *messages.AccessDenied) {
-	if b.once(clip(ev.GetPeer()) + "|" + ev.GetOp() + "|" + clip(ev.GetDatabase()) + "|denied") {
+	ev.Database, ev.Reason = clip(ev.GetDatabase()), clip(ev.GetReason())
+	if b.once(clip(ev.GetPeer()) + "|" + ev.GetOp() + "|" + ev.GetDatabase() + "|denied") {
 		b.logger.Warn("dbactor: node: refused a peer's request", "peer", ev.GetPeer(), "address", ev.GetAddress(),
 			"op", ev.GetOp(), "database", ev.GetDatabase(), "type", ev.GetMessageType(), "reason", ev.GetReason())
 	}

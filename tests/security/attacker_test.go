@@ -401,8 +401,13 @@ func (a *attacker) batch(s batchSpec) ([]outcome, error) {
 			sql := "SELECT 1 -- " + strings.Repeat("x", max(0, e.QueryBytes-12))
 			e.Msg = specOf(&messages.Query{Sql: sql})
 		}
+		typeName := e.Msg.Type
+		if e.TypeBytes > 0 {
+			prefix := fmt.Sprintf("dbactor.messages.v1.Nope%d_", i)
+			typeName = prefix + strings.Repeat("x", max(0, e.TypeBytes-len(prefix)))
+		}
 		env := &remote.MessageEnvelope{
-			TypeId:       typeIndex(e.Msg.Type),
+			TypeId:       typeIndex(typeName),
 			MessageData:  e.Msg.Data,
 			Target:       index(&b.Targets, a.pid(e.Target)),
 			SerializerId: e.Serializer,

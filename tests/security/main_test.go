@@ -176,6 +176,10 @@ type envSpec struct {
 	// QueryBytes, when set, replaces Msg with a Query of that many bytes of
 	// SQL (too long for a command line).
 	QueryBytes int `json:"query_bytes,omitempty"`
+	// TypeBytes, when set, replaces Msg's type name with one of this
+	// binary's protocol package that no type has, TypeBytes long and
+	// distinct per envelope.
+	TypeBytes int `json:"type_bytes,omitempty"`
 }
 
 // batchSpec is one raw MessageBatch.

@@ -55,6 +55,7 @@ func TestSecurity(t *testing.T) {
 		{"S10_forged_events_to_victim", e.s10},
 		{"S11_watch_flood", e.s11},
 		{"S12_many_addresses", e.s12},
+		{"S13_long_names", e.s13},
 		{"D1_expired_deadline", e.d1},
 		{"D2_empty_drop_schema", e.d2},
 		{"D3_huge_column_name", e.d3},
@@ -64,6 +65,8 @@ func TestSecurity(t *testing.T) {
 		{"T2_expired_certificate", e.t2},
 		{"T3_claim_other_address", e.t3},
 		{"T4_plaintext", e.t4},
+		{"T5_same_identity_other_key", e.t5},
+		{"T6_claim_own_address", e.t6},
 	}
 	for _, r := range rows {
 		t.Run(r.name, r.run)
@@ -601,10 +604,11 @@ func (e *env) d4(t *testing.T) {
 
 func (e *env) d5(t *testing.T) {
 	r := e.row(t, "D5", "reader: SELECT pg_sleep(40) FROM victim.accounts ×4 at once, deadline in year 9999",
-		fmt.Sprintf("at most PerPeer (2) admitted, the rest QUOTA_EXCEEDED; victim's queries still run; the admitted end at MaxDeadline (%v), "+
-			"their server backends too", maxDeadline))
+		fmt.Sprintf("at most PerPeer (2) run, the other 2 wait for a worker; victim's queries still run; the running ones end at MaxDeadline (%v), "+
+			"their server backends too; the waiting ones then run or time out, at MaxDeadline too", maxDeadline))
 	a := e.attacker(t, "reader")
-	spec, err := json.Marshal(sleepSpec{N: 4, SQL: "SELECT pg_sleep(40) FROM victim.accounts LIMIT 1", Deadline: "9999-12-31T23:59:59Z", WaitMS: 30000})
+	const sleep = "SELECT pg_sleep(40) FROM victim.accounts LIMIT 1"
+	spec, err := json.Marshal(sleepSpec{N: 4, SQL: sleep, Deadline: "9999-12-31T23:59:59Z", WaitMS: 30000})
 	require.NoError(t, err)
 	a.c.Send("sleepers " + string(spec))
 	reply := func(wait time.Duration) outcome {
@@ -614,32 +618,51 @@ func (e *env) d5(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(line), &o), line)
 		return o
 	}
-	var early []outcome
-	for range 2 {
-		o := reply(10 * time.Second)
-		require.Equal(t, messages.Code_CODE_QUOTA_EXCEEDED.String(), o.code().String(), "an early answer: %s %s", o, o.message())
-		early = append(early, o)
+	// The reader's statements on the server, as the victim sees them.
+	sleeping := func() int64 {
+		t.Helper()
+		res, err := e.cl.Database().Query(ctxFor(t, callTimeout),
+			"SELECT count(*)::bigint FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query = $1", sleep)
+		require.NoError(t, err)
+		return res.Rows[0][0].(int64)
 	}
-	// Two statements of the reader hold two workers now: the victim's
-	// still run, at once.
+	// Nothing to wait on but the server: until two of them sleep there.
+	seen := sleeping()
+	for until := time.Now().Add(10 * time.Second); seen < 2 && time.Now().Before(until); {
+		seen = sleeping()
+	}
+	require.EqualValues(t, 2, seen, "the reader's statements running on the server")
+	// Two statements of the reader hold two workers, two more wait: the
+	// victim's queries still run, at once, on the workers left, and no
+	// third of the reader's starts meanwhile.
 	var slowest time.Duration
 	for range 3 {
 		start := time.Now()
 		_, err := e.cl.Database().Query(ctxFor(t, callTimeout), "SELECT count(*) FROM victim.accounts")
 		require.NoError(t, err)
 		slowest = max(slowest, time.Since(start))
+		seen = max(seen, sleeping())
 	}
 	require.Less(t, slowest, 2*time.Second)
-	var late []outcome
-	for range 2 {
+	require.EqualValues(t, 2, seen, "at most PerPeer of the reader's statements on the server")
+	// All four have the same deadline, the node's MaxDeadline: the two
+	// running end there, and the two waiting then run or time out, no
+	// later (their deadline passes while they wait, or as they start).
+	var ends []outcome
+	waited := 0
+	for range 4 {
 		o := reply(20 * time.Second)
-		require.Equal(t, messages.Code_CODE_TIMEOUT.String(), o.code().String(), "an admitted statement: %s %s", o, o.message())
+		require.Equal(t, messages.Code_CODE_TIMEOUT.String(), o.code().String(), "a sleeping statement: %s %s", o, o.message())
 		// The node sets the deadline when the request arrives: never
 		// before the attacker sent it, and far before the 40 s.
 		require.GreaterOrEqual(t, o.TookMS, (maxDeadline - 500*time.Millisecond).Milliseconds())
 		require.Less(t, o.TookMS, (maxDeadline + 10*time.Second).Milliseconds())
-		late = append(late, o)
+		if strings.Contains(o.message(), "while waiting for a query worker") {
+			waited++
+		}
+		ends = append(ends, o)
 	}
+	require.LessOrEqual(t, waited, 2, "at most the two waiting ones never ran")
 	a.c.ExpectWithin("OK", 5*time.Second)
 	// The server's side ends too: the sleeping statements held a lock on
 	// victim.accounts, which the victim can take as soon as they are gone
@@ -648,9 +671,10 @@ func (e *env) d5(t *testing.T) {
 	_, err = e.cl.Database().Exec(ctxFor(t, callTimeout),
 		"BEGIN; SET LOCAL lock_timeout = '2s'; LOCK TABLE victim.accounts IN ACCESS EXCLUSIVE MODE; COMMIT")
 	require.NoError(t, err, "the server still runs the statements that timed out")
-	r.see("%s, %s at once (%d, %d ms); victim's queries meanwhile: slowest %v; admitted: %s after %d ms, %s after %d ms; "+
-		"their backends gone %v later", early[0], early[1], early[0].TookMS, early[1].TookMS, slowest.Round(time.Millisecond),
-		late[0], late[0].TookMS, late[1], late[1].TookMS, time.Since(start).Round(time.Millisecond))
+	r.see("2 running on the server, 2 waiting; victim's queries meanwhile: slowest %v; all 4 %s after %d, %d, %d, %d ms "+
+		"(%d of them while waiting for a worker, nothing run); their backends gone %v later",
+		slowest.Round(time.Millisecond), ends[0], ends[0].TookMS, ends[1].TookMS, ends[2].TookMS, ends[3].TookMS,
+		waited, time.Since(start).Round(time.Millisecond))
 	e.intact(r)
 }
 
@@ -745,5 +769,70 @@ func (e *env) t3(t *testing.T) {
 	r.see("second connect request (the victim's address) on a bound stream: stream ended %s", st.Code)
 	e.noEvents(t, since, "AccessDenied")
 	e.noEvents(t, since, "CallerReleased", "address="+e.victimAddr)
+	e.intact(r)
+}
+
+// s13Names is how many long type names S13 sends, s13Bytes their length,
+// s13Retained how much of the database node's live heap may stay behind.
+const (
+	s13Names    = 12
+	s13Bytes    = 8 << 20
+	s13Retained = 8 << 20
+)
+
+func (e *env) s13(t *testing.T) {
+	r := e.row(t, "S13", fmt.Sprintf("%d envelopes whose type names are %d MiB each, all different (what the node logs once per peer, type and reason)", s13Names, s13Bytes>>20),
+		"dropped; what the node keeps of them is bounded")
+	a := e.attacker(t, "attacker")
+	since := e.mark(t)
+	o := a.open(openSpec{})
+	require.True(t, o.OK, o.Err)
+	e.db.Call("trim")
+	before := a.heapOfDB()
+	// Four a batch: a batch must stay below the node's MaxMessageSize.
+	for sent := 0; sent < s13Names; sent += 4 {
+		envs := make([]envSpec, 4)
+		for i := range envs {
+			envs[i] = envSpec{Target: registryTarget(), Msg: specOf(&messages.GetStatus{}), TypeBytes: s13Bytes}
+		}
+		a.rawBatch(batchSpec{Envelopes: envs})
+	}
+	e.awaitEvents(t, since, "MessageDropped", s13Names, "peer=attacker", "reason~linked")
+	require.Equal(t, "ok", a.raw(envSpec{Target: registryTarget(), Msg: specOf(&messages.GetStatus{}), Sender: "future"})[0].String(), "the stream after them")
+	e.db.Call("trim")
+	after := a.heapOfDB()
+	r.see("%d dropped (MessageDropped); the stream serves on; db node live heap +%.1f MiB after them", s13Names, float64(after-before)/(1<<20))
+	require.Less(t, after-before, int64(s13Retained), "the node keeps what peers name")
+	e.intact(r)
+}
+
+func (e *env) t5(t *testing.T) {
+	r := e.row(t, "T5", "a node with the victim's identity (\"victim\", same CA) but a key of its own claims the victim's address, with the victim's system id",
+		"stream refused (PermissionDenied) + MessageDropped: an address is bound to the key answering there")
+	a := e.attacker(t, "victim") // the victim's name, another key
+	since := e.mark(t)
+	o := a.open(openSpec{Address: e.victimAddr, SystemID: e.victim.System.ID})
+	require.True(t, o.OK, "the connect request itself: %s", o.Err)
+	a.raw(envSpec{Target: registryTarget(), Msg: specOf(&messages.Disconnect{Owner: pidOf(e.owner)}), Sender: "pid",
+		SenderPID: &pidSpec{Address: e.victimAddr, ID: e.owner.GetId()}})
+	st := a.state(10 * time.Second)
+	require.True(t, st.Closed, "the stream claiming the victim's address is still open")
+	require.Equal(t, "PermissionDenied", st.Code, st.Err)
+	ev := e.awaitEvents(t, since, "MessageDropped", 1, "peer=victim", "reason~key,")
+	r.see("stream ended %s in %d ms (%s)", st.Code, st.TookMS, ev[0].(*messages.MessageDropped).GetReason())
+	e.noEvents(t, since, "CallerReleased", "address="+e.victimAddr)
+	e.intact(r)
+}
+
+func (e *env) t6(t *testing.T) {
+	r := e.row(t, "T6", "a peer claims the database node's own address (its envelopes could then name any local actor as sender)",
+		"refused at the connect request + MessageDropped")
+	a := e.attacker(t, "attacker")
+	since := e.mark(t)
+	o := a.open(openSpec{Address: e.dbAddr})
+	require.False(t, o.OK, "a claim of the node's own address was accepted")
+	ev := e.awaitEvents(t, since, "MessageDropped", 1, "peer=attacker", "reason~own")
+	r.see("refused at the connect request (%s)", ev[0].(*messages.MessageDropped).GetReason())
+	e.noEvents(t, since, "CallerReleased")
 	e.intact(r)
 }
