@@ -94,13 +94,7 @@ type valve struct {
 func armValve(t *testing.T, match string) *valve {
 	v := &valve{reached: make(chan string, 64), open: map[string]chan struct{}{}}
 	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
-		var sql string
-		switch m := msg.(type) {
-		case *messages.Query:
-			sql = m.GetSql()
-		case *messages.Exec:
-			sql = m.GetSql()
-		}
+		sql := sqlOf(msg)
 		if !strings.Contains(sql, match) {
 			return
 		}

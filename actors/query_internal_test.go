@@ -66,16 +66,21 @@ type gate struct {
 	open    chan struct{}
 }
 
+// sqlOf is the SQL of a statement a query worker holds.
+func sqlOf(msg any) string {
+	switch m := msg.(type) {
+	case *messages.Query:
+		return m.GetSql()
+	case *messages.Exec:
+		return m.GetSql()
+	}
+	return ""
+}
+
 func armGate(t *testing.T, match string) *gate {
 	g := &gate{reached: make(chan string, 16), open: make(chan struct{})}
 	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
-		var sql string
-		switch m := msg.(type) {
-		case *messages.Query:
-			sql = m.GetSql()
-		case *messages.Exec:
-			sql = m.GetSql()
-		}
+		sql := sqlOf(msg)
 		if !strings.Contains(sql, match) {
 			return
 		}
