@@ -42,7 +42,8 @@ import (
 // messagesPackage prefixes the protobuf names of dbactor's protocol.
 const messagesPackage = "dbactor.messages.v1."
 
-// System messages a peer may send, about its own actors.
+// The system messages a peer may send (about its own actors), and the
+// boundary's bounds.
 const (
 	typeWatch      = "actor.Watch"
 	typeUnwatch    = "actor.Unwatch"
