@@ -45,20 +45,17 @@ const messagesPackage = "dbactor.messages.v1."
 // The system messages a peer may send (about its own actors), and the
 // boundary's bounds.
 const (
-	typeWatch      = "actor.Watch"
-	typeUnwatch    = "actor.Unwatch"
-	typeTerminated = "actor.Terminated"
-	typeDeadLetter = "actor.DeadLetterResponse"
-	activatorID    = "activator"
-	receiveMethod  = "/remote.Remoting/Receive"
-	probeTimeout   = 5 * time.Second
-	verifiedMax    = 4096
-	sweepEvery     = 1024
-	maxProbes      = 16
-	// maxName bounds what a peer names and the node keeps or logs (an
-	// address, a system id, an actor id, a type name): Proto.Actor's are
-	// far shorter.
-	maxName         = 256
+	typeWatch       = "actor.Watch"
+	typeUnwatch     = "actor.Unwatch"
+	typeTerminated  = "actor.Terminated"
+	typeDeadLetter  = "actor.DeadLetterResponse"
+	activatorID     = "activator"
+	receiveMethod   = "/remote.Remoting/Receive"
+	probeTimeout    = 5 * time.Second
+	verifiedMax     = 4096
+	sweepEvery      = 1024
+	maxProbes       = 16
+	maxName         = peer.MaxName
 	connectRequired = "the peer sent messages before its connect request"
 )
 
@@ -694,13 +691,8 @@ func (b *boundary) denied(ev *messages.AccessDenied) {
 	supervisor.Notify(b.system, nil, b.logger, nil, ev)
 }
 
-// clip cuts a peer-chosen text to maxName bytes for the node to keep.
-func clip(s string) string {
-	if len(s) > maxName {
-		return s[:maxName]
-	}
-	return s
-}
+// clip cuts a peer-chosen text short for the node to keep.
+func clip(s string) string { return peer.Clip(s) }
 
 // once reports whether key is new (and remembers it, up to a bound).
 func (b *boundary) once(key string) bool {

@@ -35,6 +35,14 @@ type exports struct {
 
 // add exports the actor id to the peer at address ("": every peer).
 func (x *exports) add(sys *actor.ActorSystem, id string, kind exportKind, subtree bool, address string) {
+	// A Client exports its actors before every call: most find them there.
+	x.mu.RLock()
+	e := x.ids[id]
+	known := e != nil && e.kind >= kind && (e.subtree || !subtree) && (e.from == nil || address != "" && e.from[address])
+	x.mu.RUnlock()
+	if known {
+		return
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.ids == nil {
@@ -48,7 +56,7 @@ func (x *exports) add(sys *actor.ActorSystem, id string, kind exportKind, subtre
 			}
 		}
 	}
-	e := x.ids[id]
+	e = x.ids[id]
 	if e == nil {
 		e = &export{kind: kind, from: map[string]bool{}}
 		x.ids[id] = e

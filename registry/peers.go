@@ -67,25 +67,14 @@ func foreign(p peer.Peer, what string, pid *messages.Pid) *messages.Error {
 	switch {
 	case pid.GetAddress() != p.Address:
 		return &messages.Error{Code: messages.Code_CODE_PERMISSION_DENIED,
-			Message: fmt.Sprintf("%s %s is not an actor of the requesting node %s", what, clip(pid.GetAddress()+"/"+pid.GetId()), p.Address)}
+			Message: fmt.Sprintf("%s %s is not an actor of the requesting node %s", what, peer.Clip(pid.GetAddress()+"/"+pid.GetId()), p.Address)}
 	case pid.GetId() == activator:
 		// The node itself, tracked as such: no owner or callback.
 		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: what + " is the requesting node's activator, not an actor of its own"}
-	case len(pid.GetId()) > maxPeerID:
-		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: fmt.Sprintf("%s id longer than %d bytes", what, maxPeerID)}
+	case len(pid.GetId()) > peer.MaxName:
+		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: fmt.Sprintf("%s id longer than %d bytes", what, peer.MaxName)}
 	}
 	return nil
-}
-
-// maxPeerID bounds the actor ids a peer may name, which the registry
-// keeps (Proto.Actor's are far shorter).
-const maxPeerID = 256
-
-func clip(s string) string {
-	if len(s) > maxPeerID {
-		return s[:maxPeerID] + "…"
-	}
-	return s
 }
 
 // peerCounts is what the holders of one peer hold, counts under way

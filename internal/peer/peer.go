@@ -70,3 +70,16 @@ func (p Peer) Header() map[string]string {
 	}
 	return h
 }
+
+// MaxName bounds what a peer names that this node keeps, logs or
+// publishes (an address, a system id, an actor id, a type name):
+// Proto.Actor's are far shorter.
+const MaxName = 256
+
+// Clip cuts a peer-chosen text to MaxName bytes.
+func Clip(s string) string {
+	if len(s) > MaxName {
+		return s[:MaxName]
+	}
+	return s
+}
