@@ -100,7 +100,7 @@ func (s *State) constrained(j *job) bool {
 
 func sandboxRefusal(name string) string {
 	return fmt.Sprintf("%s runs every statement in one transaction that is rolled back (force rollback), which cannot be made read-only "+
-		"or run as another role: a peer's statement that must be is refused", DisplayName(name))
+		"or run as another role: a peer's statement that must be is refused", messages.DisplayName(name))
 }
 
 // checkPeer refuses at once a peer's statement that its database cannot

@@ -11,9 +11,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -32,18 +32,18 @@ func spawn(t *testing.T, hooks actors.Hooks) (*actor.ActorSystem, *actors.State)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		require.NoError(t, ask.WaitStopped(ctx, sys, pid, false))
+		require.NoError(t, request.WaitStopped(ctx, sys, pid, false))
 		s.Shutdown()
 		require.NoError(t, s.WaitClosed(ctx))
 	})
 	return sys, s
 }
 
-func request(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
+func ask(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reply, err := ask.Request(ctx, sys, pid, msg, 0)
+	reply, err := request.Request(ctx, sys, pid, msg, 0)
 	require.NoError(t, err)
 	return reply
 }
@@ -54,15 +54,15 @@ func TestExpiredRequestDoesNothing(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
 	past := deadline.Proto(time.Now().Add(-time.Second))
 
-	r := request(t, sys, s.PID(), &messages.Connect{Deadline: past}).(*messages.ConnectResult)
+	r := ask(t, sys, s.PID(), &messages.Connect{Deadline: past}).(*messages.ConnectResult)
 	require.Len(t, r.GetErrors(), 1)
 	require.ErrorIs(t, r.GetErrors()[0], messages.ErrTimeout)
 	require.EqualValues(t, 0, s.RefCount())
 	require.False(t, s.Connected())
 
-	r = request(t, sys, s.PID(), &messages.Connect{}).(*messages.ConnectResult)
+	r = ask(t, sys, s.PID(), &messages.Connect{}).(*messages.ConnectResult)
 	require.Empty(t, r.GetErrors())
-	d := request(t, sys, s.PID(), &messages.Disconnect{Deadline: past}).(*messages.DisconnectResult)
+	d := ask(t, sys, s.PID(), &messages.Disconnect{Deadline: past}).(*messages.DisconnectResult)
 	require.ErrorIs(t, d.GetErrors()[0], messages.ErrTimeout)
 	require.EqualValues(t, 1, s.RefCount(), "an expired disconnect must not count down")
 }
@@ -75,7 +75,7 @@ func TestLateConnectIsUndone(t *testing.T) {
 		return nil
 	}})
 	soon := deadline.Proto(time.Now().Add(200 * time.Millisecond))
-	r := request(t, sys, s.PID(), &messages.Connect{Deadline: soon}).(*messages.ConnectResult)
+	r := ask(t, sys, s.PID(), &messages.Connect{Deadline: soon}).(*messages.ConnectResult)
 	require.Len(t, r.GetErrors(), 1)
 	require.ErrorIs(t, r.GetErrors()[0], messages.ErrTimeout)
 	require.ErrorIs(t, r.GetErrors()[0], context.DeadlineExceeded)
@@ -86,31 +86,31 @@ func TestLateConnectIsUndone(t *testing.T) {
 func TestUnknownMessage(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
 	// A registry request gets the reply type its sender waits for.
-	r := request(t, sys, s.PID(), &messages.ListDatabases{}).(*messages.DatabaseList)
+	r := ask(t, sys, s.PID(), &messages.ListDatabases{}).(*messages.DatabaseList)
 	require.ErrorIs(t, r.GetError(), messages.ErrInvalidArgument)
-	m := request(t, sys, s.PID(), &messages.RegisterModel{}).(*messages.ModelResult)
+	m := ask(t, sys, s.PID(), &messages.RegisterModel{}).(*messages.ModelResult)
 	require.ErrorIs(t, m.GetError(), messages.ErrInvalidArgument)
 	// Anything else gets a Status carrying the error.
-	st := request(t, sys, s.PID(), &messages.ModelRegistered{}).(*messages.Status)
+	st := ask(t, sys, s.PID(), &messages.ModelRegistered{}).(*messages.Status)
 	require.ErrorIs(t, st.GetError(), messages.ErrInvalidArgument)
 }
 
 // A deadline that is no point in time is refused, not read as "none".
 func TestInvalidDeadline(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
-	r := request(t, sys, s.PID(), &messages.Connect{Deadline: &timestamppb.Timestamp{Nanos: -1}}).(*messages.ConnectResult)
+	r := ask(t, sys, s.PID(), &messages.Connect{Deadline: &timestamppb.Timestamp{Nanos: -1}}).(*messages.ConnectResult)
 	require.ErrorIs(t, messages.Join(r.GetErrors()), messages.ErrInvalidArgument)
 	require.EqualValues(t, 0, s.RefCount())
 }
 
 func TestStatus(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
-	st := request(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
+	st := ask(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
 	require.Equal(t, "a", st.GetDatabase())
 	require.Equal(t, "sqlite", st.GetDialect())
 	require.False(t, st.GetConnected())
-	request(t, sys, s.PID(), &messages.Connect{})
-	st = request(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
+	ask(t, sys, s.PID(), &messages.Connect{})
+	st = ask(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
 	require.True(t, st.GetConnected())
 	require.EqualValues(t, 1, st.GetRefCount())
 }
@@ -118,8 +118,8 @@ func TestStatus(t *testing.T) {
 // Shutdown (the owner's last word) closes what is open whatever the count.
 func TestShutdownClosesRegardlessOfCount(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
-	request(t, sys, s.PID(), &messages.Connect{})
-	request(t, sys, s.PID(), &messages.Connect{})
+	ask(t, sys, s.PID(), &messages.Connect{})
+	ask(t, sys, s.PID(), &messages.Connect{})
 	db := s.DB()
 	s.Shutdown()
 	require.Nil(t, s.DB())
@@ -135,17 +135,17 @@ func TestShutdownClosesRegardlessOfCount(t *testing.T) {
 // effect.
 func TestCloseMakesATombstone(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
-	request(t, sys, s.PID(), &messages.Connect{})
-	request(t, sys, s.PID(), &messages.Connect{})
-	require.IsType(t, &actors.Closed{}, request(t, sys, s.PID(), &actors.Close{}))
+	ask(t, sys, s.PID(), &messages.Connect{})
+	ask(t, sys, s.PID(), &messages.Connect{})
+	require.IsType(t, &actors.Closed{}, ask(t, sys, s.PID(), &actors.Close{}))
 	require.True(t, s.Closed())
 	require.False(t, s.Connected())
 	require.EqualValues(t, 0, s.RefCount())
 
 	sys.Root.Send(s.PID(), &messages.Connect{}) // no sender: still no effect
-	r := request(t, sys, s.PID(), &messages.Connect{}).(*messages.ConnectResult)
+	r := ask(t, sys, s.PID(), &messages.Connect{}).(*messages.ConnectResult)
 	require.ErrorIs(t, r.GetErrors()[0], messages.ErrClosed)
-	st := request(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
+	st := ask(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
 	require.ErrorIs(t, st.GetError(), messages.ErrClosed)
 	require.False(t, s.Connected())
 	require.EqualValues(t, 0, s.RefCount())

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
@@ -306,11 +306,11 @@ func TestPeerCap(t *testing.T) {
 		a := func(sql string) *PeerStatement {
 			return &PeerStatement{Request: &messages.Query{Sql: sql}, Peer: "a"}
 		}
-		first := ask.Send(sys, pid, a("SELECT 1 AS held"))
+		first := request.Send(sys, pid, a("SELECT 1 AS held"), nil, nil)
 		defer first.Close()
 		g.wait(t)
 
-		second := ask.Send(sys, pid, a("SELECT 2"))
+		second := request.Send(sys, pid, a("SELECT 2"), nil, nil)
 		defer second.Close()
 		r := ask1(t, sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 3"}, Peer: "b"}).(*messages.QueryResult)
 		require.Nil(t, r.GetError())
@@ -355,16 +355,16 @@ func TestPeerCapCut(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, PerPeer: 2, PerPeerQueue: 1}})
 	g := armGate(t, "held")
 	pid := s.PID()
-	first := ask.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 1 AS held"}, Peer: "a", Write: true})
+	first := request.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 1 AS held"}, Peer: "a", Write: true}, nil, nil)
 	defer first.Close()
 	g.wait(t)
-	second := ask.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 2"}, Peer: "a", Write: true})
+	second := request.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 2"}, Peer: "a", Write: true}, nil, nil)
 	defer second.Close()
 	require.ErrorIs(t, queryErr(t, ask1(t, sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 3"}, Peer: "a"})), messages.ErrQuotaExceeded)
 	requireLoad(t, s, "a", load{running: 1, waiting: 1})
 	require.True(t, ask1(t, sys, pid, &messages.Disconnect{}).(*messages.DisconnectResult).GetClosed())
 	g.release()
-	for _, p := range []*ask.Pending{first, second} {
+	for _, p := range []*request.Pending{first, second} {
 		require.ErrorIs(t, queryErr(t, waitReply(t, p)), messages.ErrNotConnected)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

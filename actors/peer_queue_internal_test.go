@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -50,12 +50,9 @@ func requireQueued(t *testing.T, s *State, want ...string) {
 }
 
 // requireUnanswered checks that p has no reply yet.
-func requireUnanswered(t *testing.T, p *ask.Pending) {
+func requireUnanswered(t *testing.T, p *request.Pending) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	reply, err := p.Wait(ctx)
-	require.Error(t, err, "answered: %v", reply)
+	require.False(t, p.Replied(), "answered")
 }
 
 // synced returns once the actor has handled everything sent to it before:
@@ -195,9 +192,9 @@ func TestPeerConcurrencyWaits(t *testing.T) {
 		v := armValve(t, "held")
 		pid := s.PID()
 		sqls := []string{"SELECT 1 AS held_a1", "SELECT 2 AS held_a2", "SELECT 3 AS held_a3"}
-		var ps []*ask.Pending
+		var ps []*request.Pending
 		for _, sql := range sqls {
-			p := ask.Send(sys, pid, peerQuery("a", sql))
+			p := request.Send(sys, pid, peerQuery("a", sql), nil, nil)
 			defer p.Close()
 			ps = append(ps, p)
 		}
@@ -210,9 +207,9 @@ func TestPeerConcurrencyWaits(t *testing.T) {
 		// Two workers are left: another peer's statements and local ones
 		// run, two at a time, while the third of a's waits.
 		for i := range 3 {
-			b := ask.Send(sys, pid, peerQuery("b", fmt.Sprintf("SELECT %d AS held_b", i)))
+			b := request.Send(sys, pid, peerQuery("b", fmt.Sprintf("SELECT %d AS held_b", i)), nil, nil)
 			defer b.Close()
-			local := ask.Send(sys, pid, &messages.Query{Sql: fmt.Sprintf("SELECT %d AS held_local", i)})
+			local := request.Send(sys, pid, &messages.Query{Sql: fmt.Sprintf("SELECT %d AS held_local", i)}, nil, nil)
 			defer local.Close()
 			v.waitFor(t, fmt.Sprintf("SELECT %d AS held_b", i), fmt.Sprintf("SELECT %d AS held_local", i))
 			synced(t, sys, s)
@@ -232,7 +229,7 @@ func TestPeerConcurrencyWaits(t *testing.T) {
 		requireLoad(t, s, "a", load{running: 2})
 		v.release(sqls[0])
 		v.release(sqls[2])
-		for _, p := range []*ask.Pending{ps[0], ps[2]} {
+		for _, p := range []*request.Pending{ps[0], ps[2]} {
 			r := waitReply(t, p).(*messages.QueryResult)
 			require.Nil(t, r.GetError())
 			require.Len(t, r.GetRows(), 1)
@@ -258,9 +255,9 @@ func TestPeerConcurrencyOnServer(t *testing.T) {
 
 	const blocked = "SELECT pg_advisory_xact_lock_shared(4242), 'a' AS peer"
 	pid := s.PID()
-	var ps []*ask.Pending
+	var ps []*request.Pending
 	for range 3 {
-		p := ask.Send(sys, pid, peerQuery("a", blocked))
+		p := request.Send(sys, pid, peerQuery("a", blocked), nil, nil)
 		defer p.Close()
 		ps = append(ps, p)
 	}
@@ -305,8 +302,8 @@ func TestPeerSkippedKeepsItsPlace(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer 1
 	v := armValve(t, "held")
 	pid := s.PID()
-	send := func(msg any) *ask.Pending {
-		p := ask.Send(sys, pid, msg)
+	send := func(msg any) *request.Pending {
+		p := request.Send(sys, pid, msg, nil, nil)
 		t.Cleanup(p.Close)
 		return p
 	}
@@ -360,10 +357,10 @@ func TestPeerSkippedOneWorker(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1}})
 	v := armValve(t, "held")
 	pid := s.PID()
-	a1 := ask.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"))
+	a1 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"), nil, nil)
 	defer a1.Close()
 	require.Equal(t, "SELECT 'held a1'", v.wait(t))
-	a2 := ask.Send(sys, pid, peerQuery("a", "SELECT 'held a2'"))
+	a2 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a2'"), nil, nil)
 	defer a2.Close()
 	synced(t, sys, s)
 	requireLoad(t, s, "a", load{running: 1, waiting: 1})
@@ -383,9 +380,9 @@ func TestPeerQueueLimits(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2, Queue: 3, PerPeerQueue: 2}}) // PerPeer 1
 	v := armValve(t, "held")
 	pid := s.PID()
-	var admitted []*ask.Pending
+	var admitted []*request.Pending
 	send := func(msg any) {
-		p := ask.Send(sys, pid, msg)
+		p := request.Send(sys, pid, msg, nil, nil)
 		t.Cleanup(p.Close)
 		admitted = append(admitted, p)
 	}
@@ -447,11 +444,11 @@ func TestPeerSkippedExpires(t *testing.T) {
 		sys, s := spawnQuery(t, url, StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer 1
 		v := armValve(t, "held")
 		pid := s.PID()
-		a1 := ask.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"))
+		a1 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"), nil, nil)
 		defer a1.Close()
 		require.Equal(t, "SELECT 'held a1'", v.wait(t))
 		soon := &messages.Query{Sql: "SELECT 'held a2'", Deadline: deadline.Proto(time.Now().Add(200 * time.Millisecond))}
-		a2 := ask.Send(sys, pid, &PeerStatement{Request: soon, Peer: "a"})
+		a2 := request.Send(sys, pid, &PeerStatement{Request: soon, Peer: "a"}, nil, nil)
 		defer a2.Close()
 		e := queryErr(t, waitReply(t, a2))
 		require.Equal(t, messages.Code_CODE_TIMEOUT, e.GetCode(), e.GetMessage())
@@ -474,12 +471,12 @@ func TestPeerWaitingWhenClosed(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer 1
 	v := armValve(t, "held")
 	pid := s.PID()
-	a1 := ask.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"))
+	a1 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"), nil, nil)
 	defer a1.Close()
 	require.Equal(t, "SELECT 'held a1'", v.wait(t))
-	var waiting []*ask.Pending
+	var waiting []*request.Pending
 	for i := range 3 {
-		p := ask.Send(sys, pid, peerQuery("a", fmt.Sprintf("SELECT 'held a%d'", i+2)))
+		p := request.Send(sys, pid, peerQuery("a", fmt.Sprintf("SELECT 'held a%d'", i+2)), nil, nil)
 		defer p.Close()
 		waiting = append(waiting, p)
 	}
@@ -540,7 +537,7 @@ func TestPeerSchedulingStress(t *testing.T) {
 	defer disarm()
 
 	pid := s.PID()
-	var ps []*ask.Pending
+	var ps []*request.Pending
 	var short []bool
 	for i := range each {
 		for p := range peers + 1 {
@@ -555,7 +552,7 @@ func TestPeerSchedulingStress(t *testing.T) {
 				m.Sql = fmt.Sprintf("SELECT 'local %d'", i)
 				msg = m
 			}
-			pp := ask.Send(sys, pid, msg)
+			pp := request.Send(sys, pid, msg, nil, nil)
 			defer pp.Close()
 			ps = append(ps, pp)
 			short = append(short, exp)

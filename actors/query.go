@@ -235,7 +235,7 @@ func (a *databaseActor) statement(c actor.Context) {
 func (s *State) admit(j *job, vals []*messages.Value, ts *timestamppb.Timestamp) *messages.Error {
 	if s.DB() == nil {
 		return &messages.Error{Code: messages.Code_CODE_NOT_CONNECTED, Database: s.name,
-			Message: fmt.Sprintf("%s is not connected: connect it first (Connect) before sending %s", DisplayName(s.name), kind(j.req))}
+			Message: fmt.Sprintf("%s is not connected: connect it first (Connect) before sending %s", messages.DisplayName(s.name), kind(j.req))}
 	}
 	if strings.TrimSpace(j.sql) == "" {
 		return &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: s.name, Message: kind(j.req) + ": empty sql"}
@@ -287,7 +287,7 @@ func (s *State) submit(j *job) *messages.Error {
 			return &messages.Error{Code: messages.Code_CODE_QUOTA_EXCEEDED, Database: s.name,
 				Message: fmt.Sprintf("%s: peer %q already has %d statements waiting for a query worker on %s (PerPeerQueue), "+
 					"beside the %d it may run at once (PerPeer): nothing was run, wait for one to finish",
-					kind(j.req), j.peer.Peer, o.PerPeerQueue, DisplayName(s.name), o.PerPeer)}
+					kind(j.req), j.peer.Peer, o.PerPeerQueue, messages.DisplayName(s.name), o.PerPeer)}
 		}
 	}
 	if len(q.queue) >= o.Queue {
@@ -479,7 +479,7 @@ func (s *State) waitWorkers(ctx context.Context) error {
 		select {
 		case <-idle:
 		case <-ctx.Done():
-			return fmt.Errorf("%s: query workers still running: %w", DisplayName(s.name), context.Cause(ctx))
+			return fmt.Errorf("%s: query workers still running: %w", messages.DisplayName(s.name), context.Cause(ctx))
 		}
 	}
 }
@@ -567,7 +567,7 @@ func (s *State) execute(j *job) any {
 	defer cut(nil)
 	db := s.bind(j, cut)
 	if db == nil {
-		return fail(messages.Code_CODE_NOT_CONNECTED, DisplayName(s.name)+" was disconnected while the statement waited for a worker: nothing was run")
+		return fail(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement waited for a worker: nothing was run")
 	}
 	defer s.unbind(j)
 	faults.Hit(faults.QueryWorker, s.PID(), j.req)
@@ -702,14 +702,14 @@ func (s *State) classify(ctx context.Context, db *sql.DB, err error) *messages.E
 	case s.life.Err() != nil:
 		return s.ErrorOf(messages.Code_CODE_CLOSED, "database closed while the statement ran", err)
 	case errors.Is(err, ErrSandboxClosed), errors.Is(context.Cause(ctx), errDisconnected):
-		return s.ErrorOf(messages.Code_CODE_NOT_CONNECTED, DisplayName(s.name)+" was disconnected while the statement ran", err)
+		return s.ErrorOf(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement ran", err)
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
 		return s.ErrorOf(messages.Code_CODE_TIMEOUT, "deadline passed while the statement ran", err)
 	case errors.As(err, &pgErr):
 		return s.ErrorOf(messages.Code_CODE_QUERY, "", err)
 	case s.DB() != db:
 		// The pool closed between taking it and using it.
-		return s.ErrorOf(messages.Code_CODE_NOT_CONNECTED, DisplayName(s.name)+" was disconnected while the statement ran", err)
+		return s.ErrorOf(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement ran", err)
 	}
 	return s.ErrorOf(messages.Code_CODE_QUERY, "", err)
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -33,7 +33,7 @@ func spawnQuery(t *testing.T, url string, opts StateOptions, secrets ...string) 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		require.NoError(t, ask.WaitStopped(ctx, sys, pid, false))
+		require.NoError(t, request.WaitStopped(ctx, sys, pid, false))
 		s.Shutdown()
 		require.NoError(t, s.WaitClosed(ctx))
 	})
@@ -46,16 +46,16 @@ func ask1(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reply, err := ask.Request(ctx, sys, pid, msg, 0)
+	reply, err := request.Request(ctx, sys, pid, msg, 0)
 	require.NoError(t, err)
 	return reply
 }
 
-func waitReply(t *testing.T, p *ask.Pending) any {
+func waitReply(t *testing.T, p *request.Pending) any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reply, err := p.Wait(ctx)
+	reply, err := p.Wait(ctx, nil)
 	require.NoError(t, err)
 	return reply
 }
@@ -134,7 +134,7 @@ func TestQueryWorkersQueueAndRestart(t *testing.T) {
 	g := armGate(t, "held")
 	pid := s.PID()
 
-	first := ask.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"})
+	first := request.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"}, nil, nil)
 	defer first.Close()
 	g.wait(t) // on the worker
 
@@ -143,7 +143,7 @@ func TestQueryWorkersQueueAndRestart(t *testing.T) {
 	st := ask1(t, sys, pid, &messages.GetStatus{}).(*messages.Status)
 	require.True(t, st.GetConnected())
 
-	second := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE t (n INTEGER)"})
+	second := request.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE t (n INTEGER)"}, nil, nil)
 	defer second.Close()
 	third := ask1(t, sys, pid, &messages.Query{Sql: "SELECT 3"})
 	e := queryErr(t, third)
@@ -210,10 +210,10 @@ func TestQueryPoolClosedMeanwhile(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 4}})
 	g := armGate(t, "held")
 	pid := s.PID()
-	first := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE held (n INTEGER)"})
+	first := request.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE held (n INTEGER)"}, nil, nil)
 	defer first.Close()
 	g.wait(t)
-	second := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE queued (n INTEGER)"})
+	second := request.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE queued (n INTEGER)"}, nil, nil)
 	defer second.Close()
 	// The disconnect is answered while the statement is held: it does not
 	// wait for it.
@@ -221,7 +221,7 @@ func TestQueryPoolClosedMeanwhile(t *testing.T) {
 	require.Empty(t, d.GetErrors())
 	require.True(t, d.GetClosed())
 	g.release()
-	for _, p := range []*ask.Pending{first, second} {
+	for _, p := range []*request.Pending{first, second} {
 		e := queryErr(t, waitReply(t, p))
 		require.Equal(t, messages.Code_CODE_NOT_CONNECTED, e.GetCode(), e.GetMessage())
 		require.ErrorIs(t, e, messages.ErrNotConnected)
@@ -235,11 +235,11 @@ func TestQueryExpiresInQueue(t *testing.T) {
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 4}})
 	g := armGate(t, "held")
 	pid := s.PID()
-	first := ask.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"})
+	first := request.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"}, nil, nil)
 	defer first.Close()
 	g.wait(t)
 	d := time.Now().Add(100 * time.Millisecond)
-	second := ask.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE never (n INTEGER)", Deadline: deadline.Proto(d)})
+	second := request.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE never (n INTEGER)", Deadline: deadline.Proto(d)}, nil, nil)
 	defer second.Close()
 	// Nothing to synchronise with: the worker is held until the deadline
 	// is behind us, which only the clock can tell.

@@ -19,24 +19,24 @@ func TestQueryAndExec(t *testing.T) {
 	pid := s.PID()
 
 	// Not connected: refused, naming the database and the fix.
-	q := request(t, sys, pid, &messages.Query{Sql: "SELECT 1"}).(*messages.QueryResult)
+	q := ask(t, sys, pid, &messages.Query{Sql: "SELECT 1"}).(*messages.QueryResult)
 	require.ErrorIs(t, q.GetError(), messages.ErrNotConnected)
 	require.Contains(t, q.GetError().GetMessage(), `database "a" is not connected: connect it first`)
 	require.Equal(t, "a", q.GetError().GetDatabase())
-	e := request(t, sys, pid, &messages.Exec{Sql: "SELECT 1"}).(*messages.ExecResult)
+	e := ask(t, sys, pid, &messages.Exec{Sql: "SELECT 1"}).(*messages.ExecResult)
 	require.ErrorIs(t, e.GetError(), messages.ErrNotConnected)
 
-	require.Empty(t, request(t, sys, pid, &messages.Connect{}).(*messages.ConnectResult).GetErrors())
+	require.Empty(t, ask(t, sys, pid, &messages.Connect{}).(*messages.ConnectResult).GetErrors())
 
-	e = request(t, sys, pid, &messages.Exec{Sql: "CREATE TABLE t (n INTEGER, s TEXT)"}).(*messages.ExecResult)
+	e = ask(t, sys, pid, &messages.Exec{Sql: "CREATE TABLE t (n INTEGER, s TEXT)"}).(*messages.ExecResult)
 	require.Nil(t, e.GetError())
 	args, err := sqlvalue.FromGoArgs(1, "one")
 	require.NoError(t, err)
-	e = request(t, sys, pid, &messages.Exec{Sql: "INSERT INTO t VALUES (?, ?), (2, 'two'), (3, 'three')", Args: args}).(*messages.ExecResult)
+	e = ask(t, sys, pid, &messages.Exec{Sql: "INSERT INTO t VALUES (?, ?), (2, 'two'), (3, 'three')", Args: args}).(*messages.ExecResult)
 	require.Nil(t, e.GetError())
 	require.EqualValues(t, 3, e.GetRowsAffected())
 
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT n, s FROM t WHERE n >= ? ORDER BY n", Args: []*messages.Value{sqlvalue.Int(2)}}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT n, s FROM t WHERE n >= ? ORDER BY n", Args: []*messages.Value{sqlvalue.Int(2)}}).(*messages.QueryResult)
 	require.Nil(t, q.GetError())
 	require.Equal(t, []string{"n:INTEGER", "s:TEXT"}, []string{
 		q.GetColumns()[0].GetName() + ":" + q.GetColumns()[0].GetType(), q.GetColumns()[1].GetName() + ":" + q.GetColumns()[1].GetType()})
@@ -45,13 +45,13 @@ func TestQueryAndExec(t *testing.T) {
 	require.Equal(t, "three", q.GetRows()[1].GetValues()[1].GetText())
 
 	// Exactly max_rows rows is fine; one more is not.
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT n FROM t", MaxRows: 3}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT n FROM t", MaxRows: 3}).(*messages.QueryResult)
 	require.Nil(t, q.GetError())
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT n FROM t", MaxRows: 2}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT n FROM t", MaxRows: 2}).(*messages.QueryResult)
 	require.ErrorIs(t, q.GetError(), messages.ErrLimitExceeded)
 	require.Contains(t, q.GetError().GetMessage(), "max_rows=2")
 	require.Empty(t, q.GetRows())
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT s FROM t", MaxBytes: 8}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT s FROM t", MaxBytes: 8}).(*messages.QueryResult)
 	require.ErrorIs(t, q.GetError(), messages.ErrLimitExceeded)
 	require.Contains(t, q.GetError().GetMessage(), "max_bytes=8")
 
@@ -63,7 +63,7 @@ func TestQueryAndExec(t *testing.T) {
 		&messages.Query{Sql: "SELECT ?", Args: []*messages.Value{sqlvalue.JSON("{")}},
 	} {
 		var got *messages.Error
-		switch r := request(t, sys, pid, msg).(type) {
+		switch r := ask(t, sys, pid, msg).(type) {
 		case *messages.QueryResult:
 			got = r.GetError()
 		case *messages.ExecResult:
@@ -71,16 +71,16 @@ func TestQueryAndExec(t *testing.T) {
 		}
 		require.ErrorIs(t, got, messages.ErrInvalidArgument, "%v", msg)
 	}
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT 1", Deadline: deadline.Proto(time.Now().Add(-time.Second))}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT 1", Deadline: deadline.Proto(time.Now().Add(-time.Second))}).(*messages.QueryResult)
 	require.ErrorIs(t, q.GetError(), messages.ErrTimeout)
 
 	// A server error: the server's message.
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT * FROM missing"}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT * FROM missing"}).(*messages.QueryResult)
 	require.ErrorIs(t, q.GetError(), messages.ErrQuery)
 	require.Contains(t, q.GetError().GetMessage(), "no such table: missing")
 
 	// Closed for good: refused.
 	s.Shutdown()
-	q = request(t, sys, pid, &messages.Query{Sql: "SELECT 1"}).(*messages.QueryResult)
+	q = ask(t, sys, pid, &messages.Query{Sql: "SELECT 1"}).(*messages.QueryResult)
 	require.ErrorIs(t, q.GetError(), messages.ErrClosed)
 }

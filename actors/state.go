@@ -103,7 +103,7 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		name:           name,
 		cfg:            cfg,
 		hooks:          opts.Hooks,
-		logger:         logger.With("database", DisplayName(name)),
+		logger:         logger.With("database", messages.DisplayName(name)),
 		defaultTimeout: opts.DefaultTimeout,
 		closing:        done,
 		life:           life,
@@ -115,14 +115,6 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		instrument:     opts.Instrument,
 		queries:        queries{opts: opts.Query.withDefaults()},
 	}
-}
-
-// DisplayName names a database for humans: the main database has no name.
-func DisplayName(name string) string {
-	if name == "" {
-		return "main database"
-	}
-	return fmt.Sprintf("database %q", name)
 }
 
 // Name is the database's name in its registry ("" for the main database).
@@ -287,7 +279,7 @@ func (s *State) WaitClosed(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return fmt.Errorf("%s: pool still has acquired connections: %w", DisplayName(s.name), context.Cause(ctx))
+		return fmt.Errorf("%s: pool still has acquired connections: %w", messages.DisplayName(s.name), context.Cause(ctx))
 	}
 	for {
 		s.mu.Lock()
@@ -307,7 +299,7 @@ func (s *State) WaitClosed(ctx context.Context) error {
 			}
 			s.mu.Unlock()
 		case <-ctx.Done():
-			return fmt.Errorf("%s: health loop still running an event hook: %w", DisplayName(s.name), context.Cause(ctx))
+			return fmt.Errorf("%s: health loop still running an event hook: %w", messages.DisplayName(s.name), context.Cause(ctx))
 		}
 	}
 }

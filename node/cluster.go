@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -82,8 +83,8 @@ func (a *clusterRegistry) start(c actor.Context, identity string) {
 // cluster c: every call finds the registry's current activation (a lookup
 // bounded by the call's ctx), so the client follows it when the cluster
 // moves it.
-func ClusterClient(c *cluster.Cluster, identity string, opts ...registry.ClientOption) (*registry.Client, error) {
-	return registry.AttachFunc(c.ActorSystem, func(ctx context.Context) (*actor.PID, error) {
+func ClusterClient(c *cluster.Cluster, identity string, opts ...client.Option) (*client.Client, error) {
+	return client.AttachFunc(c.ActorSystem, func(ctx context.Context) (*actor.PID, error) {
 		// The lookup may ask the member that owns the identity, with a
 		// timeout of its own (5 s): do not let it outlast ctx.
 		found := make(chan *actor.PID, 1)

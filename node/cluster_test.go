@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
@@ -38,7 +39,7 @@ func shutdownOnce(t *testing.T, c *cluster.Cluster) func() {
 // the count, runs statements and disconnects.
 func useRegistry(t *testing.T, ctx context.Context, c *cluster.Cluster, identity string) {
 	t.Helper()
-	cl, err := node.ClusterClient(c, identity, registry.WithCallTimeout(callTimeout))
+	cl, err := node.ClusterClient(c, identity, client.WithCallTimeout(callTimeout))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, cl.Close(ctx)) }()
 	db := cl.Database()
@@ -89,7 +90,7 @@ func TestClusterSingleMember(t *testing.T) {
 	require.Equal(t, sys.Address(), pid.GetAddress())
 
 	// An identity the configuration does not know: every call says so.
-	cl, err := node.ClusterClient(c, "nope", registry.WithCallTimeout(callTimeout))
+	cl, err := node.ClusterClient(c, "nope", client.WithCallTimeout(callTimeout))
 	require.NoError(t, err)
 	require.ErrorIs(t, cl.Connect(ctx), registry.ErrInvalidConfig)
 	_, err = cl.Databases(ctx)

@@ -4,7 +4,7 @@
 // before remote starts cannot be used from other nodes — hardened against
 // hostile or broken peers (Harden), then spawns the registry under a
 // well-known name. A node without databases (StartClient) reaches it with
-// Attach, which returns a registry.Client: the same context-first calls,
+// Attach, which returns a client.Client: the same context-first calls,
 // carried by the protobuf messages of package messages.
 //
 // For location transparency the registry is also a cluster kind (Kind):

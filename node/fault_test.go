@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
@@ -232,7 +233,7 @@ func TestKilledDatabaseNode(t *testing.T) {
 // inFlight connects the main database through cl, starts call with a 4 s
 // deadline, waits until running says it runs on the server, SIGKILLs the
 // database node and checks call fails fast with ErrUnavailable.
-func inFlight(t *testing.T, child *testnode.Child, cl *registry.Client, call func(context.Context) error, running func()) {
+func inFlight(t *testing.T, child *testnode.Child, cl *client.Client, call func(context.Context) error, running func()) {
 	ctx := testCtx(t, time.Minute)
 	opened, err := cl.Database().Connect(ctx)
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/node"
@@ -312,9 +313,9 @@ func closer(t *testing.T, n *node.Node) func() {
 }
 
 // attach attaches a client to the registry at addr and closes it at cleanup.
-func attach(t *testing.T, n *node.Node, addr string) *registry.Client {
+func attach(t *testing.T, n *node.Node, addr string) *client.Client {
 	t.Helper()
-	cl, err := n.Attach(addr, "", registry.WithCallTimeout(callTimeout))
+	cl, err := n.Attach(addr, "", client.WithCallTimeout(callTimeout))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -222,8 +223,8 @@ func RegistryPID(address, name string) *actor.PID {
 
 // Attach returns a client for the registry called name ("": DefaultName)
 // on the node at address.
-func (n *Node) Attach(address, name string, opts ...registry.ClientOption) (*registry.Client, error) {
-	return registry.Attach(n.System, RegistryPID(address, name), opts...)
+func (n *Node) Attach(address, name string, opts ...client.Option) (*client.Client, error) {
+	return client.Attach(n.System, RegistryPID(address, name), opts...)
 }
 
 // Close closes the node's registry (if any: its databases close, whatever

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
@@ -28,7 +29,7 @@ type dialectCase struct {
 	selectRow   string
 }
 
-// TestRemoteCalls makes every call of a registry.Client against a
+// TestRemoteCalls makes every call of a client.Client against a
 // database node in another process, on SQLite and on PostgreSQL.
 func TestRemoteCalls(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
@@ -78,7 +79,7 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 	counts := func(wantMain, wantExtra int) {
 		t.Helper()
 		for _, c := range []struct {
-			db   *registry.RemoteDatabase
+			db   *client.RemoteDatabase
 			want int
 		}{{main, wantMain}, {extra, wantExtra}} {
 			st, err := c.db.Status(ctx)
@@ -130,10 +131,10 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 	t.Run("invalid schema name is refused before sending", func(t *testing.T) {
 		// A client of a registry that does not exist: anything sent would
 		// come back as a dead letter (ErrClosed).
-		ghost, err := registry.Attach(n.System, actor.NewPID(n.Address(), "no-such-registry"))
+		ghost, err := client.Attach(n.System, actor.NewPID(n.Address(), "no-such-registry"))
 		require.NoError(t, err)
 		defer func() { require.NoError(t, ghost.Close(ctx)) }()
-		for _, c := range []*registry.Client{ghost, cl} {
+		for _, c := range []*client.Client{ghost, cl} {
 			for _, name := range []string{"", "bad\x00name", strings.Repeat("x", 64), "\xffbad"} {
 				err := c.CreateSchema(ctx, name)
 				require.ErrorIs(t, err, registry.ErrInvalidName, "%q", name)
@@ -199,7 +200,7 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 		created := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.FixedZone("X", 2*3600))
 		_, err := main.Exec(ctx, dc.createTable)
 		require.NoError(t, err)
-		price := registry.Numeric("12.50")
+		price := client.Numeric("12.50")
 		rows, err := main.Exec(ctx, dc.insert, int64(1), "widget", price, true, 0.25, []byte{0, 1, 2, 255},
 			created, json.RawMessage(`{"a": 1}`), nil)
 		require.NoError(t, err)
@@ -219,12 +220,12 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 		assert.Equal(t, int64(1), row[0])
 		assert.Equal(t, "widget", row[1])
 		if dc.dialect == registry.Postgres {
-			assert.Equal(t, registry.Numeric("12.50"), row[2])
+			assert.Equal(t, client.Numeric("12.50"), row[2])
 			assert.Equal(t, "NUMERIC", res.Columns[2].Type)
 			assert.Equal(t, "INT8", res.Columns[0].Type)
 		} else {
 			// SQLite has no exact decimal: a DECIMAL column stores a REAL.
-			assert.Equal(t, registry.Numeric("12.5"), row[2])
+			assert.Equal(t, client.Numeric("12.5"), row[2])
 			assert.Equal(t, "DECIMAL(10,2)", res.Columns[2].Type)
 		}
 		assert.Equal(t, true, row[3])
@@ -292,7 +293,7 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 	})
 
 	t.Run("close gives back", func(t *testing.T) {
-		other, err := n.Attach(addr, "", registry.WithCallTimeout(callTimeout))
+		other, err := n.Attach(addr, "", client.WithCallTimeout(callTimeout))
 		require.NoError(t, err)
 		require.NoError(t, other.Connect(ctx))
 		_, err = other.Extra(extraName).Connect(ctx)

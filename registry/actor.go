@@ -287,7 +287,7 @@ func (a *registryActor) start(c actor.Context) {
 		return
 	}
 	for _, s := range a.p.opts.shared {
-		if s.db.system != c.ActorSystem() {
+		if s.db.caller.System != c.ActorSystem() {
 			a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Database: s.name,
 				Message: "WithExtraDatabase: the database belongs to another actor system"}
 			return

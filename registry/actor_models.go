@@ -11,7 +11,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/ident"
@@ -296,7 +295,7 @@ func (p *plan) resolve(names []string) ([]target, *messages.Error) {
 			}
 		}
 		if !found {
-			return nil, &messages.Error{Code: messages.Code_CODE_UNKNOWN_DATABASE, Database: n, Message: actors.DisplayName(n) + " is not configured in extra"}
+			return nil, &messages.Error{Code: messages.Code_CODE_UNKNOWN_DATABASE, Database: n, Message: messages.DisplayName(n) + " is not configured in extra"}
 		}
 	}
 	return out, nil

@@ -3,30 +3,28 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/dbactor/dbactor/internal/request"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/crash"
+	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/messages"
 )
 
 // CallbackOption adjusts RegisterCallback.
-type CallbackOption func(*messages.RegisterCallback)
+type CallbackOption = client.CallbackOption
 
 // OneTime makes the callback fire once, for the next matching registration
 // (or at once for models already registered), then drops it. The default
 // for a named model.
-func OneTime() CallbackOption {
-	return func(m *messages.RegisterCallback) { m.Mode = messages.CallbackMode_CALLBACK_MODE_ONE_TIME }
-}
+func OneTime() CallbackOption { return client.OneTime() }
 
 // Persistent keeps the callback for every matching registration. The
 // default for all models (model "").
-func Persistent() CallbackOption {
-	return func(m *messages.RegisterCallback) { m.Mode = messages.CallbackMode_CALLBACK_MODE_PERSISTENT }
-}
+func Persistent() CallbackOption { return client.Persistent() }
 
 // ModelRegistered is the event a callback actor receives.
 type ModelRegistered = messages.ModelRegistered
@@ -46,11 +44,8 @@ func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *acto
 	if pid == nil {
 		return fmt.Errorf("%w: RegisterCallback: nil PID", ErrInvalidArgument)
 	}
-	msg := &messages.RegisterCallback{Model: model, Callback: &messages.Pid{Address: pid.GetAddress(), Id: pid.GetId()}}
-	for _, o := range opts {
-		o(msg)
-	}
-	return r.callback(ctx, msg)
+	_, err := ops.Do(ctx, r.caller, r.pid, ops.RegisterCallback(client.CallbackRequest(model, pid, opts...)))
+	return err
 }
 
 // RegisterCallbackFunc runs fn for model registrations (see
@@ -63,43 +58,20 @@ func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn fu
 	if fn == nil {
 		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", ErrInvalidArgument)
 	}
-	msg := &messages.RegisterCallback{Model: model}
-	for _, o := range opts {
-		o(msg)
-	}
-	req := &spawnCallback{props: actors.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.scrub, nil))), msg: msg}
-	reply, err := r.call(ctx, r.pid, func(*timestamppb.Timestamp) any { return req }, nil)
+	msg := client.CallbackRequest(model, nil, opts...)
+	req := &spawnCallback{props: client.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.scrub, nil))), msg: msg}
+	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any { return req }, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dbactor: register callback: %w", err)
 	}
 	res, ok := reply.(*spawnedCallback)
 	if !ok {
-		return nil, unexpected(reply)
+		return nil, request.Unexpected(reply)
 	}
 	if e := res.result.GetError(); e != nil {
 		return nil, e
 	}
 	return res.pid, nil
-}
-
-func (r *Registry) callback(ctx context.Context, msg *messages.RegisterCallback) error {
-	reply, err := r.call(ctx, r.pid, func(*timestamppb.Timestamp) any { return msg }, nil)
-	return callbackOutcome(reply, err)
-}
-
-// callbackOutcome is a RegisterCallback's error.
-func callbackOutcome(reply any, err error) error {
-	if err != nil {
-		return fmt.Errorf("dbactor: register callback: %w", err)
-	}
-	res, ok := reply.(*messages.CallbackResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	if e := res.GetError(); e != nil {
-		return e
-	}
-	return nil
 }
 
 // spawnCallback asks the registry actor to spawn a callback actor from props

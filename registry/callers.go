@@ -8,7 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -470,7 +470,7 @@ func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disco
 		}()
 		for _, req := range reqs {
 			ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-			reply, err := ask.Request(ctx, sys, sup, req, 0)
+			reply, err := request.Request(ctx, sys, sup, req, 0)
 			cancel()
 			if err != nil {
 				ev.Errors = append(ev.Errors, supervisor.RequestError(req.GetTarget().GetDatabase(), err))

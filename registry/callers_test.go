@@ -11,8 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -43,7 +44,7 @@ func owner(t *testing.T, sys *actor.ActorSystem) (*actor.PID, *messages.Pid) {
 
 func send(t *testing.T, reg *registry.Registry, msg any) any {
 	t.Helper()
-	reply, err := ask.Request(testCtx(t), reg.System(), reg.PID(), msg, 0)
+	reply, err := request.Request(testCtx(t), reg.System(), reg.PID(), msg, 0)
 	require.NoError(t, err)
 	return reply
 }
@@ -76,7 +77,7 @@ func TestOwnerStoppedGivesBackItsCounts(t *testing.T) {
 	requireCount(t, reg.Database(), 3, true)
 	requireCount(t, audit, 4, true)
 
-	require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+	require.NoError(t, request.WaitStopped(testCtx(t), reg.System(), pid, false))
 	ev := waitReleased(t, released)
 	require.Equal(t, "stopped", ev.GetReason())
 	require.Equal(t, pid.GetId(), ev.GetCaller().GetId())
@@ -134,7 +135,7 @@ func TestForcedDisconnectClearsTrackedCounts(t *testing.T) {
 
 	// Connected again by someone else: the owner's end must not take it.
 	require.NoError(t, reg.Connect(testCtx(t)))
-	require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+	require.NoError(t, request.WaitStopped(testCtx(t), reg.System(), pid, false))
 	// The owner's Terminated has been handled once a later request is
 	// answered (one mailbox); it held nothing, so no event.
 	requireCount(t, reg.Database(), 1, true)
@@ -168,7 +169,7 @@ func TestLocalClient(t *testing.T) {
 				}
 			})), released
 		}()
-		cl, err := registry.Attach(reg.System(), reg.PID(), registry.WithCallTimeout(10*time.Second))
+		cl, err := client.Attach(reg.System(), reg.PID(), client.WithCallTimeout(10*time.Second))
 		require.NoError(t, err)
 		ctx := testCtx(t)
 
@@ -217,15 +218,15 @@ func TestLocalClient(t *testing.T) {
 
 func TestAttachRefusesBadInput(t *testing.T) {
 	sys := newSystem(t)
-	_, err := registry.Attach(sys, nil)
+	_, err := client.Attach(sys, nil)
 	require.ErrorIs(t, err, registry.ErrInvalidArgument)
-	_, err = registry.Attach(nil, actor.NewPID("x", "y"))
+	_, err = client.Attach(nil, actor.NewPID("x", "y"))
 	require.ErrorIs(t, err, registry.ErrInvalidArgument)
-	_, err = registry.Attach(sys, actor.NewPID("x", "y"), registry.WithCallTimeout(-time.Second))
+	_, err = client.Attach(sys, actor.NewPID("x", "y"), client.WithCallTimeout(-time.Second))
 	require.ErrorIs(t, err, registry.ErrInvalidArgument)
 
 	// A registry that does not exist: the call fails fast, typed.
-	cl, err := registry.Attach(sys, actor.NewPID(sys.Address(), "no-registry"))
+	cl, err := client.Attach(sys, actor.NewPID(sys.Address(), "no-registry"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cl.Close(context.Background()) })
 	require.ErrorIs(t, cl.Connect(testCtx(t)), registry.ErrClosed)
@@ -282,7 +283,7 @@ func TestRefusedTrackedDisconnectKeepsTheCount(t *testing.T) {
 			require.NotEmpty(t, d.GetErrors())
 			requireCount(t, reg.Database(), 1, true)
 			// The count is still the owner's: its end gives it back.
-			require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+			require.NoError(t, request.WaitStopped(testCtx(t), reg.System(), pid, false))
 			ev := waitReleased(t, released)
 			if target == nil {
 				require.EqualValues(t, 1, ev.GetConnects())
@@ -299,26 +300,26 @@ func TestForceWhileTrackedConnectIsUnderWay(t *testing.T) {
 		t.Run(fmt.Sprintf("target=%v", target != nil), func(t *testing.T) {
 			reg, released, entered, release := gatedRegistry(t)
 			pid, own := owner(t, reg.System())
-			connect := ask.Send(reg.System(), reg.PID(), &messages.Connect{Owner: own, Target: target})
+			connect := request.Send(reg.System(), reg.PID(), &messages.Connect{Owner: own, Target: target}, nil, nil)
 			defer connect.Close()
 			<-entered // the connect holds the database actor
-			force := ask.Send(reg.System(), reg.PID(), &messages.Disconnect{Force: true, Target: target})
+			force := request.Send(reg.System(), reg.PID(), &messages.Disconnect{Force: true, Target: target}, nil, nil)
 			defer force.Close()
 			// One mailbox: once a later request is answered, the registry
 			// has seen the force (it then waits behind the connect).
 			_ = send(t, reg, &messages.ListDatabases{})
 			close(release)
-			r, err := connect.Wait(testCtx(t))
+			r, err := connect.Wait(testCtx(t), nil)
 			require.NoError(t, err)
 			require.Empty(t, r.(*messages.ConnectResult).GetErrors())
-			r, err = force.Wait(testCtx(t))
+			r, err = force.Wait(testCtx(t), nil)
 			require.NoError(t, err)
 			require.Empty(t, r.(*messages.DisconnectResult).GetErrors())
 			requireCount(t, reg.Database(), 0, false)
 
 			_, err = reg.Database().Connect(testCtx(t)) // someone else's
 			require.NoError(t, err)
-			require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+			require.NoError(t, request.WaitStopped(testCtx(t), reg.System(), pid, false))
 			_ = send(t, reg, &messages.ListDatabases{}) // the owner's end is handled
 			requireCount(t, reg.Database(), 1, true)
 			noRelease(t, reg, released)
@@ -333,7 +334,7 @@ func TestSameConnectMessageSentTwice(t *testing.T) {
 	replies := make(chan any, 2)
 	for range 2 {
 		go func() {
-			r, err := ask.Request(testCtx(t), reg.System(), reg.PID(), msg, 0)
+			r, err := request.Request(testCtx(t), reg.System(), reg.PID(), msg, 0)
 			if err != nil {
 				r = err
 			}
@@ -346,7 +347,7 @@ func TestSameConnectMessageSentTwice(t *testing.T) {
 		require.Empty(t, (<-replies).(*messages.ConnectResult).GetErrors())
 	}
 	requireCount(t, reg.Database(), 2, true)
-	require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+	require.NoError(t, request.WaitStopped(testCtx(t), reg.System(), pid, false))
 	require.EqualValues(t, 2, waitReleased(t, released).GetConnects())
 	requireCount(t, reg.Database(), 0, false)
 }
@@ -360,11 +361,11 @@ func TestForceThenTrackedConnectKeepOrder(t *testing.T) {
 	pid, own := owner(t, sys)
 	for range 100 {
 		require.Empty(t, send(t, reg, &messages.Connect{Owner: own}).(*messages.ConnectResult).GetErrors())
-		force := ask.Send(sys, reg.PID(), &messages.Disconnect{Force: true})
-		connect := ask.Send(sys, reg.PID(), &messages.Connect{Owner: own})
-		_, err := force.Wait(testCtx(t))
+		force := request.Send(sys, reg.PID(), &messages.Disconnect{Force: true}, nil, nil)
+		connect := request.Send(sys, reg.PID(), &messages.Connect{Owner: own}, nil, nil)
+		_, err := force.Wait(testCtx(t), nil)
 		require.NoError(t, err)
-		r, err := connect.Wait(testCtx(t))
+		r, err := connect.Wait(testCtx(t), nil)
 		require.NoError(t, err)
 		force.Close()
 		connect.Close()
@@ -374,7 +375,7 @@ func TestForceThenTrackedConnectKeepOrder(t *testing.T) {
 		requireCount(t, reg.Database(), 0, false)
 	}
 	// The owner holds nothing: its end gives nothing back.
-	require.NoError(t, ask.WaitStopped(testCtx(t), sys, pid, false))
+	require.NoError(t, request.WaitStopped(testCtx(t), sys, pid, false))
 	_ = send(t, reg, &messages.ListDatabases{})
 	noRelease(t, reg, released)
 }
@@ -405,7 +406,7 @@ func TestSupervisorCrashKeepsTrackedClaim(t *testing.T) {
 			d := send(t, reg, &messages.Disconnect{Owner: own}).(*messages.DisconnectResult)
 			require.NotEmpty(t, d.GetErrors())
 			requireCount(t, reg.Database(), 1, true)
-			require.NoError(t, ask.WaitStopped(testCtx(t), reg.System(), pid, false))
+			require.NoError(t, request.WaitStopped(testCtx(t), reg.System(), pid, false))
 			require.EqualValues(t, 1, waitReleased(t, released).GetConnects())
 			requireCount(t, reg.Database(), 0, false)
 		})

@@ -114,7 +114,7 @@ func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model,
 		sch = schema
 	}
 	query := "INSERT INTO " + table + " (name, schema_name, collision_key) VALUES (" +
-		placeholders(d, 3) + ") RETURNING id"
+		placeholders(dsn.Dialect(d), 3) + ") RETURNING id"
 	var id int64
 	if err := q.QueryRowContext(ctx, query, model, sch, key).Scan(&id); err != nil {
 		return 0, fmt.Errorf("dbactor: new content type for %q: %w", model, err)
@@ -140,7 +140,7 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string
 	if err != nil {
 		return ContentTypeRow{}, err
 	}
-	query := "SELECT id, name, schema_name, collision_key FROM " + table + " WHERE id = " + placeholders(r.main.Dialect(), 1)
+	query := "SELECT id, name, schema_name, collision_key FROM " + table + " WHERE id = " + placeholders(dsn.Dialect(r.main.Dialect()), 1)
 	var row ContentTypeRow
 	if err := q.QueryRowContext(ctx, query, id).Scan(&row.ID, &row.Name, &row.SchemaName, &row.CollisionKey); err != nil {
 		return row, fmt.Errorf("dbactor: content type %d: %w", id, err)

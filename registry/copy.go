@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/dbactor/dbactor/internal/request"
 
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -17,12 +18,12 @@ import (
 // the databases and closes nothing; this registry's Close closes them for
 // both. opts may add WithLogger or WithName.
 func (r *Registry) Copy(ctx context.Context, opts ...Option) (*Registry, error) {
-	if err := r.gate.enter(); err != nil {
+	if err := r.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer r.gate.leave()
+	defer r.gate.Leave()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("dbactor: copy: %w", requestError(err))
+		return nil, fmt.Errorf("dbactor: copy: %w", request.Err(err))
 	}
 	// The source's logger unless opts name another.
 	p := basePlan(r.plan.cfg, append([]Option{WithLogger(r.plan.logger)}, opts...)...)
@@ -36,7 +37,7 @@ func (r *Registry) Copy(ctx context.Context, opts ...Option) (*Registry, error) 
 	if err := p.buildBook(r.plan.book); err != nil {
 		return nil, err
 	}
-	return start(r.system, p)
+	return start(r.caller.System, p)
 }
 
 // memberOf is db as a shared member of another registry's supervisor.

@@ -5,26 +5,24 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/ask"
-	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/client"
+	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
-	"github.com/dbactor/dbactor/supervisor"
 )
 
 // Dialect is a database's SQL dialect.
-type Dialect = dsn.Dialect
+type Dialect = client.Dialect
 
 // The dialects dbactor speaks.
 const (
-	Postgres = dsn.Postgres
-	SQLite   = dsn.SQLite
+	Postgres = client.Postgres
+	SQLite   = client.SQLite
 )
 
 // Database is a handle on one database of a registry (Edgy's databasez
@@ -39,15 +37,15 @@ type Database struct {
 	owner *actor.PID
 	// ownerGate is the gate of the registry that owns the database: its
 	// Close closes the database for every registry sharing it.
-	ownerGate *gate
-	*caller
+	ownerGate *request.Gate
+	caller    *request.Caller
 }
 
 // Name is the database's name in this registry: "" for the main database.
 func (d *Database) Name() string { return d.name }
 
 // Dialect is Postgres or SQLite.
-func (d *Database) Dialect() Dialect { return d.state.Dialect() }
+func (d *Database) Dialect() Dialect { return Dialect(d.state.Dialect()) }
 
 // URL is the configured URL with its password replaced by "xxxxx".
 func (d *Database) URL() string { return d.state.RedactedURL() }
@@ -77,24 +75,11 @@ func (d *Database) DB() *sql.DB { return d.state.DB() }
 // count is unchanged and the error is a *ConnectError. If ctx is cancelled
 // while the connect is under way, the count it took is given back.
 func (d *Database) Connect(ctx context.Context) (bool, error) {
-	reply, err := d.request(ctx, func(ts *timestamppb.Timestamp, t *messages.Target) any {
-		return &messages.Connect{Target: t, Deadline: ts}
-	}, func(late any) {
-		if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
-			d.undo(d.owner, &messages.Disconnect{Target: &messages.Target{Database: d.state.Name()}})
-		}
+	return request1(ctx, d, func(t *messages.Target) ops.Op[bool] {
+		op := ops.Connect(d.name, t, nil)
+		op.Undo, op.UndoTo = &messages.Disconnect{Target: ops.Target(d.state.Name())}, d.owner
+		return op
 	})
-	if err != nil {
-		return false, &ConnectError{Database: d.name, Err: err}
-	}
-	r, ok := supervisor.Relabel(reply, d.name).(*messages.ConnectResult)
-	if !ok {
-		return false, unexpected(reply)
-	}
-	if err := replyErrors(r.GetErrors(), connectError); err != nil {
-		return false, err
-	}
-	return r.GetOpened(), nil
 }
 
 // Disconnect lowers the ref count; the last disconnect (1 → 0) closes the
@@ -107,126 +92,53 @@ func (d *Database) Disconnect(ctx context.Context) (bool, error) { return d.disc
 func (d *Database) ForceDisconnect(ctx context.Context) (bool, error) { return d.disconnect(ctx, true) }
 
 func (d *Database) disconnect(ctx context.Context, force bool) (bool, error) {
-	reply, err := d.request(ctx, func(ts *timestamppb.Timestamp, t *messages.Target) any {
-		return &messages.Disconnect{Target: t, Force: force, Deadline: ts}
-	}, nil)
-	if err != nil {
-		return false, &DisconnectError{Database: d.name, Err: err}
-	}
-	r, ok := supervisor.Relabel(reply, d.name).(*messages.DisconnectResult)
-	if !ok {
-		return false, unexpected(reply)
-	}
-	return r.GetClosed(), replyErrors(r.GetErrors(), disconnectError)
+	return request1(ctx, d, func(t *messages.Target) ops.Op[bool] { return ops.Disconnect(d.name, t, force, nil) })
 }
 
-// Status is a database's state at one moment.
-type Status struct {
-	// Database is the name ("" for the main database).
-	Database string
-	// Connected reports whether the pool is open (a round trip succeeded).
-	Connected bool
-	// RefCount is the number of connects not yet matched by a disconnect.
-	RefCount int
-	// Dialect is Postgres or SQLite.
-	Dialect Dialect
-	// URL is the configured URL with its password replaced by "xxxxx".
-	URL string
-	// Health is what the idle health pings last found (HealthUnknown when
-	// not connected). An outage changes nothing else: the count stays, the
-	// pool stays open, and queries work again once the server is back.
-	Health Health
-	// Since is when Health last changed (the connect, the outage, the
-	// recovery); zero when not connected.
-	Since time.Time
-	// LastError is, while Degraded, the latest failed ping or probe
-	// (matching ErrConnectFailed or ErrTimeout); nil otherwise.
-	LastError error
-	// FailedProbes counts the recovery probes that failed while Degraded.
-	FailedProbes int
-}
+// Status is a database's state at one moment (see client.Status).
+type Status = client.Status
 
 // Health is what a connected database's health pings last found.
-type Health int
+type Health = client.Health
 
 // The health states.
 const (
 	// HealthUnknown: not connected, nothing is checked.
-	HealthUnknown Health = iota
+	HealthUnknown = client.HealthUnknown
 	// Healthy: the last ping succeeded, or the pool was just opened.
-	Healthy
+	Healthy = client.Healthy
 	// Degraded: a ping failed; recovery probes run with backoff.
-	Degraded
+	Degraded = client.Degraded
 )
-
-// String implements fmt.Stringer.
-func (h Health) String() string {
-	switch h {
-	case Healthy:
-		return "healthy"
-	case Degraded:
-		return "degraded"
-	}
-	return "unknown"
-}
 
 // Status asks the database actor for its state.
 func (d *Database) Status(ctx context.Context) (Status, error) {
-	reply, err := d.request(ctx, func(_ *timestamppb.Timestamp, t *messages.Target) any {
-		return &messages.GetStatus{Target: t}
-	}, nil)
+	s, err := request1(ctx, d, func(t *messages.Target) ops.Op[*messages.Status] { return ops.Status(d.name, t) })
 	if err != nil {
-		return Status{}, fmt.Errorf("dbactor: status of %s: %w", actors.DisplayName(d.name), err)
+		return Status{}, err
 	}
-	s, ok := supervisor.Relabel(reply, d.name).(*messages.Status)
-	if !ok {
-		return Status{}, unexpected(reply)
-	}
-	if e := s.GetError(); e != nil {
-		return Status{}, e
-	}
-	return statusFrom(s), nil
+	return client.StatusOf(s), nil
 }
 
-func statusFrom(s *messages.Status) Status {
-	st := Status{
-		Database:     s.GetDatabase(),
-		Connected:    s.GetConnected(),
-		RefCount:     int(s.GetRefCount()),
-		Dialect:      Dialect(s.GetDialect()),
-		URL:          s.GetRedactedUrl(),
-		FailedProbes: int(s.GetFailedProbes()),
+// request1 runs an operation on the database actor directly. If that actor
+// is gone (a dead letter: nothing was done), it asks the owning registry
+// instead, which answers for the database or that it is closed.
+func request1[T any](ctx context.Context, d *Database, op func(target *messages.Target) ops.Op[T]) (T, error) {
+	var noActor bool
+	try := func(o ops.Op[T]) ops.Op[T] {
+		read := o.Read
+		o.Read = func(reply any, err error) (T, error) {
+			noActor = errors.Is(err, request.ErrNoActor)
+			return read(reply, err)
+		}
+		return o
 	}
-	switch s.GetHealth() {
-	case messages.Health_HEALTH_HEALTHY:
-		st.Health = Healthy
-	case messages.Health_HEALTH_DEGRADED:
-		st.Health = Degraded
-	}
-	if s.GetSince() != nil {
-		st.Since = s.GetSince().AsTime()
-	}
-	if e := s.GetLastError(); e != nil {
-		st.LastError = e
-	}
-	return st
-}
-
-// request asks the database actor directly. If that actor is gone (a dead
-// letter: nothing was done), it asks the owning registry instead, which
-// answers for the database or that it is closed.
-func (d *Database) request(ctx context.Context, build func(*timestamppb.Timestamp, *messages.Target) any, undo func(any)) (any, error) {
-	reply, err := d.call(ctx, d.state.PID(), func(ts *timestamppb.Timestamp) any { return build(ts, nil) }, undo)
-	target := &messages.Target{Database: d.state.Name()}
+	v, err := ops.Do(ctx, d.caller, d.state.PID(), try(op(nil)))
 	for range 3 {
-		if !errors.Is(err, ask.ErrNoActor) {
+		if !noActor {
 			break
 		}
-		reply, err = d.call(ctx, d.owner, func(ts *timestamppb.Timestamp) any { return build(ts, target) }, undo)
+		v, err = ops.Do(ctx, d.caller, d.owner, try(op(ops.Target(d.state.Name()))))
 	}
-	return reply, err
-}
-
-func unexpected(reply any) error {
-	return fmt.Errorf("%w: unexpected reply %T", ErrInternal, reply)
+	return v, err
 }

@@ -35,9 +35,9 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 	}
 	s := d.state
 	if s.RefCount() == 0 && !s.Closed() {
-		s.Publish(d.system, &messages.DatabaseNotConnected{Database: d.name, Refused: s.ForceRollback()})
+		s.Publish(d.caller.System, &messages.DatabaseNotConnected{Database: d.name, Refused: s.ForceRollback()})
 		if s.ForceRollback() {
-			return fmt.Errorf("%w: %s is a force-rollback database: connect it (reg.Connect, registry.Run) before Run", ErrNotConnected, actors.DisplayName(d.name))
+			return fmt.Errorf("%w: %s is a force-rollback database: connect it (reg.Connect, registry.Run) before Run", ErrNotConnected, messages.DisplayName(d.name))
 		}
 		s.Logger().Warn("dbactor: database not connected: Run opens its pool for this one operation, which is slow; connect the registry first (reg.Connect, registry.Run or registry.Serve)")
 	}
@@ -50,7 +50,7 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 		if opened {
 			// Disconnected between the check above and Connect: a sandbox
 			// opened for this operation alone would be rolled back at once.
-			return fmt.Errorf("%w: %s is a force-rollback database: connect it before Run", ErrNotConnected, actors.DisplayName(d.name))
+			return fmt.Errorf("%w: %s is a force-rollback database: connect it before Run", ErrNotConnected, messages.DisplayName(d.name))
 		}
 		err = s.InSandbox(ctx, fn)
 		if errors.Is(err, actors.ErrSandboxClosed) {
@@ -60,7 +60,7 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Queri
 	}
 	db := s.DB()
 	if db == nil { // force-disconnected meanwhile
-		return fmt.Errorf("%w: %s was disconnected", ErrNotConnected, actors.DisplayName(d.name))
+		return fmt.Errorf("%w: %s was disconnected", ErrNotConnected, messages.DisplayName(d.name))
 	}
 	return fn(ctx, db)
 }

@@ -28,7 +28,7 @@ func sqlDB(s *actors.State) (*sql.DB, error) {
 
 // closedMeanwhile: someone force-disconnected the database under the job.
 func closedMeanwhile(s *actors.State) error {
-	return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: actors.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
+	return &messages.Error{Code: messages.Code_CODE_CLOSED, Message: messages.DisplayName(s.Name()) + " was disconnected while the schema operation ran"}
 }
 
 func sqliteOf(s *actors.State) (*sqlite.DB, error) {

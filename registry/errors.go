@@ -1,9 +1,6 @@
 package registry
 
 import (
-	"errors"
-
-	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/pgdb"
 	"github.com/dbactor/dbactor/messages"
@@ -99,39 +96,15 @@ type ParseError = dsn.ParseError
 // ConnectError is one database's connect failure. A failed Registry.Connect
 // returns one per failed database (errors.Join, main database first, then the
 // extras in registry order); errors.As finds each.
-type ConnectError struct {
-	// Database is the name of the database: "" for the main database.
-	Database string
-	// Err is the cause; it matches ErrConnectFailed, ErrTimeout (a deadline,
-	// whichever step it cut short), ErrHookFailed, ErrCanceled, ErrClosed or
-	// ErrInternal, and errors.As gives a *messages.Error carrying the
-	// SQLSTATE when the server reported one.
-	Err error
-}
-
-// Error names the database and the cause.
-func (e *ConnectError) Error() string {
-	return "dbactor: connect " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
-}
-
-// Unwrap returns the cause.
-func (e *ConnectError) Unwrap() error { return e.Err }
+type ConnectError = messages.ConnectError
 
 // DisconnectError is one database's disconnect failure.
-type DisconnectError struct {
-	// Database is the name of the database: "" for the main database.
-	Database string
-	// Err is the cause (ErrHookFailed, ErrDisconnectFailed, ErrTimeout, …).
-	Err error
-}
+type DisconnectError = messages.DisconnectError
 
-// Error names the database and the cause.
-func (e *DisconnectError) Error() string {
-	return "dbactor: disconnect " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
-}
-
-// Unwrap returns the cause.
-func (e *DisconnectError) Unwrap() error { return e.Err }
+// SchemaError is a schema operation that failed on one database. It matches
+// ErrSchema (or, when the dialect cannot do it, ErrUnsupported; a deadline,
+// ErrTimeout; …: whatever Err matches).
+type SchemaError = messages.SchemaError
 
 // ConfigError is a problem with the configuration of one database: its URL
 // or its name. New returns every problem at once, joined.
@@ -144,7 +117,7 @@ type ConfigError struct {
 
 // Error names the database and the problem.
 func (e *ConfigError) Error() string {
-	return "dbactor: configuration of " + actors.DisplayName(e.Database) + ": " + e.Err.Error()
+	return "dbactor: configuration of " + messages.DisplayName(e.Database) + ": " + e.Err.Error()
 }
 
 // Unwrap returns the cause.
@@ -152,32 +125,3 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Is makes every ConfigError match ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
-
-// replyErrors turns the errors of a reply into Go errors: per-database
-// failures wrapped in wrap (ConnectError or DisconnectError), rollback
-// failures as they are.
-func replyErrors(errs []*messages.Error, wrap func(database string, err error) error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	all := make([]error, len(errs))
-	for i, e := range errs {
-		switch e.GetCode() {
-		case messages.Code_CODE_ROLLBACK_FAILED:
-			all[i] = &DisconnectError{Database: e.GetDatabase(), Err: e}
-		default:
-			all[i] = wrap(e.GetDatabase(), e)
-		}
-	}
-	if len(all) == 1 {
-		return all[0]
-	}
-	return errors.Join(all...)
-}
-
-func connectError(database string, err error) error {
-	return &ConnectError{Database: database, Err: err}
-}
-func disconnectError(database string, err error) error {
-	return &DisconnectError{Database: database, Err: err}
-}

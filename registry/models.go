@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/dbactor/dbactor/internal/request"
 	"slices"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -91,7 +92,7 @@ func (r *Registry) RegisterModelDef(ctx context.Context, def *messages.ModelDef,
 	if _, err := models.New(def); err != nil {
 		return nil, err
 	}
-	reply, err := r.call(ctx, r.pid, func(*timestamppb.Timestamp) any {
+	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any {
 		return &messages.RegisterModel{Model: def, OnConflict: onConflict}
 	}, nil)
 	if err != nil {
@@ -99,7 +100,7 @@ func (r *Registry) RegisterModelDef(ctx context.Context, def *messages.ModelDef,
 	}
 	res, ok := reply.(*messages.ModelResult)
 	if !ok {
-		return nil, unexpected(reply)
+		return nil, request.Unexpected(reply)
 	}
 	if e := res.GetError(); e != nil {
 		return nil, e
@@ -130,7 +131,7 @@ func (r *Registry) ContentType() *Model { return r.plan.book.contentType }
 // DeleteModel removes the model registered under name and reports whether
 // there was one (Edgy's delete_model). Its table is left alone.
 func (r *Registry) DeleteModel(ctx context.Context, name string) (bool, error) {
-	reply, err := r.call(ctx, r.pid, func(*timestamppb.Timestamp) any {
+	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any {
 		return &messages.DeleteModel{Name: name}
 	}, nil)
 	if err != nil {
@@ -138,7 +139,7 @@ func (r *Registry) DeleteModel(ctx context.Context, name string) (bool, error) {
 	}
 	res, ok := reply.(*messages.ModelResult)
 	if !ok {
-		return false, unexpected(reply)
+		return false, request.Unexpected(reply)
 	}
 	if e := res.GetError(); e != nil {
 		return false, e

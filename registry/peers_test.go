@@ -10,8 +10,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/peer"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -86,7 +86,7 @@ func TestPeerNamesOnlyItsOwnActors(t *testing.T) {
 		require.ErrorIs(t, replyError(cb), registry.ErrInvalidArgument)
 	}
 	requireCount(t, reg.Database(), 1, true)
-	require.NoError(t, ask.WaitStopped(testCtx(t), sys, victim, false))
+	require.NoError(t, request.WaitStopped(testCtx(t), sys, victim, false))
 }
 
 // Past a peer's limits a request is refused with ErrQuotaExceeded and
@@ -142,10 +142,10 @@ func TestWaitingPeerConnectStaysThePeers(t *testing.T) {
 	sys := reg.System()
 	p := peer.Peer{Identity: "alice", Address: "127.0.0.1:3"}
 	for range 50 {
-		force := ask.Send(sys, reg.PID(), &messages.Disconnect{Force: true})
+		force := request.Send(sys, reg.PID(), &messages.Disconnect{Force: true}, nil, nil)
 		f := actor.NewFuture(sys, 20*time.Second)
 		sys.Root.Send(reg.PID(), &actor.MessageEnvelope{Header: p.Header(), Message: &messages.Connect{}, Sender: f.PID()})
-		_, err := force.Wait(testCtx(t))
+		_, err := force.Wait(testCtx(t), nil)
 		require.NoError(t, err)
 		force.Close()
 		r, err := f.Result()
@@ -200,7 +200,7 @@ func TestTrustedPeerIsTrackedNotLimited(t *testing.T) {
 		require.Empty(t, sendAs(t, reg, p, &messages.Connect{Owner: o}).(*messages.ConnectResult).GetErrors())
 	}
 	requireCount(t, reg.Database(), 3, true)
-	require.NoError(t, ask.WaitStopped(testCtx(t), sys, pid, false))
+	require.NoError(t, request.WaitStopped(testCtx(t), sys, pid, false))
 	ev := waitReleased(t, released)
 	require.EqualValues(t, 2, ev.GetConnects(), "tracked to its owner all the same")
 	requireCount(t, reg.Database(), 1, true)

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
@@ -41,7 +41,7 @@ func queryRegistry(t *testing.T, cfg registry.Config, opts ...registry.Option) *
 
 func qAsk(t *testing.T, reg *registry.Registry, msg any) any {
 	t.Helper()
-	reply, err := ask.Request(testCtx(t), reg.System(), reg.PID(), msg, 0)
+	reply, err := request.Request(testCtx(t), reg.System(), reg.PID(), msg, 0)
 	require.NoError(t, err)
 	return reply
 }
@@ -77,9 +77,9 @@ func qCount(t *testing.T, reg *registry.Registry, target *messages.Target, sql s
 	return r.GetRows()[0].GetValues()[0].GetInt()
 }
 
-func qWait(t *testing.T, p *ask.Pending) any {
+func qWait(t *testing.T, p *request.Pending) any {
 	t.Helper()
-	reply, err := p.Wait(testCtx(t))
+	reply, err := p.Wait(testCtx(t), nil)
 	require.NoError(t, err)
 	return reply
 }
@@ -362,7 +362,7 @@ func TestQueryOverloadAndTimeout(t *testing.T) {
 		sys := reg.System()
 
 		bl.hold()
-		first := ask.Send(sys, reg.PID(), &messages.Query{Sql: bl.sql})
+		first := request.Send(sys, reg.PID(), &messages.Query{Sql: bl.sql}, nil, nil)
 		defer first.Close()
 		bl.waitBlocked(t, 1) // on the worker, running
 		// The mailbox is not blocked by the running statement.
@@ -371,7 +371,7 @@ func TestQueryOverloadAndTimeout(t *testing.T) {
 		require.Nil(t, st.GetError())
 		require.True(t, st.GetConnected())
 		require.EqualValues(t, 1, st.GetRefCount())
-		second := ask.Send(sys, reg.PID(), &messages.Exec{Sql: "INSERT INTO log VALUES (2)"})
+		second := request.Send(sys, reg.PID(), &messages.Exec{Sql: "INSERT INTO log VALUES (2)"}, nil, nil)
 		defer second.Close()
 		e := qQuery(t, reg, &messages.Query{Sql: "SELECT 3"}).GetError()
 		requireCode(t, messages.Code_CODE_OVERLOADED, e)
@@ -386,10 +386,10 @@ func TestQueryOverloadAndTimeout(t *testing.T) {
 		// whose deadline is earlier, is answered after it without running.
 		bl.hold()
 		now := time.Now()
-		running := ask.Send(sys, reg.PID(), &messages.Query{Sql: bl.sql, Deadline: deadline.Proto(now.Add(time.Second))})
+		running := request.Send(sys, reg.PID(), &messages.Query{Sql: bl.sql, Deadline: deadline.Proto(now.Add(time.Second))}, nil, nil)
 		defer running.Close()
 		bl.waitBlocked(t, 1)
-		queued := ask.Send(sys, reg.PID(), &messages.Exec{Sql: "INSERT INTO log VALUES (100)", Deadline: deadline.Proto(now.Add(500 * time.Millisecond))})
+		queued := request.Send(sys, reg.PID(), &messages.Exec{Sql: "INSERT INTO log VALUES (100)", Deadline: deadline.Proto(now.Add(500 * time.Millisecond))}, nil, nil)
 		defer queued.Close()
 		e = replyErr(t, qWait(t, running))
 		requireCode(t, messages.Code_CODE_TIMEOUT, e)
@@ -415,7 +415,7 @@ func TestQueryCutByDisconnect(t *testing.T) {
 		require.NoError(t, reg.Connect(testCtx(t)))
 		bl := newBlocker(t, b, url, reg.Database().DB())
 		bl.hold()
-		running := ask.Send(reg.System(), reg.PID(), &messages.Query{Sql: bl.sql})
+		running := request.Send(reg.System(), reg.PID(), &messages.Query{Sql: bl.sql}, nil, nil)
 		defer running.Close()
 		bl.waitBlocked(t, 1)
 		closed, err := reg.Database().ForceDisconnect(testCtx(t))
@@ -496,10 +496,10 @@ func TestQueryClose(t *testing.T) {
 		require.NoError(t, reg.Connect(testCtx(t)))
 		bl := newBlocker(t, b, url, reg.Database().DB())
 		bl.hold()
-		running := ask.Send(reg.System(), reg.PID(), &messages.Query{Sql: bl.sql})
+		running := request.Send(reg.System(), reg.PID(), &messages.Query{Sql: bl.sql}, nil, nil)
 		defer running.Close()
 		bl.waitBlocked(t, 1)
-		queued := ask.Send(reg.System(), reg.PID(), &messages.Exec{Sql: "SELECT 2"})
+		queued := request.Send(reg.System(), reg.PID(), &messages.Exec{Sql: "SELECT 2"}, nil, nil)
 		defer queued.Close()
 		// Queued behind the two: the mailbox has handed both on before Close.
 		qAsk(t, reg, &messages.GetStatus{})

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -19,8 +19,8 @@ import (
 // disconnected as one unit. It fronts a registry actor (PID) whose
 // supervisor owns one actor per database. Safe for use from any goroutine.
 type Registry struct {
-	*caller
-	gate      *gate
+	caller    *request.Caller
+	gate      *request.Gate
 	pid       *actor.PID
 	plan      *plan
 	ownSystem bool
@@ -49,7 +49,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 	}
 	own := system == nil
 	for _, s := range p.opts.shared {
-		if own || s.db.system != system {
+		if own || s.db.caller.System != system {
 			return nil, &ConfigError{Database: s.name, Err: errors.New("WithExtraDatabase: the database belongs to another actor system")}
 		}
 	}
@@ -70,9 +70,9 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 	} else {
 		pid = system.Root.SpawnPrefix(rp, "dbactor-registry")
 	}
-	g := &gate{}
+	g := &request.Gate{}
 	r := &Registry{
-		caller:    &caller{system: system, gates: []*gate{g}, timeout: p.timeout},
+		caller:    &request.Caller{System: system, Gates: []*request.Gate{g}, Timeout: p.timeout},
 		gate:      g,
 		pid:       pid,
 		plan:      p,
@@ -83,12 +83,12 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 	// The supervisor answers once it has spawned every database actor.
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	if _, err := ask.Request(ctx, system, pid, &messages.ListDatabases{}, 0); err != nil {
-		_ = ask.WaitStopped(ctx, system, pid, false)
+	if _, err := request.Request(ctx, system, pid, &messages.ListDatabases{}, 0); err != nil {
+		_ = request.WaitStopped(ctx, system, pid, false)
 		if own {
 			system.Shutdown()
 		}
-		return nil, fmt.Errorf("dbactor: starting registry: %w", requestError(err))
+		return nil, fmt.Errorf("dbactor: starting registry: %w", request.Err(err))
 	}
 	for _, m := range p.members {
 		db := &Database{name: m.Name, state: m.State, caller: r.caller, owner: pid, ownerGate: g}
@@ -97,7 +97,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 			owner := p.shared(m.Name)
 			db.owner = owner.owner
 			db.ownerGate = owner.ownerGate
-			db.caller = &caller{system: system, gates: []*gate{g, owner.ownerGate}, timeout: p.timeout}
+			db.caller = &request.Caller{System: system, Gates: []*request.Gate{g, owner.ownerGate}, Timeout: p.timeout}
 		}
 		r.order = append(r.order, db)
 		if m.Name == "" {
@@ -128,7 +128,7 @@ func (r *Registry) PID() *actor.PID { return r.pid }
 
 // System is the actor system the registry runs in. When New made it (a nil
 // system), Close shuts it down: do not shut it down yourself.
-func (r *Registry) System() *actor.ActorSystem { return r.system }
+func (r *Registry) System() *actor.ActorSystem { return r.caller.System }
 
 // Schema is the configured default schema for models ("" when unset).
 func (r *Registry) Schema() string { return r.plan.cfg.Schema }
@@ -158,49 +158,16 @@ func (r *Registry) Databases() []*Database { return append([]*Database(nil), r.o
 // cancelled while the connect is under way, what it connected is
 // disconnected again.
 func (r *Registry) Connect(ctx context.Context) error {
-	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
-		return &messages.Connect{Deadline: ts}
-	}, func(late any) {
-		if res, ok := late.(*messages.ConnectResult); ok && len(res.GetErrors()) == 0 {
-			r.undo(r.pid, &messages.Disconnect{})
-		}
-	})
-	return connectOutcome(reply, err)
-}
-
-// connectOutcome is a registry-wide connect's error, from its reply or
-// from the failure to get one.
-func connectOutcome(reply any, err error) error {
-	if err != nil {
-		return fmt.Errorf("dbactor: connect: %w", err)
-	}
-	res, ok := reply.(*messages.ConnectResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	return replyErrors(res.GetErrors(), connectError)
+	_, err := ops.Do(ctx, r.caller, r.pid, ops.ConnectAll(nil))
+	return err
 }
 
 // Disconnect disconnects every database once (each ref count goes down by
 // one; a database closes when its count reaches 0). Every database is
 // attempted, concurrently; failures are joined.
 func (r *Registry) Disconnect(ctx context.Context) error {
-	reply, err := r.call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
-		return &messages.Disconnect{Deadline: ts}
-	}, nil)
-	return disconnectOutcome(reply, err)
-}
-
-// disconnectOutcome is a registry-wide disconnect's error.
-func disconnectOutcome(reply any, err error) error {
-	if err != nil {
-		return fmt.Errorf("dbactor: disconnect: %w", err)
-	}
-	res, ok := reply.(*messages.DisconnectResult)
-	if !ok {
-		return unexpected(reply)
-	}
-	return replyErrors(res.GetErrors(), disconnectError)
+	_, err := ops.Do(ctx, r.caller, r.pid, ops.DisconnectAll(nil))
+	return err
 }
 
 // Close stops the registry: it refuses new calls, waits for those in flight,
@@ -218,7 +185,7 @@ func (r *Registry) Close(ctx context.Context) error {
 	select {
 	case <-r.closeDone:
 	case <-ctx.Done():
-		return fmt.Errorf("dbactor: close: %w", requestError(context.Cause(ctx)))
+		return fmt.Errorf("dbactor: close: %w", request.Err(context.Cause(ctx)))
 	}
 	return errors.Join(r.closeErr, r.waitPools(ctx))
 }
@@ -228,32 +195,32 @@ func (r *Registry) shutdown() {
 	// Each stage has its own budget: one that runs out must not cost the
 	// next one its chance (the actors must still be closed and stopped).
 	stage := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), r.timeout)
+		return context.WithTimeout(context.Background(), r.caller.Timeout)
 	}
 	var errs []error
 	ctx, cancel := stage()
-	if _, err := r.gate.shut(ctx); err != nil {
+	if _, err := r.gate.Shut(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	cancel()
 	// The registry waits for schema work (twice Config.Timeout at most);
 	// the supervisor waits for operations, releases shared databases and
 	// closes its own, each within Config.Timeout.
-	ctx, cancel = context.WithTimeout(context.Background(), 5*r.timeout+time.Second)
-	if reply, err := ask.Request(ctx, r.system, r.pid, &closeRequest{}, 0); err != nil {
-		errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
+	ctx, cancel = context.WithTimeout(context.Background(), 5*r.caller.Timeout+time.Second)
+	if reply, err := request.Request(ctx, r.caller.System, r.pid, &closeRequest{}, 0); err != nil {
+		errs = append(errs, fmt.Errorf("dbactor: close: %w", request.Err(err)))
 	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", c.Err))
 	}
 	cancel()
 	// Poison, not Stop: requests already queued are answered first.
 	ctx, cancel = stage()
-	if err := ask.WaitStopped(ctx, r.system, r.pid, true); err != nil {
-		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", requestError(err)))
+	if err := request.WaitStopped(ctx, r.caller.System, r.pid, true); err != nil {
+		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", request.Err(err)))
 	}
 	cancel()
-	if r.ownSystem && !r.system.IsStopped() {
-		r.system.Shutdown()
+	if r.ownSystem && !r.caller.System.IsStopped() {
+		r.caller.System.Shutdown()
 	}
 	r.closeErr = errors.Join(errs...)
 }
@@ -262,7 +229,7 @@ func (r *Registry) waitPools(ctx context.Context) error {
 	var errs []error
 	for _, s := range r.plan.owned() {
 		if err := s.WaitClosed(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("dbactor: close: %w", requestError(err)))
+			errs = append(errs, fmt.Errorf("dbactor: close: %w", request.Err(err)))
 		}
 	}
 	return errors.Join(errs...)

@@ -33,7 +33,7 @@ func Run(ctx context.Context, r *Registry, fn func(ctx context.Context) error) (
 // even when ctx has ended, so it keeps only ctx's values and takes a budget
 // of Config.Timeout.
 func (r *Registry) disconnectOwed(ctx context.Context) error {
-	dctx, cancel := owedContext(ctx, r.timeout)
+	dctx, cancel := owedContext(ctx, r.caller.Timeout)
 	defer cancel()
 	return r.Disconnect(dctx)
 }
@@ -41,7 +41,7 @@ func (r *Registry) disconnectOwed(ctx context.Context) error {
 // disconnectOwed gives back the count Database.Run took, as
 // Registry.disconnectOwed does.
 func (d *Database) disconnectOwed(ctx context.Context) error {
-	dctx, cancel := owedContext(ctx, d.timeout)
+	dctx, cancel := owedContext(ctx, d.caller.Timeout)
 	defer cancel()
 	_, err := d.Disconnect(dctx)
 	return err

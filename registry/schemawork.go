@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -67,7 +67,7 @@ func (j *schemaJob) one(ctx context.Context, t target) *messages.Error {
 	}
 	var err error
 	if opened && j.memoryCreates && t.state.Memory() {
-		err = &messages.Error{Code: messages.Code_CODE_UNSUPPORTED, Message: actors.DisplayName(t.name) +
+		err = &messages.Error{Code: messages.Code_CODE_UNSUPPORTED, Message: messages.DisplayName(t.name) +
 			" is an in-memory SQLite database that is not connected: what this creates would vanish when it disconnects again; Connect first"}
 	} else {
 		err = j.safeRun(ctx, t)
@@ -98,9 +98,9 @@ func (j *schemaJob) safeRun(ctx context.Context, t target) (err error) {
 // request asks the database actor; opened reports a connect that opened
 // the pool.
 func (j *schemaJob) request(ctx context.Context, t target, msg any) (opened bool, _ *messages.Error) {
-	reply, err := ask.Request(ctx, j.system, t.state.PID(), msg, 0)
+	reply, err := request.Request(ctx, j.system, t.state.PID(), msg, 0)
 	if err != nil {
-		err = requestError(err)
+		err = request.Err(err)
 		return false, &messages.Error{Code: messages.CodeOf(err, messages.Code_CODE_INTERNAL), Database: t.name, Message: err.Error()}
 	}
 	var errs []*messages.Error

@@ -75,12 +75,12 @@ func Serve(ctx context.Context, r *Registry, srv *http.Server, ln net.Listener, 
 // serve serves srv on ln with the registry connected (once), and gives that
 // count back after the server has shut down.
 func (r *Registry) serve(ctx context.Context, srv *http.Server, ln net.Listener, opts []ServeOption) error {
-	o := serveOptions{shutdownTimeout: r.timeout}
+	o := serveOptions{shutdownTimeout: r.caller.Timeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.shutdownTimeout <= 0 {
-		o.shutdownTimeout = r.timeout
+		o.shutdownTimeout = r.caller.Timeout
 	}
 
 	served := make(chan error, 1)

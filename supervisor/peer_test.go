@@ -12,9 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
@@ -31,7 +31,7 @@ func askSup(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reply, err := ask.Request(ctx, sys, pid, msg, 0)
+	reply, err := request.Request(ctx, sys, pid, msg, 0)
 	require.NoError(t, err)
 	return reply
 }

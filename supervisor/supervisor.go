@@ -14,11 +14,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/ask"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -241,7 +241,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	case *messages.ListDatabases:
 		list := &messages.DatabaseList{}
 		for _, mb := range a.members {
-			list.Databases = append(list.Databases, Relabel(mb.State.Status(), mb.Name).(*messages.Status))
+			list.Databases = append(list.Databases, messages.Relabel(mb.State.Status(), mb.Name).(*messages.Status))
 		}
 		c.Respond(list)
 	case *faults.Panic:
@@ -296,7 +296,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 					reply = FailedReply(req, RequestError(name, err))
 				}
 				if sender != nil {
-					sys.Root.Send(sender, Relabel(reply, name))
+					sys.Root.Send(sender, messages.Relabel(reply, name))
 				}
 			})
 		}
@@ -364,7 +364,7 @@ func closedError() *messages.Error {
 func (a *supervisorActor) spawn(c actor.Context, mb Member) {
 	pid, err := c.SpawnNamed(actors.DatabaseProps(mb.State), ChildName(mb.Name))
 	if err != nil && !errors.Is(err, actor.ErrNameExists) {
-		a.opts.Logger.Error("dbactor: spawning database actor failed", "database", actors.DisplayName(mb.Name), "error", err)
+		a.opts.Logger.Error("dbactor: spawning database actor failed", "database", messages.DisplayName(mb.Name), "error", err)
 		return
 	}
 	mb.State.SetPID(pid)
@@ -568,8 +568,8 @@ func (a *supervisorActor) closeOwned(sys *actor.ActorSystem) {
 	for _, mb := range a.members {
 		if pid := mb.State.PID(); mb.Owned && pid != nil {
 			wg.Go(func() {
-				if _, err := ask.Request(ctx, sys, pid, &actors.Close{}, 0); err != nil {
-					a.opts.Logger.Error("dbactor: closing database", "database", actors.DisplayName(mb.Name), "error", err)
+				if _, err := request.Request(ctx, sys, pid, &actors.Close{}, 0); err != nil {
+					a.opts.Logger.Error("dbactor: closing database", "database", messages.DisplayName(mb.Name), "error", err)
 					mb.State.Shutdown()
 				}
 			})
@@ -627,7 +627,7 @@ func (a *supervisorActor) ask(ctx context.Context, sys *actor.ActorSystem, mb Me
 // outcomeOf reads a database actor's answer to a Connect or Disconnect.
 func outcomeOf(mb Member, reply any) Outcome {
 	o := Outcome{Database: mb.Name}
-	switch r := Relabel(reply, mb.Name).(type) {
+	switch r := messages.Relabel(reply, mb.Name).(type) {
 	case *messages.ConnectResult:
 		o.Changed = r.GetOpened()
 		if len(r.GetErrors()) > 0 {
@@ -648,70 +648,30 @@ func outcomeOf(mb Member, reply any) Outcome {
 // reply comes too late was counted as failed by the caller, so it is not
 // rolled back by it: the supervisor keeps listening and undoes it.
 func (a *supervisorActor) request(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID, msg any) (any, error) {
-	pending := ask.Send(sys, pid, msg)
-	reply, err := pending.Wait(ctx)
-	if _, connect := msg.(*messages.Connect); err == nil || !connect || ctx.Err() == nil {
-		pending.Close()
-		return reply, err
+	var late func(any)
+	if _, connect := msg.(*messages.Connect); connect {
+		late = func(reply any) {
+			if request.Connected(reply) {
+				uctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
+				defer cancel()
+				_, _ = request.Request(uctx, sys, pid, &messages.Disconnect{}, 0)
+			}
+		}
 	}
 	a.ops.Add(1) // the request being answered is one of ops: never from zero
-	pending.Abandon(lateGrace, func(late any) {
-		if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
-			uctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
-			defer cancel()
-			_, _ = ask.Request(uctx, sys, pid, &messages.Disconnect{}, 0)
-		}
-	}, a.ops.Done)
-	return nil, err
+	return request.Send(sys, pid, msg, late, a.ops.Done).Wait(ctx, nil)
 }
 
-// RequestError classifies an error of ask.Request about database.
+// RequestError classifies an error of request.Request about database.
 func RequestError(database string, err error) *messages.Error {
 	code := messages.Code_CODE_INTERNAL
 	switch {
-	case errors.Is(err, ask.ErrNoActor):
+	case errors.Is(err, request.ErrNoActor):
 		code = messages.Code_CODE_CLOSED
-	case errors.Is(err, ask.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, request.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		code = messages.Code_CODE_TIMEOUT
 	case errors.Is(err, context.Canceled):
 		code = messages.Code_CODE_CANCELED
 	}
 	return &messages.Error{Code: code, Database: database, Message: err.Error()}
-}
-
-// Relabel returns reply with every database name set to name: a shared
-// database's actor knows only the name its owner gives it.
-func Relabel(reply any, name string) any {
-	relabel := func(errs []*messages.Error) []*messages.Error {
-		out := make([]*messages.Error, len(errs))
-		for i, e := range errs {
-			out[i] = &messages.Error{Code: e.GetCode(), Message: e.GetMessage(), Database: name, Sqlstate: e.GetSqlstate()}
-		}
-		return out
-	}
-	switch r := reply.(type) {
-	case *messages.ConnectResult:
-		return &messages.ConnectResult{Opened: r.GetOpened(), Errors: relabel(r.GetErrors())}
-	case *messages.DisconnectResult:
-		return &messages.DisconnectResult{Closed: r.GetClosed(), Errors: relabel(r.GetErrors())}
-	case *messages.Status:
-		st := proto.Clone(r).(*messages.Status)
-		st.Database = name
-		if r.GetError() != nil {
-			st.Error = relabel([]*messages.Error{r.GetError()})[0]
-		}
-		if r.GetLastError() != nil {
-			st.LastError = relabel([]*messages.Error{r.GetLastError()})[0]
-		}
-		return st
-	case *messages.QueryResult:
-		if r.GetError() != nil {
-			return &messages.QueryResult{Columns: r.GetColumns(), Rows: r.GetRows(), Error: relabel([]*messages.Error{r.GetError()})[0]}
-		}
-	case *messages.ExecResult:
-		if r.GetError() != nil {
-			return &messages.ExecResult{RowsAffected: r.GetRowsAffected(), Error: relabel([]*messages.Error{r.GetError()})[0]}
-		}
-	}
-	return reply
 }

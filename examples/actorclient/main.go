@@ -1,6 +1,6 @@
 // Command actorclient shows an actor that uses the registry without ever
 // blocking its Receive. As it starts it connects through the registry
-// (registry.ConnectFrom), keeps answering pings while the connect is under
+// (client.Async), keeps answering pings while the connect is under
 // way, then creates a schema and disconnects: each step a continuation
 // that runs on the actor when the registry's reply comes. An on-connect
 // hook that waits for main stands in for a slow server, so the pings
@@ -21,6 +21,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -52,33 +53,34 @@ type event struct {
 	err  error
 }
 
-// client is the actor. Its fields are its own state: Receive and the
+// app is the actor. Its fields are its own state: Receive and the
 // continuations of its registry calls both run on its goroutine, one at a
 // time, so they need no lock.
-type client struct {
-	registry *actor.PID
-	step     string
-	events   chan<- event
+type app struct {
+	// reg is the registry seen from inside the actor: its calls never block.
+	reg    client.Async
+	step   string
+	events chan<- event
 }
 
 // Receive implements actor.Actor.
-func (a *client) Receive(c actor.Context) {
+func (a *app) Receive(c actor.Context) {
 	switch c.Message().(type) {
 	case *actor.Started:
 		a.step = "connecting"
-		registry.ConnectFrom(c, a.registry, timeout, func(err error) {
+		a.reg.Connect(c, func(err error) {
 			if a.failed("connect", err) {
 				return
 			}
 			a.report("connected")
 			a.step = "creating a schema"
-			registry.CreateSchemaFrom(c, a.registry, schema, timeout, func(err error) {
+			a.reg.CreateSchema(c, schema, func(err error) {
 				if a.failed("create schema", err) {
 					return
 				}
 				a.report(fmt.Sprintf("schema %q created", schema))
 				a.step = "disconnecting"
-				registry.DisconnectFrom(c, a.registry, timeout, func(err error) {
+				a.reg.Disconnect(c, func(err error) {
 					if a.failed("disconnect", err) {
 						return
 					}
@@ -94,9 +96,9 @@ func (a *client) Receive(c actor.Context) {
 	}
 }
 
-func (a *client) report(text string) { a.events <- event{text: text} }
+func (a *app) report(text string) { a.events <- event{text: text} }
 
-func (a *client) failed(op string, err error) bool {
+func (a *app) failed(op string, err error) bool {
 	if err != nil {
 		a.step = "failed"
 		a.events <- event{err: fmt.Errorf("%s: %w", op, err)}
@@ -145,7 +147,7 @@ func run(w io.Writer, url string) error {
 		}
 	}
 	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &client{registry: reg.PID(), events: events}
+		return &app{reg: client.Async{Registry: reg.PID(), Timeout: timeout}, events: events}
 	}))
 	defer func() { _ = sys.Root.StopFuture(pid).Wait() }()
 

@@ -88,6 +88,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/examples/internal/childproc"
 	"github.com/dbactor/dbactor/internal/certs"
 	"github.com/dbactor/dbactor/node"
@@ -373,7 +374,7 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 }
 
 // formatRow prints a row as column=value pairs, with Go's types.
-func formatRow(cols []registry.Column, row []any) string {
+func formatRow(cols []client.Column, row []any) string {
 	parts := make([]string, len(row))
 	for i, v := range row {
 		switch v := v.(type) {

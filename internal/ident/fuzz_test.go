@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -121,11 +122,14 @@ func FuzzQuote(f *testing.F) {
 		q := Quote(in...)
 		require.NotContains(t, q, "\x00")
 		var want []string
+		var id pgx.Identifier
 		for _, p := range in {
 			if p != "" {
 				want = append(want, strings.ReplaceAll(p, "\x00", ""))
+				id = append(id, p)
 			}
 		}
+		require.Equal(t, id.Sanitize(), q, "Quote quotes as pgx does")
 		if len(want) == 0 {
 			require.Empty(t, q)
 			return

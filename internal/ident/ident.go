@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -53,11 +51,19 @@ func Validate(kind, name string) error {
 // "tenant"."users". Empty parts are left out, so Quote("", "users") is
 // "users". The parts must have passed Validate.
 func Quote(parts ...string) string {
-	var id pgx.Identifier
+	var b strings.Builder
 	for _, p := range parts {
-		if p != "" {
-			id = append(id, p)
+		if p == "" {
+			continue
 		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		// As pgx.Identifier.Sanitize quotes (ident stays free of pgx, for
+		// the client package): NULs dropped, quotes doubled.
+		b.WriteByte('"')
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(p, "\x00", ""), `"`, `""`))
+		b.WriteByte('"')
 	}
-	return id.Sanitize()
+	return b.String()
 }

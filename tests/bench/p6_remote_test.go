@@ -12,7 +12,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/client"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
@@ -32,13 +33,13 @@ import (
 // beside it, a bare echo actor that answers a *messages.GetStatus with an
 // empty *messages.Status.
 //
-//   - dbactor: client.Connect + client.Disconnect on a registry.Client
+//   - dbactor: client.Connect + client.Disconnect on a client.Client
 //     (registry-wide, counts 1 → 2 → 1): two round trips through the
 //     client facade (gates, deadline, the watch of the registry's node,
 //     internal/ask), the registry actor (tracking the client's counts),
 //     the supervisor and the database actor on the other node.
 //   - reference: two bare request/responses to the echo actor with
-//     internal/ask.Request, the very mechanism the client sends its
+//     internal/request.Request, the very mechanism the client sends its
 //     requests and waits for its replies with (a reply process registered
 //     per request, no future), carrying protobuf messages of the same
 //     protocol over the same connection between the two nodes. It is the
@@ -129,7 +130,7 @@ func p6Node() error {
 
 type p6Fixture struct {
 	sys    *actor.ActorSystem
-	client *registry.Client
+	client *client.Client
 	echo   *actor.PID
 }
 
@@ -192,7 +193,7 @@ func (f *p6Fixture) connectDisconnect(ctx context.Context) error {
 
 // roundTrip is one bare remote request/response; a reference op is two.
 func (f *p6Fixture) roundTrip(ctx context.Context) error {
-	reply, err := ask.Request(ctx, f.sys, f.echo, &messages.GetStatus{}, p6Timeout)
+	reply, err := request.Request(ctx, f.sys, f.echo, &messages.GetStatus{}, p6Timeout)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@
 //     "schemer" may run schema DDL, every other identity has the default
 //     grant (lifecycle and callbacks);
 //   - the victim: the test process itself, identity "victim", a
-//     registry.Client holding counts (a registry-wide Connect and one more
+//     client.Client holding counts (a registry-wide Connect and one more
 //     on main), owning the table victim.accounts with three rows, and a
 //     callback for every model registration;
 //   - attackers: child processes (role "attacker") with the identity of

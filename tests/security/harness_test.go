@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite" // the "sqlite" driver, to build the lite database
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/certs"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/internal/testnode"
@@ -46,7 +47,7 @@ type env struct {
 	dbAddr string
 
 	victim     *node.Node
-	cl         *registry.Client
+	cl         *client.Client
 	victimAddr string
 	owner      *actor.PID
 	callback   chan string // names of the models the victim's callback heard of
@@ -114,7 +115,7 @@ func setup(t *testing.T) *env {
 			}
 		}
 	})
-	e.cl, err = e.victim.Attach(e.dbAddr, registryName, registry.WithCallTimeout(callTimeout))
+	e.cl, err = e.victim.Attach(e.dbAddr, registryName, client.WithCallTimeout(callTimeout))
 	require.NoError(t, err)
 	e.owner = e.cl.Owner()
 
@@ -302,7 +303,7 @@ func (e *env) check() error {
 	if got := e.db.Call("status"); got != e.base {
 		return fmt.Errorf("counts on the database node are %q, the victim's alone are %q", got, e.base)
 	}
-	for _, db := range []*registry.RemoteDatabase{e.cl.Database(), e.cl.Extra(liteName)} {
+	for _, db := range []*client.RemoteDatabase{e.cl.Database(), e.cl.Extra(liteName)} {
 		st, err := db.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("the victim's status call of %q: %w", db.Name(), err)

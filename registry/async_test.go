@@ -11,13 +11,14 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
 
-// host is a user actor for the …From tests: it runs the funcs it is sent
-// on its own goroutine (so they may call the …From helpers with its
+// host is a user actor for the client.Async tests: it runs the funcs it is sent
+// on its own goroutine (so they may call the client.Async helpers with its
 // context) and answers pings, counting them in its own state.
 type host struct {
 	pings int
@@ -69,14 +70,14 @@ func none[T any](t *testing.T, ch <-chan T, what string) {
 	}
 }
 
-// requireReleased waits until no …From reply address is registered: each
+// requireReleased waits until no client.Async reply address is registered: each
 // request's own process goes away once it is settled and delivered.
 func requireReleased(t *testing.T, sys *actor.ActorSystem) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		for _, m := range sys.ProcessRegistry.LocalPIDs.LocalPIDs {
 			for _, k := range m.Keys() {
-				if strings.HasPrefix(k, "dbactor-from$") {
+				if strings.HasPrefix(k, "req$") {
 					return false
 				}
 			}
@@ -125,7 +126,7 @@ func TestFromActorKeepsReceiving(t *testing.T) {
 	}
 	done := make(chan result, 2)
 	var call hostRun = func(c actor.Context) {
-		registry.ConnectFrom(c, reg.PID(), 20*time.Second, func(err error) {
+		client.Async{Registry: reg.PID(), Timeout: 20 * time.Second}.Connect(c, func(err error) {
 			// On the actor: its state is ours to read (-race checks it),
 			// and the message is again the one that made the call.
 			done <- result{err: err, pings: h.pings, msg: c.Message()}
@@ -151,7 +152,7 @@ func TestFromActorKeepsReceiving(t *testing.T) {
 
 	disconnected := make(chan error, 1)
 	sys.Root.Send(pid, hostRun(func(c actor.Context) {
-		registry.DisconnectFrom(c, reg.PID(), 10*time.Second, func(err error) { disconnected <- err })
+		client.Async{Registry: reg.PID(), Timeout: 10 * time.Second}.Disconnect(c, func(err error) { disconnected <- err })
 	}))
 	require.NoError(t, recv(t, disconnected, "disconnect"))
 	requireCount(t, reg.Database(), 0, false)
@@ -164,7 +165,7 @@ func TestFromActorRespondsToSender(t *testing.T) {
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
 	pid, _ := spawnHost(t, sys)
 	res, err := sys.Root.RequestFuture(pid, hostRun(func(c actor.Context) {
-		registry.ConnectDatabaseFrom(c, reg.PID(), "", 10*time.Second, func(opened bool, err error) {
+		client.Async{Registry: reg.PID(), Timeout: 10 * time.Second}.ConnectDatabase(c, "", func(opened bool, err error) {
 			c.Respond(fmt.Sprintf("opened=%v err=%v", opened, err))
 		})
 	}), 15*time.Second).Result()
@@ -184,10 +185,10 @@ func connectFrom(sys *actor.ActorSystem, pid, reg *actor.PID, database *string, 
 	ch := make(chan fromResult, 2)
 	sys.Root.Send(pid, hostRun(func(c actor.Context) {
 		if database == nil {
-			registry.ConnectFrom(c, reg, timeout, func(err error) { ch <- fromResult{err: err} })
+			client.Async{Registry: reg, Timeout: timeout}.Connect(c, func(err error) { ch <- fromResult{err: err} })
 			return
 		}
-		registry.ConnectDatabaseFrom(c, reg, *database, timeout, func(opened bool, err error) { ch <- fromResult{opened, err} })
+		client.Async{Registry: reg, Timeout: timeout}.ConnectDatabase(c, *database, func(opened bool, err error) { ch <- fromResult{opened, err} })
 	}))
 	return ch
 }
@@ -361,9 +362,9 @@ func TestFromActorSchemas(t *testing.T) {
 			ch := make(chan error, 2)
 			sys.Root.Send(pid, hostRun(func(c actor.Context) {
 				if create {
-					registry.CreateSchemaFrom(c, reg.PID(), name, 20*time.Second, func(err error) { ch <- err }, opts...)
+					client.Async{Registry: reg.PID(), Timeout: 20 * time.Second}.CreateSchema(c, name, func(err error) { ch <- err }, opts...)
 				} else {
-					registry.DropSchemaFrom(c, reg.PID(), name, 20*time.Second, func(err error) { ch <- err }, opts...)
+					client.Async{Registry: reg.PID(), Timeout: 20 * time.Second}.DropSchema(c, name, func(err error) { ch <- err }, opts...)
 				}
 			}))
 			err := recv(t, ch, "the schema call")
@@ -418,13 +419,13 @@ func TestFromActorPropsChild(t *testing.T) {
 		switch c.Message().(type) {
 		case *actor.Started:
 			child = c.Spawn(registry.Props(cfg))
-			registry.ConnectFrom(c, child, 10*time.Second, func(err error) {
+			client.Async{Registry: child, Timeout: 10 * time.Second}.Connect(c, func(err error) {
 				steps <- step{what: "connect", err: err}
-				registry.ConnectDatabaseFrom(c, child, "x", 10*time.Second, func(opened bool, err error) {
+				client.Async{Registry: child, Timeout: 10 * time.Second}.ConnectDatabase(c, "x", func(opened bool, err error) {
 					steps <- step{what: "connect x", flag: opened, err: err}
-					registry.DisconnectDatabaseFrom(c, child, "x", 10*time.Second, func(closed bool, err error) {
+					client.Async{Registry: child, Timeout: 10 * time.Second}.DisconnectDatabase(c, "x", func(closed bool, err error) {
 						steps <- step{what: "disconnect x", flag: closed, err: err}
-						registry.DisconnectFrom(c, child, 10*time.Second, func(err error) {
+						client.Async{Registry: child, Timeout: 10 * time.Second}.Disconnect(c, func(err error) {
 							steps <- step{what: "disconnect", err: err}
 						})
 					})
@@ -451,37 +452,4 @@ func TestFromActorPropsChild(t *testing.T) {
 		require.EqualValues(t, 0, st.(*messages.Status).GetRefCount(), "database %q", name)
 		require.False(t, st.(*messages.Status).GetConnected(), "database %q", name)
 	}
-}
-
-// An actor that connects through the registry as it starts, then
-// disconnects: its Receive never blocks.
-func ExampleConnectFrom() {
-	sys := registry.NewActorSystem(nil)
-	defer sys.Shutdown()
-	reg, err := registry.New(sys, registry.Config{Database: "sqlite:///:memory:"})
-	if err != nil {
-		panic(err)
-	}
-	defer reg.Close(context.Background())
-
-	done := make(chan struct{})
-	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if _, ok := c.Message().(*actor.Started); !ok {
-			return
-		}
-		registry.ConnectFrom(c, reg.PID(), 10*time.Second, func(err error) {
-			fmt.Println("connected:", err)
-			registry.DisconnectFrom(c, reg.PID(), 10*time.Second, func(err error) {
-				fmt.Println("disconnected:", err)
-				close(done)
-			})
-		})
-		fmt.Println("Started returns; the connect is under way")
-	}))
-	<-done
-	_ = sys.Root.StopFuture(pid).Wait()
-	// Output:
-	// Started returns; the connect is under way
-	// connected: <nil>
-	// disconnected: <nil>
 }

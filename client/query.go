@@ -1,4 +1,4 @@
-package registry
+package client
 
 import (
 	"context"
@@ -6,7 +6,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -50,48 +51,62 @@ func (d *RemoteDatabase) WithLimits(rows uint32, bytes uint64) *RemoteDatabase {
 // statement the server refuses fails with ErrQuery and the server's
 // message; every worker busy and the queue full, with ErrOverloaded.
 func (d *RemoteDatabase) Query(ctx context.Context, sql string, args ...any) (*Result, error) {
-	vals, err := sqlvalue.FromGoArgs(args...)
-	if err != nil {
-		return nil, fmt.Errorf("dbactor: query on %s: %w", actors.DisplayName(d.name), err)
-	}
-	reply, err := d.cl.send(ctx, func(ts *timestamppb.Timestamp) any {
-		return &messages.Query{Target: d.target(), Sql: sql, Args: vals, MaxRows: d.maxRows, MaxBytes: d.maxBytes, Deadline: ts}
-	}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("dbactor: query on %s: %w", actors.DisplayName(d.name), err)
-	}
-	r, ok := reply.(*messages.QueryResult)
-	if !ok {
-		return nil, unexpected(reply)
-	}
-	if e := r.GetError(); e != nil {
-		return nil, e
-	}
-	return resultFrom(r), nil
+	vals, refused := d.args(args, "query")
+	return call(ctx, d.cl, ops.Op[*Result]{
+		Refused: refused,
+		Build: func(ts *timestamppb.Timestamp) any {
+			return &messages.Query{Target: ops.Target(d.name), Sql: sql, Args: vals, MaxRows: d.maxRows, MaxBytes: d.maxBytes, Deadline: ts}
+		},
+		Read: func(reply any, err error) (*Result, error) {
+			if err != nil {
+				return nil, fmt.Errorf("dbactor: query on %s: %w", messages.DisplayName(d.name), err)
+			}
+			r, ok := reply.(*messages.QueryResult)
+			if !ok {
+				return nil, request.Unexpected(reply)
+			}
+			if e := r.GetError(); e != nil {
+				return nil, e
+			}
+			return resultFrom(r), nil
+		},
+	})
 }
 
 // Exec runs sql, a statement that returns no rows, on the registry's node
 // and returns the number of rows it changed. See Query for arguments and
 // errors.
 func (d *RemoteDatabase) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	vals, refused := d.args(args, "exec")
+	return call(ctx, d.cl, ops.Op[int64]{
+		Refused: refused,
+		Build: func(ts *timestamppb.Timestamp) any {
+			return &messages.Exec{Target: ops.Target(d.name), Sql: sql, Args: vals, Deadline: ts}
+		},
+		Read: func(reply any, err error) (int64, error) {
+			if err != nil {
+				return 0, fmt.Errorf("dbactor: exec on %s: %w", messages.DisplayName(d.name), err)
+			}
+			r, ok := reply.(*messages.ExecResult)
+			if !ok {
+				return 0, request.Unexpected(reply)
+			}
+			if e := r.GetError(); e != nil {
+				return 0, e
+			}
+			return r.GetRowsAffected(), nil
+		},
+	})
+}
+
+// args converts a statement's arguments; one that cannot travel refuses
+// the statement.
+func (d *RemoteDatabase) args(args []any, op string) ([]*messages.Value, error) {
 	vals, err := sqlvalue.FromGoArgs(args...)
 	if err != nil {
-		return 0, fmt.Errorf("dbactor: exec on %s: %w", actors.DisplayName(d.name), err)
+		return nil, fmt.Errorf("dbactor: %s on %s: %w", op, messages.DisplayName(d.name), err)
 	}
-	reply, err := d.cl.send(ctx, func(ts *timestamppb.Timestamp) any {
-		return &messages.Exec{Target: d.target(), Sql: sql, Args: vals, Deadline: ts}
-	}, nil)
-	if err != nil {
-		return 0, fmt.Errorf("dbactor: exec on %s: %w", actors.DisplayName(d.name), err)
-	}
-	r, ok := reply.(*messages.ExecResult)
-	if !ok {
-		return 0, unexpected(reply)
-	}
-	if e := r.GetError(); e != nil {
-		return 0, e
-	}
-	return r.GetRowsAffected(), nil
+	return vals, nil
 }
 
 func resultFrom(r *messages.QueryResult) *Result {

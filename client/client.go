@@ -1,4 +1,4 @@
-package registry
+package client
 
 import (
 	"context"
@@ -9,11 +9,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/ask"
+	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/internal/peer"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -29,8 +28,8 @@ import (
 // holds when that actor stops — Close, a crash of this process, or this
 // node losing the registry's node. Safe for use from any goroutine.
 type Client struct {
-	*caller
-	gate    *gate
+	caller  *request.Caller
+	gate    *request.Gate
 	resolve func(context.Context) (*actor.PID, error)
 	owner   *actor.PID
 
@@ -42,24 +41,24 @@ type Client struct {
 	closeErr  error
 }
 
-// ClientOption adjusts a Client.
-type ClientOption func(*clientOptions)
+// Option adjusts a Client.
+type Option func(*options)
 
-type clientOptions struct {
+type options struct {
 	timeout time.Duration
 }
 
 // WithCallTimeout bounds calls whose ctx has no deadline (default
 // DefaultTimeout).
-func WithCallTimeout(d time.Duration) ClientOption {
-	return func(o *clientOptions) { o.timeout = d }
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) { o.timeout = d }
 }
 
 // Attach returns a Client for the registry actor pid: a PID on another
 // node (actor.NewPID(address, name)), or a local one. For another node,
 // system must run Proto.Actor remote (node.Start does) — started before
 // Attach, since the client's own actor must be reachable from there.
-func Attach(system *actor.ActorSystem, pid *actor.PID, opts ...ClientOption) (*Client, error) {
+func Attach(system *actor.ActorSystem, pid *actor.PID, opts ...Option) (*Client, error) {
 	if pid == nil || pid.GetId() == "" {
 		return nil, fmt.Errorf("%w: Attach: no registry PID", ErrInvalidArgument)
 	}
@@ -69,20 +68,20 @@ func Attach(system *actor.ActorSystem, pid *actor.PID, opts ...ClientOption) (*C
 // AttachFunc returns a Client that asks resolve for the registry's PID on
 // every call: for a registry whose place can change, such as a cluster
 // kind (node.ClusterClient). An error from resolve fails the call.
-func AttachFunc(system *actor.ActorSystem, resolve func(context.Context) (*actor.PID, error), opts ...ClientOption) (*Client, error) {
+func AttachFunc(system *actor.ActorSystem, resolve func(context.Context) (*actor.PID, error), opts ...Option) (*Client, error) {
 	if system == nil || resolve == nil {
 		return nil, fmt.Errorf("%w: Attach: nil actor system or resolver", ErrInvalidArgument)
 	}
-	o := clientOptions{timeout: DefaultTimeout}
+	o := options{timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.timeout <= 0 {
 		return nil, fmt.Errorf("%w: WithCallTimeout: %v is not positive", ErrInvalidArgument, o.timeout)
 	}
-	g := &gate{}
+	g := &request.Gate{}
 	cl := &Client{gate: g, resolve: resolve}
-	cl.caller = &caller{system: system, gates: []*gate{g}, timeout: o.timeout, lost: cl.lost}
+	cl.caller = &request.Caller{System: system, Gates: []*request.Gate{g}, Timeout: o.timeout, Lost: cl.lost}
 	cl.owner = system.Root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return &clientActor{cl: cl} }), "dbactor-client")
 	return cl, nil
 }
@@ -117,7 +116,7 @@ func (cl *Client) lost(pid *actor.PID) <-chan struct{} {
 		}
 	}
 	cl.watched, cl.down = pid, make(chan struct{})
-	cl.system.Root.Send(cl.owner, &watchRegistry{pid: pid})
+	cl.caller.System.Root.Send(cl.owner, &watchRegistry{pid: pid})
 	return cl.down
 }
 
@@ -144,38 +143,42 @@ func (cl *Client) ownerPid() *messages.Pid {
 // maxRequest is the most bytes a request of a Client may have: what a
 // hardened node accepts from a peer at most (node.DefaultMaxRequestSize).
 // A larger one would be refused there, or break the connection.
-const maxRequest = int(actors.MaxBytesLimit)
+const maxRequest = 3 << 20
 
-// send makes one call to the registry. Local actors in handed are handed
-// to the registry (callbacks): its node, and only its node, may then send
-// to them.
-func (cl *Client) send(ctx context.Context, build func(*timestamppb.Timestamp) any, undo func(pid *actor.PID, late any), handed ...*actor.PID) (any, error) {
-	if m, ok := build(nil).(proto.Message); ok {
+// call runs op against the registry. Local actors in handed are handed to
+// the registry (callbacks): its node, and only its node, may then send to
+// them.
+func call[T any](ctx context.Context, cl *Client, op ops.Op[T], handed ...*actor.PID) (T, error) {
+	if op.Refused != nil {
+		var zero T
+		return zero, op.Refused
+	}
+	if m, ok := op.Build(nil).(proto.Message); ok {
 		if n := proto.Size(m); n > maxRequest {
-			return nil, fmt.Errorf("%w: the request is %d bytes, more than a node accepts (%d): send less at once", ErrLimitExceeded, n, maxRequest)
+			return op.Read(nil, fmt.Errorf("%w: the request is %d bytes, more than a node accepts (%d): send less at once", ErrLimitExceeded, n, maxRequest))
 		}
 	}
 	pid, err := cl.pid(ctx)
 	if err != nil {
-		return nil, err
+		return op.Read(nil, err)
 	}
 	// The registry's node watches the owner and sends events to its
 	// callback children: this node's trust boundary lets that node do so.
-	peer.Export(cl.system, cl.owner, true, pid.GetAddress())
+	sys := cl.caller.System
+	peer.Export(sys, cl.owner, true, pid.GetAddress())
 	for _, h := range handed {
-		peer.Export(cl.system, h, false, pid.GetAddress())
+		peer.Export(sys, h, false, pid.GetAddress())
 	}
-	var u func(any)
-	if undo != nil {
-		u = func(late any) { undo(pid, late) }
+	read := op.Read
+	op.Read = func(reply any, err error) (T, error) {
+		if errors.Is(err, request.ErrNoActor) && pid.GetAddress() != sys.Address() && cl.unreachable(ctx, pid) {
+			// Proto.Actor answers requests to a node it could not connect
+			// to with dead letters, as if the registry did not exist.
+			err = fmt.Errorf("%w: %s: %w", ErrUnavailable, pid.GetAddress(), err)
+		}
+		return read(reply, err)
 	}
-	reply, err := cl.call(ctx, pid, build, u)
-	if errors.Is(err, ask.ErrNoActor) && pid.GetAddress() != cl.system.Address() && cl.unreachable(ctx, pid) {
-		// Proto.Actor answers requests to a node it could not connect to
-		// with dead letters, as if the registry did not exist.
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, pid.GetAddress(), err)
-	}
-	return reply, err
+	return ops.Do(ctx, cl.caller, pid, op)
 }
 
 // unreachableGrace is how long a dead letter from another node waits for
@@ -207,82 +210,55 @@ func (cl *Client) unreachable(ctx context.Context, pid *actor.PID) bool {
 }
 
 // Connect connects every database of the registry, all or nothing (see
-// Registry.Connect); the counts belong to this client.
+// registry.Registry.Connect); the counts belong to this client.
 func (cl *Client) Connect(ctx context.Context) error {
-	reply, err := cl.send(ctx, func(ts *timestamppb.Timestamp) any {
-		return &messages.Connect{Deadline: ts, Owner: cl.ownerPid()}
-	}, func(pid *actor.PID, late any) {
-		if res, ok := late.(*messages.ConnectResult); ok && len(res.GetErrors()) == 0 {
-			cl.undo(pid, &messages.Disconnect{Owner: cl.ownerPid()})
-		}
-	})
-	return connectOutcome(reply, err)
+	_, err := call(ctx, cl, ops.ConnectAll(cl.ownerPid()))
+	return err
 }
 
 // Disconnect gives back one registry-wide connect this client holds (see
-// Registry.Disconnect). One it does not hold changes nothing.
+// registry.Registry.Disconnect). One it does not hold changes nothing.
 func (cl *Client) Disconnect(ctx context.Context) error {
-	reply, err := cl.send(ctx, func(ts *timestamppb.Timestamp) any {
-		return &messages.Disconnect{Deadline: ts, Owner: cl.ownerPid()}
-	}, nil)
-	return disconnectOutcome(reply, err)
+	_, err := call(ctx, cl, ops.DisconnectAll(cl.ownerPid()))
+	return err
 }
 
 // Databases lists the registry's databases and their state: the main
 // database first (name ""), then the extras in registry order.
 func (cl *Client) Databases(ctx context.Context) ([]Status, error) {
-	reply, err := cl.send(ctx, func(*timestamppb.Timestamp) any { return &messages.ListDatabases{} }, nil)
+	l, err := call(ctx, cl, ops.List())
 	if err != nil {
-		return nil, fmt.Errorf("dbactor: list databases: %w", err)
+		return nil, err
 	}
-	l, ok := reply.(*messages.DatabaseList)
-	if !ok {
-		return nil, unexpected(reply)
-	}
-	if e := l.GetError(); e != nil {
-		return nil, e
-	}
-	out := make([]Status, 0, len(l.GetDatabases()))
-	for _, s := range l.GetDatabases() {
-		out = append(out, statusFrom(s))
+	out := make([]Status, 0, len(l))
+	for _, s := range l {
+		out = append(out, StatusOf(s))
 	}
 	return out, nil
 }
 
 // CreateSchema creates schema on the registry's main database (or those
-// OnDatabases names); see Registry.CreateSchema.
+// OnDatabases names); see registry.Registry.CreateSchema.
 func (cl *Client) CreateSchema(ctx context.Context, schema string, opts ...SchemaOption) error {
-	build, err := createSchemaRequest(schema, opts)
-	if err != nil {
-		return err
-	}
-	reply, err := cl.send(ctx, build, nil)
-	return schemaOutcome("create schema", schema, reply, err)
+	_, err := call(ctx, cl, ops.CreateSchema(schema, SchemaOptions(opts...)))
+	return err
 }
 
-// DropSchema drops schema; see Registry.DropSchema.
+// DropSchema drops schema; see registry.Registry.DropSchema.
 func (cl *Client) DropSchema(ctx context.Context, schema string, opts ...SchemaOption) error {
-	build, err := dropSchemaRequest(schema, opts)
-	if err != nil {
-		return err
-	}
-	reply, err := cl.send(ctx, build, nil)
-	return schemaOutcome("drop schema", schema, reply, err)
+	_, err := call(ctx, cl, ops.DropSchema(schema, SchemaOptions(opts...)))
+	return err
 }
 
 // RegisterCallback subscribes the actor pid — on this node or any other —
 // to registrations of model ("" for every model); see
-// Registry.RegisterCallback.
+// registry.Registry.RegisterCallback.
 func (cl *Client) RegisterCallback(ctx context.Context, model string, pid *actor.PID, opts ...CallbackOption) error {
 	if pid == nil {
 		return fmt.Errorf("%w: RegisterCallback: nil PID", ErrInvalidArgument)
 	}
-	msg := &messages.RegisterCallback{Model: model, Callback: &messages.Pid{Address: pid.GetAddress(), Id: pid.GetId()}}
-	for _, o := range opts {
-		o(msg)
-	}
-	reply, err := cl.send(ctx, func(*timestamppb.Timestamp) any { return msg }, nil, pid)
-	return callbackOutcome(reply, err)
+	_, err := call(ctx, cl, ops.RegisterCallback(CallbackRequest(model, pid, opts...)), pid)
+	return err
 }
 
 // RegisterCallbackFunc runs fn, on this node, for model registrations on
@@ -291,24 +267,24 @@ func (cl *Client) RegisterCallback(ctx context.Context, model string, pid *actor
 // order; a panic in fn restarts the actor (that event is lost). The actor
 // stops with the client (Close), and the registry then drops its
 // callbacks. It returns the actor's PID.
-func (cl *Client) RegisterCallbackFunc(ctx context.Context, model string, fn func(*ModelRegistered), opts ...CallbackOption) (*actor.PID, error) {
+func (cl *Client) RegisterCallbackFunc(ctx context.Context, model string, fn func(*messages.ModelRegistered), opts ...CallbackOption) (*actor.PID, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", ErrInvalidArgument)
 	}
-	if err := cl.enter(); err != nil {
+	if err := cl.caller.Enter(); err != nil {
 		return nil, err
 	}
-	reply, err := ask.Request(ctx, cl.system, cl.owner, &spawnClientCallback{props: actors.CallbackProps(fn)}, cl.timeout)
-	cl.leave()
+	reply, err := request.Request(ctx, cl.caller.System, cl.owner, &spawnClientCallback{props: CallbackProps(fn)}, cl.caller.Timeout)
+	cl.caller.Leave()
 	if err != nil {
-		return nil, fmt.Errorf("dbactor: register callback: %w", requestError(err))
+		return nil, fmt.Errorf("dbactor: register callback: %w", request.Err(err))
 	}
 	pid, ok := reply.(*actor.PID)
 	if !ok {
-		return nil, unexpected(reply)
+		return nil, request.Unexpected(reply)
 	}
 	if err := cl.RegisterCallback(ctx, model, pid, opts...); err != nil {
-		cl.system.Root.Stop(pid)
+		cl.caller.System.Root.Stop(pid)
 		return nil, err
 	}
 	return pid, nil
@@ -328,11 +304,11 @@ func (cl *Client) Extra(name string) *RemoteDatabase { return &RemoteDatabase{cl
 // close it. Close is idempotent; other calls fail with ErrClosed after it.
 func (cl *Client) Close(ctx context.Context) error {
 	cl.closeOnce.Do(func() {
-		if _, err := cl.gate.shut(ctx); err != nil {
+		if _, err := cl.gate.Shut(ctx); err != nil {
 			cl.closeErr = err
 		}
-		if err := ask.WaitStopped(ctx, cl.system, cl.owner, false); err != nil {
-			cl.closeErr = errors.Join(cl.closeErr, fmt.Errorf("dbactor: close client: %w", requestError(err)))
+		if err := request.WaitStopped(ctx, cl.caller.System, cl.owner, false); err != nil {
+			cl.closeErr = errors.Join(cl.closeErr, fmt.Errorf("dbactor: close client: %w", request.Err(err)))
 		}
 	})
 	return cl.closeErr
@@ -376,9 +352,9 @@ func (a *clientActor) Receive(c actor.Context) {
 				// not tell it when they stop: remote would retry that node
 				// for seconds (and leak a gRPC connection per try).
 				unwatch := &actor.Unwatch{Watcher: m.GetWho()}
-				sendSystem(c.ActorSystem(), c.Self(), unwatch)
+				request.SendSystem(c.ActorSystem(), c.Self(), unwatch)
 				for _, child := range c.Children() {
-					sendSystem(c.ActorSystem(), child, unwatch)
+					request.SendSystem(c.ActorSystem(), child, unwatch)
 				}
 			}
 			a.cl.nodeLost(m.GetWho(), m.GetWhy())
@@ -397,60 +373,23 @@ type RemoteDatabase struct {
 // Name is the database's name ("" for the main database).
 func (d *RemoteDatabase) Name() string { return d.name }
 
-func (d *RemoteDatabase) target() *messages.Target { return &messages.Target{Database: d.name} }
-
 // Connect raises the database's count for this client; true when this
-// opened its pool (see Database.Connect).
+// opened its pool (see registry.Database.Connect).
 func (d *RemoteDatabase) Connect(ctx context.Context) (bool, error) {
-	owner := d.cl.ownerPid()
-	reply, err := d.cl.send(ctx, func(ts *timestamppb.Timestamp) any {
-		return &messages.Connect{Target: d.target(), Deadline: ts, Owner: owner}
-	}, func(pid *actor.PID, late any) {
-		if r, ok := late.(*messages.ConnectResult); ok && len(r.GetErrors()) == 0 {
-			d.cl.undo(pid, &messages.Disconnect{Target: d.target(), Owner: owner})
-		}
-	})
-	if err != nil {
-		return false, &ConnectError{Database: d.name, Err: err}
-	}
-	r, ok := reply.(*messages.ConnectResult)
-	if !ok {
-		return false, unexpected(reply)
-	}
-	if err := replyErrors(r.GetErrors(), connectError); err != nil {
-		return false, err
-	}
-	return r.GetOpened(), nil
+	return call(ctx, d.cl, ops.Connect(d.name, ops.Target(d.name), d.cl.ownerPid()))
 }
 
 // Disconnect gives back one count this client holds on the database; true
 // when that closed its pool. One it does not hold changes nothing.
 func (d *RemoteDatabase) Disconnect(ctx context.Context) (bool, error) {
-	reply, err := d.cl.send(ctx, func(ts *timestamppb.Timestamp) any {
-		return &messages.Disconnect{Target: d.target(), Deadline: ts, Owner: d.cl.ownerPid()}
-	}, nil)
-	if err != nil {
-		return false, &DisconnectError{Database: d.name, Err: err}
-	}
-	r, ok := reply.(*messages.DisconnectResult)
-	if !ok {
-		return false, unexpected(reply)
-	}
-	return r.GetClosed(), replyErrors(r.GetErrors(), disconnectError)
+	return call(ctx, d.cl, ops.Disconnect(d.name, ops.Target(d.name), false, d.cl.ownerPid()))
 }
 
 // Status asks for the database's state.
 func (d *RemoteDatabase) Status(ctx context.Context) (Status, error) {
-	reply, err := d.cl.send(ctx, func(*timestamppb.Timestamp) any { return &messages.GetStatus{Target: d.target()} }, nil)
+	s, err := call(ctx, d.cl, ops.Status(d.name, ops.Target(d.name)))
 	if err != nil {
-		return Status{}, fmt.Errorf("dbactor: status of %s: %w", actors.DisplayName(d.name), err)
+		return Status{}, err
 	}
-	s, ok := reply.(*messages.Status)
-	if !ok {
-		return Status{}, unexpected(reply)
-	}
-	if e := s.GetError(); e != nil {
-		return Status{}, e
-	}
-	return statusFrom(s), nil
+	return StatusOf(s), nil
 }

@@ -1,0 +1,33 @@
+package client_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
+)
+
+// A program that only attaches to a registry on another node links neither
+// pgx nor SQLite.
+func TestLinksNoDriver(t *testing.T) {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goBin, "list", "-deps", "github.com/dbactor/dbactor/client").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, dep := range strings.Fields(string(out)) {
+		require.NotContains(t, dep, "jackc/pgx", "client links %s", dep)
+		require.NotContains(t, dep, "modernc.org", "client links %s", dep)
+		require.NotEqual(t, "github.com/dbactor/dbactor/actors", dep)
+	}
+}
+
+// A client refuses requests larger than a hardened node accepts: the
+// database actor's result bound.
+func TestMaxRequestMatchesNodes(t *testing.T) {
+	require.EqualValues(t, actors.MaxBytesLimit, client.MaxRequest)
+}

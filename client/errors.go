@@ -1,0 +1,44 @@
+package client
+
+import (
+	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// DefaultTimeout bounds a call whose context has no deadline.
+const DefaultTimeout = ops.DefaultTimeout
+
+// The errors a client's calls return match these sentinels (the protocol's,
+// which the registry package re-exports under the same names) with
+// errors.Is, locally and across nodes.
+var (
+	// ErrClosed: the client was closed, or the registry has stopped.
+	ErrClosed = messages.ErrClosed
+	// ErrUnavailable: the registry's node could not be reached, or went
+	// away during the call.
+	ErrUnavailable = messages.ErrUnavailable
+	// ErrTimeout: a deadline passed first; also matches
+	// context.DeadlineExceeded.
+	ErrTimeout = messages.ErrTimeout
+	// ErrCanceled: the caller's context was cancelled; also matches
+	// context.Canceled.
+	ErrCanceled = messages.ErrCanceled
+	// ErrInvalidArgument: a nil PID, func or resolver, or a malformed
+	// request.
+	ErrInvalidArgument = messages.ErrInvalidArgument
+	// ErrLimitExceeded: a request larger than a node accepts, or a result
+	// beyond its limits.
+	ErrLimitExceeded = messages.ErrLimitExceeded
+	// ErrPermissionDenied: the registry's node refused the request (its
+	// policy does not grant it to this node).
+	ErrPermissionDenied = messages.ErrPermissionDenied
+)
+
+// ConnectError is one database's connect failure; see messages.ConnectError.
+type ConnectError = messages.ConnectError
+
+// DisconnectError is one database's disconnect failure.
+type DisconnectError = messages.DisconnectError
+
+// SchemaError is a schema operation that failed on one database.
+type SchemaError = messages.SchemaError

@@ -1,0 +1,4 @@
+package client
+
+// MaxRequest exposes maxRequest to the tests.
+const MaxRequest = maxRequest
