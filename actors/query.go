@@ -91,9 +91,11 @@ type QueryOptions struct {
 func (o QueryOptions) Validate() error {
 	var errs []error
 	if o.Workers < 0 {
+		//lint:ignore ST1005 the message starts with the field name Workers, which keeps its case (as MaxBytes, PerPeer and MaxSQL do)
 		errs = append(errs, fmt.Errorf("Workers is %d: give a positive number, or 0 for the default (%d)", o.Workers, DefaultQueryWorkers))
 	}
 	if o.Queue < 0 {
+		//lint:ignore ST1005 the message starts with the field name Queue, which keeps its case (as MaxBytes, PerPeer and MaxSQL do)
 		errs = append(errs, fmt.Errorf("Queue is %d: give a positive number, or 0 for the default (%d)", o.Queue, DefaultQueryQueue))
 	}
 	if o.MaxBytes > MaxBytesLimit {

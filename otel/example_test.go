@@ -37,7 +37,7 @@ func ExampleWith() {
 	for _, s := range spans.GetSpans() {
 		fmt.Printf("%s:", s.Name)
 		for _, kv := range s.Attributes {
-			fmt.Printf(" %s=%q", kv.Key, kv.Value.Emit())
+			fmt.Printf(" %s=%q", kv.Key, kv.Value.String())
 		}
 		fmt.Println()
 	}

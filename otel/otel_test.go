@@ -132,7 +132,7 @@ func hasPoint(rm metricdata.ResourceMetrics, name string, want ...attribute.KeyV
 func attr(s tracetest.SpanStub, key attribute.Key) (string, bool) {
 	for _, kv := range s.Attributes {
 		if kv.Key == key {
-			return kv.Value.Emit(), true
+			return kv.Value.String(), true
 		}
 	}
 	return "", false
@@ -156,11 +156,11 @@ func requireNoSecret(t *testing.T, spans tracetest.SpanStubs) {
 		require.NotContains(t, s.Name, secret)
 		require.NotContains(t, s.Status.Description, secret)
 		for _, kv := range s.Attributes {
-			require.NotContains(t, kv.Value.Emit(), secret, "span %q attribute %s", s.Name, kv.Key)
+			require.NotContains(t, kv.Value.String(), secret, "span %q attribute %s", s.Name, kv.Key)
 		}
 		for _, e := range s.Events {
 			for _, kv := range e.Attributes {
-				require.NotContains(t, kv.Value.Emit(), secret, "span %q event %s attribute %s", s.Name, e.Name, kv.Key)
+				require.NotContains(t, kv.Value.String(), secret, "span %q event %s attribute %s", s.Name, e.Name, kv.Key)
 			}
 		}
 	}

@@ -131,7 +131,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		a.settle(c, m.op, m.reply)
 	case *actor.Terminated:
 		a.callerTerminated(c, m)
-		if p, ok := c.ActorSystem().ProcessRegistry.GetLocal(m.GetWho().GetId()); ok && p != nil && m.GetWho().GetAddress() == c.ActorSystem().Address() {
+		if _, ok := c.ActorSystem().ProcessRegistry.GetLocal(m.GetWho().GetId()); ok && m.GetWho().GetAddress() == c.ActorSystem().Address() {
 			// A new actor under the old name registered meanwhile: the old
 			// one's Terminated must not drop its callbacks. Watch the new one.
 			c.Watch(m.GetWho())

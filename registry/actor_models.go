@@ -97,7 +97,7 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 		if addr == sys.Address() {
 			// A local actor that does not exist would only collect dead
 			// letters (and be dropped again when the watch reports it).
-			if proc, ok := sys.ProcessRegistry.GetLocal(p.GetId()); !ok || proc == nil {
+			if _, ok := sys.ProcessRegistry.GetLocal(p.GetId()); !ok {
 				return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
 					Message: fmt.Sprintf("RegisterCallback: no actor %q in this actor system", p.GetId())}}
 			}

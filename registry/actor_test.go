@@ -79,7 +79,6 @@ type caller struct {
 	registry *actor.PID
 	result   chan *messages.ConnectResult
 	pongs    chan struct{}
-	block    chan struct{}
 }
 
 type (

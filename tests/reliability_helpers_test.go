@@ -443,16 +443,3 @@ func connectErrorsOf(err error) []string {
 	}
 	return names
 }
-
-// disconnectErrorsOf lists the databases named by the *DisconnectErrors in
-// err.
-func disconnectErrorsOf(err error) []string {
-	var names []string
-	for _, e := range unwrapAll(err) {
-		var de *registry.DisconnectError
-		if errors.As(e, &de) {
-			names = append(names, de.Database)
-		}
-	}
-	return names
-}

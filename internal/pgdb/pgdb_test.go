@@ -20,8 +20,8 @@ func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
 
 // cutWhileRunning starts stmt on db through a proxy, cuts the connection
 // while the server runs it, waits until the server has committed it, and
-// returns the statement's error and how many rows the table holds.
-func cutWhileRunning(t *testing.T, open func(*pgxpool.Pool) *sql.DB, stmt string) (error, int) {
+// returns how many rows the table holds and the statement's error.
+func cutWhileRunning(t *testing.T, open func(*pgxpool.Pool) *sql.DB, stmt string) (int, error) {
 	dsn := testdb.NewPostgresDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,7 +60,7 @@ func cutWhileRunning(t *testing.T, open func(*pgxpool.Pool) *sql.DB, stmt string
 	}, 20*time.Second, 5*time.Millisecond)
 	var rows int
 	require.NoError(t, admin.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&rows))
-	return err, rows
+	return rows, err
 }
 
 const insert = "INSERT INTO t SELECT 1 FROM pg_sleep(0.3)"
@@ -70,7 +70,7 @@ const insert = "INSERT INTO t SELECT 1 FROM pg_sleep(0.3)"
 // was running: at most one row.) Plain stdlib.OpenDBFromPool answers nil
 // here, having run the INSERT a second time on another connection.
 func TestNoRetryAfterCut(t *testing.T) {
-	err, rows := cutWhileRunning(t, pgdb.OpenDB, insert)
+	rows, err := cutWhileRunning(t, pgdb.OpenDB, insert)
 	require.ErrorIs(t, err, pgdb.ErrConnLost)
 	require.False(t, errors.Is(err, driver.ErrBadConn), "not a retryable error")
 	require.LessOrEqual(t, rows, 1, "never executed twice")

@@ -19,16 +19,16 @@ import (
 // modernConn is what modernc.org/sqlite's connection implements (v1.60.1,
 // sqlite.go, conn.go, dbstatus.go, fcntl.go, pre_update_hook.go). conn
 // forwards all of it, so database/sql, connection hooks and sql.Conn.Raw
-// users lose nothing by the wrapping. modernc implements no
-// driver.NamedValueChecker, so neither does conn: database/sql's default
-// argument conversion stays in force.
+// users lose nothing by the wrapping, except modernc's Exec and Query: the
+// deprecated driver.Execer and driver.Queryer, which database/sql never
+// calls on a connection with ExecContext and QueryContext. modernc
+// implements no driver.NamedValueChecker, so neither does conn:
+// database/sql's default argument conversion stays in force.
 type modernConn interface {
 	driver.Conn
 	driver.ConnBeginTx
 	driver.ConnPrepareContext
-	driver.Execer //nolint:staticcheck // forwarded for Raw users
 	driver.ExecerContext
-	driver.Queryer //nolint:staticcheck // forwarded for Raw users
 	driver.QueryerContext
 	driver.Pinger
 	driver.SessionResetter
@@ -288,20 +288,6 @@ func (s *echoStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (
 	return r, err
 }
 
-// Exec implements driver.Execer.
-func (c *conn) Exec(query string, args []driver.Value) (driver.Result, error) {
-	if err := c.catchUp(); err != nil {
-		return nil, err
-	}
-	if c.owner.echo == nil {
-		return c.inner.Exec(query, args)
-	}
-	start := time.Now()
-	r, err := c.inner.Exec(query, args)
-	c.owner.echo(context.Background(), query, len(args), time.Since(start), err)
-	return r, err
-}
-
 // ExecContext implements driver.ExecerContext.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if err := c.catchUp(); err != nil {
@@ -313,20 +299,6 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	start := time.Now()
 	r, err := c.inner.ExecContext(ctx, query, args)
 	c.owner.echo(ctx, query, len(args), time.Since(start), err)
-	return r, err
-}
-
-// Query implements driver.Queryer.
-func (c *conn) Query(query string, args []driver.Value) (driver.Rows, error) {
-	if err := c.catchUp(); err != nil {
-		return nil, err
-	}
-	if c.owner.echo == nil {
-		return c.inner.Query(query, args)
-	}
-	start := time.Now()
-	r, err := c.inner.Query(query, args)
-	c.owner.echo(context.Background(), query, len(args), time.Since(start), err)
 	return r, err
 }
 
