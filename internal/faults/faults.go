@@ -41,8 +41,8 @@ const (
 	QueryWorker Point = "database.query"
 )
 
-// receives are the points where an actor is about to handle a message: a
-// Panic message there panics.
+// receive reports whether p is one where an actor is about to handle a
+// message: a Panic message there panics.
 func (p Point) receive() bool {
 	return p == DatabaseReceive || p == SupervisorReceive || p == RegistryReceive
 }
