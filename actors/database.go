@@ -23,7 +23,9 @@ func DatabaseProps(s *State) *actor.Props {
 	d := drain.New(func(req any) any {
 		return FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
 	})
-	return actor.PropsFromProducer(func() actor.Actor { return &databaseActor{s: s, drain: d} },
+	return actor.PropsFromProducerWithActorSystem(func(sys *actor.ActorSystem) actor.Actor {
+		return &databaseActor{s: s, drain: d, faults: faults.For(sys)}
+	},
 		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub, s.lifecycleCrash)))
 }
 
@@ -39,6 +41,8 @@ func (s *State) lifecycleCrash(c actor.ReceiverContext, msg any, cr *crash.Crash
 type databaseActor struct {
 	s     *State
 	drain *drain.Drain
+	// faults is the system's test fault injector: nil in production.
+	faults *faults.Injector
 }
 
 // Close makes a database actor close its pool for good — whatever its count
@@ -63,7 +67,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 			return
 		}
 	}
-	faults.Hit(faults.DatabaseReceive, c.Self(), c.Message())
+	a.faults.Hit(faults.DatabaseReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
 		if c.Sender() != nil {
 			c.Respond(FailedReply(c.Message(), &messages.Error{
@@ -86,7 +90,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 		defer a.keepConsistent()()
 		res := a.connect(c.ActorSystem(), m)
 		if res.GetOpened() {
-			a.s.startHealth(c.ActorSystem())
+			a.s.startHealth(c.ActorSystem(), a.faults)
 		}
 		c.Respond(res)
 	case *messages.Disconnect:
@@ -100,8 +104,6 @@ func (a *databaseActor) Receive(c actor.Context) {
 		c.Respond(a.s.Status())
 	case *messages.Query, *messages.Exec, *PeerStatement:
 		a.statement(c) // on a query worker: the mailbox never waits for SQL
-	case *faults.Panic:
-		panic(m.Value)
 	case *actor.Stopped:
 		a.drain.Stopped(c.ActorSystem())
 	case *actor.Started, *actor.Stopping, *actor.Restarting:
@@ -202,7 +204,7 @@ func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (re
 		s.startClose()
 		return &messages.ConnectResult{Errors: []*messages.Error{a.expired("connect")}}
 	}
-	faults.Hit(faults.DatabaseOpened, s.PID(), m)
+	a.faults.Hit(faults.DatabaseOpened, s.PID(), m)
 	s.logger.Debug("dbactor: database connected", "dialect", s.cfg.Dialect, "duration", time.Since(start))
 	return &messages.ConnectResult{Opened: true}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
@@ -51,6 +52,7 @@ func ask(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
 // A request whose deadline has already passed is refused without acting:
 // the caller gave up, and acting could leave a count nobody owns.
 func TestExpiredRequestDoesNothing(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	past := deadline.Proto(time.Now().Add(-time.Second))
 
@@ -70,6 +72,7 @@ func TestExpiredRequestDoesNothing(t *testing.T) {
 // A connect that succeeds only after its deadline is undone: count 0, pool
 // closed, and the caller hears a timeout.
 func TestLateConnectIsUndone(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{OnConnect: func(ctx context.Context) error {
 		<-ctx.Done() // the open below then runs past the deadline
 		return nil
@@ -84,6 +87,7 @@ func TestLateConnectIsUndone(t *testing.T) {
 }
 
 func TestUnknownMessage(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	// A registry request gets the reply type its sender waits for.
 	r := ask(t, sys, s.PID(), &messages.ListDatabases{}).(*messages.DatabaseList)
@@ -93,10 +97,16 @@ func TestUnknownMessage(t *testing.T) {
 	// Anything else gets a Status carrying the error.
 	st := ask(t, sys, s.PID(), &messages.ModelRegistered{}).(*messages.Status)
 	require.ErrorIs(t, st.GetError(), messages.ErrInvalidArgument)
+	// A test's Panic, on a system with no fault injector (as in
+	// production), is one more unknown message: no crash.
+	st = ask(t, sys, s.PID(), &faults.Panic{Value: "not here"}).(*messages.Status)
+	require.ErrorIs(t, st.GetError(), messages.ErrInvalidArgument)
+	require.Contains(t, st.GetError().GetMessage(), "*faults.Panic")
 }
 
 // A deadline that is no point in time is refused, not read as "none".
 func TestInvalidDeadline(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	r := ask(t, sys, s.PID(), &messages.Connect{Deadline: &timestamppb.Timestamp{Nanos: -1}}).(*messages.ConnectResult)
 	require.ErrorIs(t, messages.Join(r.GetErrors()), messages.ErrInvalidArgument)
@@ -104,6 +114,7 @@ func TestInvalidDeadline(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	st := ask(t, sys, s.PID(), &messages.GetStatus{}).(*messages.Status)
 	require.Equal(t, "a", st.GetDatabase())
@@ -117,6 +128,7 @@ func TestStatus(t *testing.T) {
 
 // Shutdown (the owner's last word) closes what is open whatever the count.
 func TestShutdownClosesRegardlessOfCount(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	ask(t, sys, s.PID(), &messages.Connect{})
 	ask(t, sys, s.PID(), &messages.Connect{})
@@ -134,6 +146,7 @@ func TestShutdownClosesRegardlessOfCount(t *testing.T) {
 // every later request — asked or merely sent — answered CODE_CLOSED without
 // effect.
 func TestCloseMakesATombstone(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	ask(t, sys, s.PID(), &messages.Connect{})
 	ask(t, sys, s.PID(), &messages.Connect{})
@@ -154,6 +167,7 @@ func TestCloseMakesATombstone(t *testing.T) {
 // Requests still queued when the actor stops are answered CODE_CLOSED:
 // Proto.Actor alone would skip them, unanswered.
 func TestStoppedActorAnswersItsQueue(t *testing.T) {
+	t.Parallel()
 	entered, release := make(chan struct{}), make(chan struct{})
 	sys, s := spawn(t, actors.Hooks{OnConnect: func(context.Context) error {
 		close(entered)

@@ -77,8 +77,9 @@ type watcher struct {
 // pinger is what the health loop checks: the pool it was started for, not
 // whatever the State holds later.
 type pinger struct {
-	pool *pgxpool.Pool
-	db   *sql.DB
+	pool   *pgxpool.Pool
+	db     *sql.DB
+	faults *faults.Injector // the database actor's: nil in production
 }
 
 // busy reports a pool whose connections are all in use: its users' queries
@@ -101,8 +102,9 @@ func (p pinger) ping(ctx context.Context) error {
 }
 
 // startHealth starts the health loop for the pool just opened (the actor
-// calls it after a 0 → 1 connect). The loop publishes its events on sys.
-func (s *State) startHealth(sys *actor.ActorSystem) {
+// calls it after a 0 → 1 connect). The loop publishes its events on sys;
+// inj is the actor's fault injector (nil in production).
+func (s *State) startHealth(sys *actor.ActorSystem, inj *faults.Injector) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	db := s.db.Load()
@@ -117,7 +119,7 @@ func (s *State) startHealth(sys *actor.ActorSystem) {
 	}
 	ctx, stop := context.WithCancel(s.life)
 	s.watch = &watcher{stop: stop, done: make(chan struct{})}
-	go s.healthLoop(ctx, sys, pinger{pool: s.pool.Load(), db: db}, s.watch.done)
+	go s.healthLoop(ctx, sys, pinger{pool: s.pool.Load(), db: db, faults: inj}, s.watch.done)
 }
 
 // stopHealth ends the health loop, if any, without waiting for it: it may
@@ -212,7 +214,7 @@ func (s *State) check(ctx context.Context, p pinger) (err error) {
 			err = fmt.Errorf("health ping panicked: %v", r)
 		}
 	}()
-	faults.Hit(faults.HealthPing, s.PID(), s)
+	p.faults.Hit(faults.HealthPing, s.PID(), s)
 	err = p.ping(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("health ping: no answer within %s: %w", s.healthOpts.Timeout, err)

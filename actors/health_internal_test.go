@@ -56,6 +56,7 @@ func TestPingerBusy(t *testing.T) {
 }
 
 func TestHealthOptionsDefaults(t *testing.T) {
+	t.Parallel()
 	o := HealthOptions{}.withDefaults()
 	require.Equal(t, HealthOptions{Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout,
 		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax}, o)

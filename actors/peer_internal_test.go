@@ -301,7 +301,7 @@ func TestPeerCap(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d dialect) {
 		sys, s := spawnQuery(t, strings.Replace(strings.Replace(d.url(t), "pool_size=1", "pool_size=4", 1), "pool_max_conns=1", "pool_max_conns=4", 1),
 			StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer: 1
-		g := armGate(t, "held")
+		g := armGate(t, sys, "held")
 		pid := s.PID()
 		a := func(sql string) *PeerStatement {
 			return &PeerStatement{Request: &messages.Query{Sql: sql}, Peer: "a"}
@@ -325,7 +325,7 @@ func TestPeerCap(t *testing.T) {
 		require.Nil(t, queryErr(t, ask1(t, sys, pid, a("SELECT 5"))))
 
 		// A crash gives the slot back.
-		disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+		disarm := faults.For(sys).Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
 			if q, ok := msg.(*messages.Query); ok && strings.Contains(q.GetSql(), "boom") {
 				panic("boom")
 			}
@@ -352,8 +352,9 @@ func TestPeerCap(t *testing.T) {
 // A statement held when its pool closes gives its slot back too, and so
 // does one queued behind it.
 func TestPeerCapCut(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, PerPeer: 2, PerPeerQueue: 1}})
-	g := armGate(t, "held")
+	g := armGate(t, sys, "held")
 	pid := s.PID()
 	first := request.Send(sys, pid, &PeerStatement{Request: &messages.Query{Sql: "SELECT 1 AS held"}, Peer: "a", Write: true}, nil, nil)
 	defer first.Close()
@@ -377,6 +378,7 @@ func TestPeerCapCut(t *testing.T) {
 
 // SQL text beyond MaxSQL is refused, a local statement's too.
 func TestMaxSQL(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{MaxSQL: 32}})
 	long := "SELECT 1 /*" + strings.Repeat("x", 20) + "*/"
 	require.Len(t, long, 33)
@@ -494,6 +496,7 @@ func measure(t *testing.T, f func() any) (allocated, peak uint64) {
 // A force-rollback database refuses what it cannot constrain, and runs a
 // writing peer's statement in its sandbox as before.
 func TestPeerOnForceRollback(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{ForceRollback: true})
 	require.Nil(t, queryErr(t, ask1(t, sys, s.PID(), &messages.Exec{Sql: "CREATE TABLE t (n INTEGER)"})))
 	e := queryErr(t, ask1(t, sys, s.PID(), &PeerStatement{Request: &messages.Query{Sql: "SELECT n FROM t"}, Peer: "p"}))
@@ -515,6 +518,7 @@ func TestPeerRoleOnForceRollback(t *testing.T) {
 // A PeerStatement is answered with its Request's reply type whatever
 // becomes of it, and one around anything but a Query or Exec is refused.
 func TestPeerStatementReplies(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{})
 	r := ask1(t, sys, s.PID(), &PeerStatement{Request: &messages.Connect{}, Peer: "p", Write: true}).(*messages.ConnectResult)
 	require.ErrorIs(t, r.GetErrors()[0], messages.ErrInvalidArgument)

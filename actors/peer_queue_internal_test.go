@@ -88,9 +88,9 @@ type valve struct {
 	all     bool
 }
 
-func armValve(t *testing.T, match string) *valve {
+func armValve(t *testing.T, sys *actor.ActorSystem, match string) *valve {
 	v := &valve{reached: make(chan string, 64), open: map[string]chan struct{}{}}
-	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+	disarm := faults.For(sys).Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
 		sql := sqlOf(msg)
 		if !strings.Contains(sql, match) {
 			return
@@ -189,7 +189,7 @@ func TestPeerConcurrencyWaits(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d dialect) {
 		url := strings.Replace(strings.Replace(d.url(t), "pool_size=1", "pool_size=6", 1), "pool_max_conns=1", "pool_max_conns=6", 1)
 		sys, s := spawnQuery(t, url, StateOptions{Query: QueryOptions{}}) // Workers 4, PerPeer 2
-		v := armValve(t, "held")
+		v := armValve(t, sys, "held")
 		pid := s.PID()
 		sqls := []string{"SELECT 1 AS held_a1", "SELECT 2 AS held_a2", "SELECT 3 AS held_a3"}
 		var ps []*request.Pending
@@ -299,8 +299,9 @@ func TestPeerConcurrencyOnServer(t *testing.T) {
 // peer's slot frees, whether a worker is free or the freeing one takes it,
 // with no new statement arriving.
 func TestPeerSkippedKeepsItsPlace(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer 1
-	v := armValve(t, "held")
+	v := armValve(t, sys, "held")
 	pid := s.PID()
 	send := func(msg any) *request.Pending {
 		p := request.Send(sys, pid, msg, nil, nil)
@@ -354,8 +355,9 @@ func TestPeerSkippedKeepsItsPlace(t *testing.T) {
 // The one worker free when a peer's slot frees is the one that ran the
 // statement: it takes the peer's waiting one rather than retire.
 func TestPeerSkippedOneWorker(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1}})
-	v := armValve(t, "held")
+	v := armValve(t, sys, "held")
 	pid := s.PID()
 	a1 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"), nil, nil)
 	defer a1.Close()
@@ -377,8 +379,9 @@ func TestPeerSkippedOneWorker(t *testing.T) {
 // CODE_OVERLOADED; one that can start at once is never refused for the
 // queue. Nothing refused runs, and everything admitted is answered.
 func TestPeerQueueLimits(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2, Queue: 3, PerPeerQueue: 2}}) // PerPeer 1
-	v := armValve(t, "held")
+	v := armValve(t, sys, "held")
 	pid := s.PID()
 	var admitted []*request.Pending
 	send := func(msg any) {
@@ -442,7 +445,7 @@ func TestPeerSkippedExpires(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d dialect) {
 		url := strings.Replace(strings.Replace(d.url(t), "pool_size=1", "pool_size=2", 1), "pool_max_conns=1", "pool_max_conns=2", 1)
 		sys, s := spawnQuery(t, url, StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer 1
-		v := armValve(t, "held")
+		v := armValve(t, sys, "held")
 		pid := s.PID()
 		a1 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"), nil, nil)
 		defer a1.Close()
@@ -468,8 +471,9 @@ func TestPeerSkippedExpires(t *testing.T) {
 // A peer's statements waiting when the database closes for good are
 // answered CODE_CLOSED without running, their slots given back.
 func TestPeerWaitingWhenClosed(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2}}) // PerPeer 1
-	v := armValve(t, "held")
+	v := armValve(t, sys, "held")
 	pid := s.PID()
 	a1 := request.Send(sys, pid, peerQuery("a", "SELECT 'held a1'"), nil, nil)
 	defer a1.Close()
@@ -496,6 +500,7 @@ func TestPeerWaitingWhenClosed(t *testing.T) {
 // they wait: every statement is answered, no peer ever runs more than
 // PerPeer, and whenever a worker is free no statement that may run waits.
 func TestPeerSchedulingStress(t *testing.T) {
+	t.Parallel()
 	const workers, perPeer, peers, each = 4, 2, 6, 25
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: workers, PerPeer: perPeer, Queue: 1000, PerPeerQueue: each}})
 	var mu sync.Mutex
@@ -514,7 +519,7 @@ func TestPeerSchedulingStress(t *testing.T) {
 			}
 		}
 	}
-	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+	disarm := faults.For(sys).Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
 		q, ok := msg.(*messages.Query)
 		if !ok {
 			return

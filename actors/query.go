@@ -180,7 +180,8 @@ const (
 // job is one Query or Exec, from the actor's mailbox to its reply.
 type job struct {
 	sys    *actor.ActorSystem
-	sender *actor.PID // nil: run, but answer nobody
+	faults *faults.Injector // the actor's: nil in production
+	sender *actor.PID       // nil: run, but answer nobody
 	// req is the *messages.Query or *messages.Exec: a PeerStatement's
 	// Request, which peer then constrains.
 	req      any
@@ -209,7 +210,7 @@ func (j *job) reply(msg any) {
 // It never waits for SQL.
 func (a *databaseActor) statement(c actor.Context) {
 	s := a.s
-	j := &job{sys: c.ActorSystem(), sender: c.Sender(), req: c.Message()}
+	j := &job{sys: c.ActorSystem(), faults: a.faults, sender: c.Sender(), req: c.Message()}
 	if p, ok := j.req.(*PeerStatement); ok {
 		j.peer, j.req = p, p.request()
 	}
@@ -572,7 +573,7 @@ func (s *State) execute(j *job) any {
 		return fail(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement waited for a worker: nothing was run")
 	}
 	defer s.unbind(j)
-	faults.Hit(faults.QueryWorker, s.PID(), j.req)
+	j.faults.Hit(faults.QueryWorker, s.PID(), j.req)
 
 	var reply any
 	var fn func(ctx context.Context, q Querier) error

@@ -20,12 +20,14 @@ import (
 )
 
 // spawnQuery starts a database actor on an SQLite file, connected, as the
-// supervisor would.
+// supervisor would, on an actor system of its own with a fault injector
+// (faults.For(sys)).
 func spawnQuery(t *testing.T, url string, opts StateOptions, secrets ...string) (*actor.ActorSystem, *State) {
 	t.Helper()
 	cfg, err := dsn.Parse(url)
 	require.NoError(t, err)
 	sys := testdb.ActorSystem(t)
+	faults.Install(sys)
 	s := NewState("q", cfg, opts)
 	s.AlsoScrub(secrets...)
 	pid := sys.Root.Spawn(DatabaseProps(s))
@@ -77,9 +79,9 @@ func sqlOf(msg any) string {
 	return ""
 }
 
-func armGate(t *testing.T, match string) *gate {
+func armGate(t *testing.T, sys *actor.ActorSystem, match string) *gate {
 	g := &gate{reached: make(chan string, 16), open: make(chan struct{})}
-	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+	disarm := faults.For(sys).Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
 		sql := sqlOf(msg)
 		if !strings.Contains(sql, match) {
 			return
@@ -130,8 +132,9 @@ func queryErr(t *testing.T, reply any) *messages.Error {
 // run in order once the worker is free; and the counts survive a restart
 // of the actor.
 func TestQueryWorkersQueueAndRestart(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 1}})
-	g := armGate(t, "held")
+	g := armGate(t, sys, "held")
 	pid := s.PID()
 
 	first := request.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"}, nil, nil)
@@ -174,6 +177,7 @@ func TestQueryWorkersQueueAndRestart(t *testing.T) {
 // A panic on a worker is answered CODE_INTERNAL without any password, is
 // reported, and frees the worker.
 func TestQueryWorkerPanic(t *testing.T) {
+	t.Parallel()
 	var crashed atomic.Pointer[messages.ActorCrashed]
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{
 		Query: QueryOptions{Workers: 1, Queue: 1},
@@ -183,7 +187,7 @@ func TestQueryWorkerPanic(t *testing.T) {
 			}
 		},
 	}, "hunter2secret")
-	disarm := faults.Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
+	disarm := faults.For(sys).Arm(faults.QueryWorker, func(_ *actor.PID, msg any) {
 		if q, ok := msg.(*messages.Query); ok && strings.Contains(q.GetSql(), "boom") {
 			panic("driver exploded near hunter2secret")
 		}
@@ -207,8 +211,9 @@ func TestQueryWorkerPanic(t *testing.T) {
 // A statement held before it runs while its pool closes is answered
 // CODE_NOT_CONNECTED; one queued behind it too, without running.
 func TestQueryPoolClosedMeanwhile(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 4}})
-	g := armGate(t, "held")
+	g := armGate(t, sys, "held")
 	pid := s.PID()
 	first := request.Send(sys, pid, &messages.Exec{Sql: "CREATE TABLE held (n INTEGER)"}, nil, nil)
 	defer first.Close()
@@ -232,8 +237,9 @@ func TestQueryPoolClosedMeanwhile(t *testing.T) {
 // A statement whose deadline passes while it waits in the queue is
 // answered CODE_TIMEOUT without running.
 func TestQueryExpiresInQueue(t *testing.T) {
+	t.Parallel()
 	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1, Queue: 4}})
-	g := armGate(t, "held")
+	g := armGate(t, sys, "held")
 	pid := s.PID()
 	first := request.Send(sys, pid, &messages.Query{Sql: "SELECT 1 AS held"}, nil, nil)
 	defer first.Close()
@@ -255,6 +261,7 @@ func TestQueryExpiresInQueue(t *testing.T) {
 }
 
 func TestQueryOptions(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, QueryOptions{Workers: DefaultQueryWorkers, Queue: DefaultQueryQueue, MaxRows: DefaultMaxRows, MaxBytes: DefaultMaxBytes,
 		PerPeer: DefaultQueryWorkers / 2, PerPeerQueue: DefaultQueryQueue / 4, MaxSQL: DefaultMaxSQL},
 		QueryOptions{}.withDefaults())

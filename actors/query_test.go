@@ -15,6 +15,7 @@ import (
 // Query and Exec on the database actor itself (the registry tests cover
 // both dialects end to end).
 func TestQueryAndExec(t *testing.T) {
+	t.Parallel()
 	sys, s := spawn(t, actors.Hooks{})
 	pid := s.PID()
 

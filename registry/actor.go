@@ -32,7 +32,9 @@ func props(p *plan) *actor.Props {
 	d := drain.New(func(req any) any {
 		return failedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
 	})
-	return actor.PropsFromProducer(func() actor.Actor { return &registryActor{p: p, drain: d} },
+	return actor.PropsFromProducerWithActorSystem(func(sys *actor.ActorSystem) actor.Actor {
+		return &registryActor{p: p, drain: d, faults: faults.For(sys)}
+	},
 		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.scrub, nil)))
 }
 
@@ -98,12 +100,14 @@ type registryActor struct {
 	// limits bound each peer's holders (byPeer: by identity).
 	limits PeerLimits
 	byPeer map[string]map[*holder]bool
+	// faults is the system's test fault injector: nil in production.
+	faults *faults.Injector
 }
 
 // Receive implements actor.Actor.
 func (a *registryActor) Receive(c actor.Context) {
 	defer a.survive(c)
-	faults.Hit(faults.RegistryReceive, c.Self(), c.Message())
+	a.faults.Hit(faults.RegistryReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
 		respond(c, failedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
 		return
@@ -125,8 +129,6 @@ func (a *registryActor) Receive(c actor.Context) {
 				s.Shutdown()
 			}
 		}
-	case *faults.Panic:
-		panic(m.Value)
 	case *settled:
 		a.settle(c, m.op, m.reply)
 	case *actor.Terminated:

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,6 +141,7 @@ func TestMessageAPIFromActor(t *testing.T) {
 
 // A panic in a database actor restarts it without losing its pool or count.
 func TestDatabaseActorPanicKeepsPoolAndCount(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := testCtx(t)
 		sys := newSystem(t)
@@ -204,6 +206,7 @@ func TestPropsEmbedding(t *testing.T) {
 // same State: there is no budget after which it would stop (a stopping
 // actor drops its queued requests), and pool and count survive.
 func TestDatabaseActorRestartsWithoutBudget(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	sys := newSystem(t)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
@@ -238,6 +241,7 @@ func TestDatabaseActorRestartsWithoutBudget(t *testing.T) {
 // database actors below it, their pools and counts are untouched, and the
 // request that crashed it gets an error reply instead of a timeout.
 func TestSupervisorAndRegistryPanicKeepPools(t *testing.T) {
+	t.Parallel()
 	for _, target := range []string{"supervisor", "registry"} {
 		t.Run(target, func(t *testing.T) {
 			ctx := testCtx(t)
@@ -275,4 +279,47 @@ func TestSupervisorAndRegistryPanicKeepPools(t *testing.T) {
 			}
 		})
 	}
+}
+
+// On a system without a fault injector (as in production) a faults.Panic
+// is an unknown message to every actor: nothing crashes, the registry and
+// the database actor answer it as any message they do not handle, and the
+// supervisor ignores it.
+func TestPanicMessageWithoutInjector(t *testing.T) {
+	t.Parallel()
+	sys := registry.NewActorSystem(nil)
+	t.Cleanup(sys.Shutdown)
+	require.Nil(t, faults.For(sys))
+	var crashes atomic.Int32
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if _, ok := evt.(*actor.SupervisorEvent); ok {
+			crashes.Add(1)
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	db := reg.Database()
+	pool := db.DB()
+
+	bug := &faults.Panic{Value: "must not fire"}
+	for _, pid := range []*actor.PID{reg.PID(), db.PID()} {
+		res, err := sys.Root.RequestFuture(pid, bug, 10*time.Second).Result()
+		require.NoError(t, err)
+		e := res.(*messages.Status).GetError()
+		require.ErrorIs(t, e, messages.ErrInvalidArgument)
+		require.Contains(t, e.GetMessage(), "*faults.Panic")
+	}
+	// The supervisor answers none; the request after it finds it serving.
+	sup := actor.NewPID(sys.Address(), reg.PID().GetId()+"/supervisor")
+	sys.Root.Send(sup, bug)
+	res, err := sys.Root.RequestFuture(sup, &messages.GetStatus{}, 10*time.Second).Result()
+	require.NoError(t, err)
+	require.Nil(t, res.(*messages.Status).GetError())
+	require.True(t, res.(*messages.Status).GetConnected())
+	requireCount(t, db, 1, true)
+	require.Same(t, pool, db.DB())
+	require.Zero(t, crashes.Load(), "no actor crashed")
+	require.NoError(t, reg.Disconnect(ctx))
 }

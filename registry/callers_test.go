@@ -383,6 +383,7 @@ func TestForceThenTrackedConnectKeepOrder(t *testing.T) {
 // A crash of the supervisor on a tracked registry-wide Disconnect: the
 // caller's claim comes back, so its end still gives the count back.
 func TestSupervisorCrashKeepsTrackedClaim(t *testing.T) {
+	t.Parallel()
 	for _, extra := range []bool{false, true} {
 		t.Run(fmt.Sprintf("extra=%v", extra), func(t *testing.T) {
 			released := make(chan *messages.CallerReleased, 8)
@@ -391,7 +392,8 @@ func TestSupervisorCrashKeepsTrackedClaim(t *testing.T) {
 			if extra {
 				cfg.Extra = map[string]string{"audit": "sqlite:///" + filepath.Join(dir, "audit.db")}
 			}
-			reg := newRegistry(t, newSystem(t), cfg, registry.WithEventHook(func(ev registry.Event) {
+			sys := newSystem(t)
+			reg := newRegistry(t, sys, cfg, registry.WithEventHook(func(ev registry.Event) {
 				if r, ok := ev.(*messages.CallerReleased); ok {
 					released <- r
 				}
@@ -399,7 +401,7 @@ func TestSupervisorCrashKeepsTrackedClaim(t *testing.T) {
 			pid, own := owner(t, reg.System())
 			require.Empty(t, send(t, reg, &messages.Connect{Owner: own}).(*messages.ConnectResult).GetErrors())
 			sup := actor.NewPID(reg.System().Address(), reg.PID().GetId()+"/supervisor")
-			once(t, faults.SupervisorReceive, func(self *actor.PID, msg any) bool {
+			once(t, sys, faults.SupervisorReceive, func(self *actor.PID, msg any) bool {
 				d, ok := msg.(*messages.Disconnect)
 				return ok && d.GetTarget() == nil && self.Equal(sup)
 			}, "supervisor bug")

@@ -23,9 +23,9 @@ import (
 
 // once arms p to panic with value the first time match accepts a message,
 // then never again.
-func once(t *testing.T, p faults.Point, match func(self *actor.PID, msg any) bool, value any) *atomic.Bool {
+func once(t *testing.T, sys *actor.ActorSystem, p faults.Point, match func(self *actor.PID, msg any) bool, value any) *atomic.Bool {
 	var fired atomic.Bool
-	disarm := faults.Arm(p, func(self *actor.PID, msg any) {
+	disarm := faults.For(sys).Arm(p, func(self *actor.PID, msg any) {
 		if match(self, msg) && fired.CompareAndSwap(false, true) {
 			panic(value)
 		}
@@ -73,6 +73,7 @@ func crashURL(t *testing.T, b backend) string {
 // carries the URL: its password is scrubbed from the reply, the logs and
 // the events.
 func TestCrashDatabaseActor(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		sys := newSystem(t)
 		log, hook := newEventLog(t, sys)
@@ -101,7 +102,7 @@ func TestCrashDatabaseActor(t *testing.T) {
 			_, ok := msg.(*messages.Connect)
 			return ok && self.Equal(db.PID())
 		}
-		once(t, faults.DatabaseReceive, isConnect, "bug while connecting to "+raw)
+		once(t, sys, faults.DatabaseReceive, isConnect, "bug while connecting to "+raw)
 		start := time.Now()
 		_, err = db.Connect(ctx)
 		require.ErrorIs(t, err, registry.ErrInternal)
@@ -140,11 +141,12 @@ func TestCrashDatabaseActor(t *testing.T) {
 // for a 0 → 1 connect: the count goes back to 0 and the pool is closed,
 // so no pool is left that no count claims.
 func TestCrashWhileOpening(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		sys := newSystem(t)
 		reg := newRegistry(t, sys, registry.Config{Database: b.url(t)})
 		db := reg.Database()
-		once(t, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
+		once(t, sys, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
 		ctx := testCtx(t)
 		_, err := db.Connect(ctx)
 		require.ErrorIs(t, err, registry.ErrInternal)
@@ -163,6 +165,7 @@ func TestCrashWhileOpening(t *testing.T) {
 // registry-wide Connect, then inside its background fan-out: each time the
 // caller gets ErrInternal, no count moves, and the next Connect works.
 func TestCrashSupervisor(t *testing.T) {
+	t.Parallel()
 	for _, point := range []faults.Point{faults.SupervisorReceive, faults.SupervisorFanOut, faults.SupervisorConnected} {
 		t.Run(string(point), func(t *testing.T) {
 			sys := newSystem(t)
@@ -177,7 +180,7 @@ func TestCrashSupervisor(t *testing.T) {
 			require.NoError(t, err)
 
 			supervisorPID := actor.NewPID(sys.Address(), reg.PID().GetId()+"/supervisor")
-			once(t, point, func(self *actor.PID, msg any) bool {
+			once(t, sys, point, func(self *actor.PID, msg any) bool {
 				if _, ok := msg.([]supervisor.Outcome); ok {
 					return true // SupervisorConnected
 				}
@@ -202,6 +205,7 @@ func TestCrashSupervisor(t *testing.T) {
 // model: the caller gets ErrInternal, the models and callbacks registered
 // before survive, and the next registration reaches the callbacks.
 func TestCrashRegistryActor(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	log, hook := newEventLog(t, sys)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, hook)
@@ -214,7 +218,7 @@ func TestCrashRegistryActor(t *testing.T) {
 	require.Equal(t, "User", <-seen)
 	callbacks := reg.Callbacks()
 
-	once(t, faults.RegistryReceive, func(self *actor.PID, msg any) bool {
+	once(t, sys, faults.RegistryReceive, func(self *actor.PID, msg any) bool {
 		_, ok := msg.(*messages.RegisterModel)
 		return ok && self.Equal(reg.PID())
 	}, "registry bug")
@@ -240,11 +244,12 @@ func TestCrashRegistryActor(t *testing.T) {
 // TestCrashSchemaJob panics schema work after it connected the database on
 // demand: the caller gets ErrInternal and the count is given back.
 func TestCrashSchemaJob(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		sys := newSystem(t)
 		reg := newRegistry(t, sys, registry.Config{Database: b.url(t)})
 		ctx := testCtx(t)
-		once(t, faults.SchemaJob, func(_ *actor.PID, msg any) bool { return msg == "" }, "schema bug")
+		once(t, sys, faults.SchemaJob, func(_ *actor.PID, msg any) bool { return msg == "" }, "schema bug")
 		err := reg.CreateSchema(ctx, "crashy")
 		require.ErrorIs(t, err, registry.ErrInternal)
 		require.True(t, strings.Contains(err.Error(), "schema bug"), err.Error())
@@ -261,6 +266,7 @@ func TestCrashSchemaJob(t *testing.T) {
 // before it disconnected anything: what the registry holds on a database
 // shared from another registry is still given back by its Close.
 func TestCrashSupervisorDisconnectKeepsHold(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	owner := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
 	borrower, err := registry.New(sys, registry.Config{Database: backends[0].url(t)},
@@ -270,7 +276,7 @@ func TestCrashSupervisorDisconnectKeepsHold(t *testing.T) {
 	require.NoError(t, borrower.Connect(ctx))
 	requireCount(t, owner.Database(), 1, true)
 
-	once(t, faults.SupervisorFanOut, func(_ *actor.PID, msg any) bool {
+	once(t, sys, faults.SupervisorFanOut, func(_ *actor.PID, msg any) bool {
 		_, ok := msg.(*messages.Disconnect)
 		return ok
 	}, "disconnect bug")
@@ -284,12 +290,13 @@ func TestCrashSupervisorDisconnectKeepsHold(t *testing.T) {
 // restart the actor forever (its mailbox suspended): the crash is reported
 // and the actor serves on.
 func TestCrashOnLifecycleMessage(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	log, hook := newEventLog(t, sys)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, hook)
 	db := reg.Database()
 	var restarts atomic.Int32
-	disarm := faults.Arm(faults.DatabaseReceive, func(self *actor.PID, msg any) {
+	disarm := faults.For(sys).Arm(faults.DatabaseReceive, func(self *actor.PID, msg any) {
 		if !self.Equal(db.PID()) {
 			return
 		}
@@ -321,13 +328,14 @@ func TestCrashOnLifecycleMessage(t *testing.T) {
 // TestCrashWhileClosing: a database actor that crashes on Close still lets
 // the registry's Close finish without waiting out its timeout.
 func TestCrashWhileClosing(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t), Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	ctx := testCtx(t)
 	require.NoError(t, reg.Connect(ctx))
 	db := reg.Database()
-	once(t, faults.DatabaseReceive, func(self *actor.PID, msg any) bool {
+	once(t, sys, faults.DatabaseReceive, func(self *actor.PID, msg any) bool {
 		_, ok := msg.(*actors.Close)
 		return ok && self.Equal(db.PID())
 	}, "bug in close")
@@ -339,11 +347,12 @@ func TestCrashWhileClosing(t *testing.T) {
 
 // A connect that crashes after opening is told as a failed connect.
 func TestCrashWhileOpeningEvents(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	log, hook := newEventLog(t, sys)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, hook)
 	db := reg.Database()
-	once(t, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
+	once(t, sys, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
 	_, err := db.Connect(testCtx(t))
 	require.ErrorIs(t, err, registry.ErrInternal)
 	next[*messages.DatabaseConnecting](t, log.hook, 10*time.Second)

@@ -74,6 +74,7 @@ func TestSlowDatabaseIsItsOwnConnectError(t *testing.T) {
 // request gets an internal error, the others their normal reply — none is
 // left to time out.
 func TestQueuedRequestsAnsweredAcrossCrashes(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	sys := newSystem(t)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})

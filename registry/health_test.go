@@ -62,8 +62,8 @@ func next[E registry.Event](t *testing.T, ch chan registry.Event, within time.Du
 
 // failPings makes the health pings of the database actor pid fail while
 // failing is set.
-func failPings(t *testing.T, pid func() *actor.PID, failing *atomic.Bool) {
-	disarm := faults.Arm(faults.HealthPing, func(self *actor.PID, _ any) {
+func failPings(t *testing.T, sys *actor.ActorSystem, pid func() *actor.PID, failing *atomic.Bool) {
+	disarm := faults.For(sys).Arm(faults.HealthPing, func(self *actor.PID, _ any) {
 		if failing.Load() && self.Equal(pid()) {
 			panic("injected: server unreachable")
 		}
@@ -72,6 +72,7 @@ func failPings(t *testing.T, pid func() *actor.PID, failing *atomic.Bool) {
 }
 
 func TestHealthDownAndUp(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	log, hook := newEventLog(t, sys)
 	health := registry.HealthConfig{Interval: 20 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
@@ -96,7 +97,7 @@ func TestHealthDownAndUp(t *testing.T) {
 
 	var failing atomic.Bool
 	failing.Store(true)
-	failPings(t, db.PID, &failing)
+	failPings(t, sys, db.PID, &failing)
 
 	down := next[*messages.DatabaseDown](t, log.hook, 10*time.Second)
 	require.Equal(t, "", down.GetDatabase())
@@ -142,11 +143,12 @@ func TestHealthDownAndUp(t *testing.T) {
 }
 
 func TestHealthDisabled(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	off := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: registry.HealthConfig{Interval: -1}})
 	on := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: registry.HealthConfig{Interval: 5 * time.Millisecond}})
 	var offPings, onPings atomic.Int32
-	disarm := faults.Arm(faults.HealthPing, func(self *actor.PID, _ any) {
+	disarm := faults.For(sys).Arm(faults.HealthPing, func(self *actor.PID, _ any) {
 		switch {
 		case self.Equal(off.Database().PID()):
 			offPings.Add(1)
@@ -213,6 +215,7 @@ func TestHealthRealOutage(t *testing.T) {
 // no end of the process, and a hook that disconnects the database it is
 // told about does not wait for its own health loop.
 func TestHealthEventConsumersMisbehave(t *testing.T) {
+	t.Parallel()
 	sys := newSystem(t)
 	sub := sys.EventStream.Subscribe(func(evt any) {
 		if _, ok := evt.(*messages.DatabaseDown); ok {
@@ -239,7 +242,7 @@ func TestHealthEventConsumersMisbehave(t *testing.T) {
 	require.NoError(t, err)
 	var failing atomic.Bool
 	failing.Store(true)
-	failPings(t, reg.Database().PID, &failing)
+	failPings(t, sys, reg.Database().PID, &failing)
 	select {
 	case err := <-disconnected:
 		require.NoError(t, err, "the hook's disconnect does not wait for the hook")

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -42,9 +43,12 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// newSystem is a quiet actor system for one test.
+// newSystem is a quiet actor system for one test, with a fault injector
+// of its own (faults.For(sys)): a test arms its points, or sends its actors
+// a faults.Panic, without reaching any other test's actors.
 func newSystem(t *testing.T) *actor.ActorSystem {
 	sys := registry.NewActorSystem(nil)
+	faults.Install(sys) // before anything is spawned on sys
 	t.Cleanup(sys.Shutdown)
 	return sys
 }

@@ -39,6 +39,7 @@ func TestRefusedSecondSpawnLeavesLiveRegistryAlone(t *testing.T) {
 // The supervisor resumes whatever the registry is called; callback actors
 // restart.
 func TestSupervisorResumesWhateverTheName(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	sys := newSystem(t)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, registry.WithName("tenants/callbacks/registry"))

@@ -91,7 +91,7 @@ func (j *schemaJob) safeRun(ctx context.Context, t target) (err error) {
 				Message: "schema work crashed: " + crash.Wrap(r, j.scrub).Reason}
 		}
 	}()
-	faults.Hit(faults.SchemaJob, nil, t.name)
+	faults.For(j.system).Hit(faults.SchemaJob, nil, t.name)
 	return j.run(ctx, t)
 }
 

@@ -99,8 +99,8 @@ func Props(members []Member, opts Options) *actor.Props {
 			}
 			return ""
 		}}
-	return actor.PropsFromProducer(
-		func() actor.Actor { return &supervisorActor{core: core} },
+	return actor.PropsFromProducerWithActorSystem(
+		func(sys *actor.ActorSystem) actor.Actor { return &supervisorActor{core: core, faults: faults.For(sys)} },
 		actor.WithSupervisor(children), core.drain.Props(),
 		actor.WithReceiverMiddleware(crash.Guard(opts.Scrub, func(c actor.ReceiverContext, msg any, cr *crash.Crash) {
 			opts.Logger.Error("dbactor: supervisor crashed handling a lifecycle message; carrying on", "message", fmt.Sprintf("%T", msg), "reason", cr.Reason)
@@ -147,11 +147,15 @@ func (c *core) stop() {
 	c.mu.Unlock()
 }
 
-type supervisorActor struct{ *core }
+type supervisorActor struct {
+	*core
+	// faults is the system's test fault injector: nil in production.
+	faults *faults.Injector
+}
 
 // Receive implements actor.Actor.
 func (a *supervisorActor) Receive(c actor.Context) {
-	faults.Hit(faults.SupervisorReceive, c.Self(), c.Message())
+	a.faults.Hit(faults.SupervisorReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
 		if c.Sender() != nil {
 			c.Respond(FailedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
@@ -244,8 +248,6 @@ func (a *supervisorActor) Receive(c actor.Context) {
 			list.Databases = append(list.Databases, messages.Relabel(mb.State.Status(), mb.Name).(*messages.Status))
 		}
 		c.Respond(list)
-	case *faults.Panic:
-		panic(m.Value)
 	case *Close:
 		if a.closing {
 			c.Respond(&Closed{})
@@ -390,7 +392,7 @@ func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op 
 				a.answered(req, nil)
 			}
 		}()
-		faults.Hit(faults.SupervisorFanOut, nil, req)
+		a.faults.Hit(faults.SupervisorFanOut, nil, req)
 		ctx, cancel := context.WithDeadline(context.Background(), d)
 		defer cancel()
 		reply := op(ctx, sys, d)
@@ -453,7 +455,7 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 			panic(r)
 		}
 	}()
-	faults.Hit(faults.SupervisorConnected, nil, outcomes)
+	a.faults.Hit(faults.SupervisorConnected, nil, outcomes)
 	expired := time.Now().After(inner)
 	stopped := false
 	if !expired {

@@ -81,6 +81,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(seen, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sys := registry.NewActorSystem(logger) // Proto.Actor's own log lines too
 	defer sys.Shutdown()
+	inj := faults.Install(sys) // before any registry is spawned on sys
 	sub := sys.EventStream.Subscribe(func(evt any) { seen.add(fmt.Sprintf("eventstream %T", evt), evt) })
 	defer sys.EventStream.Unsubscribe(sub)
 
@@ -168,7 +169,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.NoError(t, reg.CreateSchema(ctx, "tenant_ok"))
 
 	// A crash whose panic value is the main URL.
-	disarm := faults.Arm(faults.DatabaseReceive, func(self *actor.PID, msg any) {
+	disarm := inj.Arm(faults.DatabaseReceive, func(self *actor.PID, msg any) {
 		if _, ok := msg.(*messages.GetStatus); ok && self.Equal(main.PID()) {
 			panic(errors.New("bug with " + cfg.Database + " and " + cfg.Extra["kv"]))
 		}
