@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -103,7 +104,7 @@ func init() {
 }
 
 // qt is m's table in schema, quoted.
-func qt(t *testing.T, m *registry.Model, schema string) string {
+func qt(t *testing.T, m *models.Model, schema string) string {
 	t.Helper()
 	q, err := m.QualifiedTable(schema)
 	require.NoError(t, err)
