@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
@@ -55,6 +56,9 @@ type target struct {
 	home, elsewhere string
 	exec            func(t *testing.T, sql string, args ...any) error
 	queryRow        func(t *testing.T, sql string, args ...any) rowScanner
+	// rows is a database/sql handle on the same database and search_path,
+	// for the functions that take a RowQuerier.
+	rows RowQuerier
 	// objectIn returns, of home and elsewhere, where a table ("table") or
 	// index ("index") with this name exists, sorted.
 	objectIn func(t *testing.T, kind, name string) []string
@@ -102,7 +106,7 @@ func sqliteTarget(t *testing.T, attached bool) *target {
 	_, err = db.ExecContext(t.Context(), "ATTACH DATABASE ? AS "+ident.Quote(other), filepath.Join(dir, "tenant.db"))
 	require.NoError(t, err)
 
-	tg := &target{dialect: dsn.SQLite, home: "main", elsewhere: other, decoy: other}
+	tg := &target{dialect: dsn.SQLite, home: "main", elsewhere: other, decoy: other, rows: db}
 	if attached {
 		tg.schema, tg.decoy, tg.home, tg.elsewhere = other, "", other, "main"
 	}
@@ -149,6 +153,11 @@ func postgresTarget(t *testing.T, qualified bool) *target {
 	}
 	_, err = conn.Exec(t.Context(), "SET search_path TO "+ident.Quote(searchPath))
 	require.NoError(t, err)
+	cfg := conn.Config().Copy()
+	cfg.RuntimeParams["search_path"] = ident.Quote(searchPath)
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	tg.rows = db
 
 	tg.exec = func(t *testing.T, q string, args ...any) error {
 		_, err := conn.Exec(t.Context(), q, args...)

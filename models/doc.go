@@ -70,4 +70,20 @@
 // validated with internal/ident and quoted, never interpolated. Foreign keys
 // live in the same schema as the table that declares them, so tables are
 // created in [SortByDependencies] order and dropped in the reverse order.
+//
+// # Registration
+//
+// [Registration] builds the request that registers a model (what the
+// registry's RegisterModel sends): from a Go struct, shaped by [Name],
+// [Table], [Schema], [Database] and [NoContentType], or from a *[Model]
+// taken as it is; [KeepExisting] and [ReplaceExisting] are Edgy's
+// on_conflict.
+//
+// # Content types
+//
+// [ContentTypeDef] is Edgy's ContentType model (table [ContentTypeTable]);
+// a registry with content types gives every other model a
+// [ContentTypeColumn] referencing it. [NewContentType] inserts a row for a
+// new object and [ContentTypeByID] reads one back, on any [RowQuerier]
+// (*sql.DB, *sql.Conn, *sql.Tx) in a schema the caller chooses.
 package models

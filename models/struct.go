@@ -11,31 +11,38 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// Option configures [FromStruct].
+// Option configures [FromStruct] and [Registration]: Name, Table, Schema,
+// Database and NoContentType shape the definition derived from a Go struct;
+// KeepExisting and ReplaceExisting say what a registration does when the
+// name is taken.
 type Option func(*options)
 
 type options struct {
 	name, table, schema, database string
 	noContentType                 bool
+	// definition is set by the options that shape a struct's definition
+	// (a *Model has its definition already).
+	definition bool
+	onConflict messages.OnConflict
 }
 
 // Name sets the model's name (default: the Go type's name).
-func Name(name string) Option { return func(o *options) { o.name = name } }
+func Name(name string) Option { return func(o *options) { o.name = name; o.definition = true } }
 
 // Table sets the table's name (default: [DefaultTable] of the model name).
-func Table(table string) Option { return func(o *options) { o.table = table } }
+func Table(table string) Option { return func(o *options) { o.table = table; o.definition = true } }
 
 // Schema binds the model to a schema (default "": the registry's schema, or
 // the database's default).
-func Schema(schema string) Option { return func(o *options) { o.schema = schema } }
+func Schema(schema string) Option { return func(o *options) { o.schema = schema; o.definition = true } }
 
 // Database binds the model to an extra database, by its name in the
 // registry's configuration (default "": the main database).
-func Database(name string) Option { return func(o *options) { o.database = name } }
+func Database(name string) Option { return func(o *options) { o.database = name; o.definition = true } }
 
 // NoContentType opts the model out of the content_type reference that a
 // registry with content types adds to every model.
-func NoContentType() Option { return func(o *options) { o.noContentType = true } }
+func NoContentType() Option { return func(o *options) { o.noContentType = true; o.definition = true } }
 
 // DefaultTable is Edgy's default table name of a model: the name in lower
 // case plus "s" ("User" → "users").

@@ -25,6 +25,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -168,8 +169,8 @@ func roleDB(out *testnode.Out) error {
 				err = errors.New("usage: register <model>")
 				break
 			}
-			var m *registry.Model
-			if m, err = n.Registry.RegisterModel(ctx, widget{}, registry.ModelName(args[0])); err == nil {
+			var m *models.Model
+			if m, err = n.Registry.RegisterModel(ctx, widget{}, models.Name(args[0])); err == nil {
 				res = m.Name()
 			}
 		case "connect":

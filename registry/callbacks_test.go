@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -66,7 +67,7 @@ func (r *recorder) wait(t *testing.T, n int) {
 // model registers an empty model called name.
 func model(t *testing.T, reg *registry.Registry, name string) {
 	t.Helper()
-	_, err := reg.RegisterModel(testCtx(t), User{}, registry.ModelName(name))
+	_, err := reg.RegisterModel(testCtx(t), User{}, models.Name(name))
 	require.NoError(t, err)
 }
 
@@ -163,26 +164,26 @@ func TestCallbacksUnderConcurrentRegistration(t *testing.T) {
 	ctx := testCtx(t)
 	sys := newSystem(t)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
-	const actors, models = 8, 1000
+	const actors, nmodels = 8, 1000
 	recs := make([]*recorder, actors)
 	for i := range recs {
 		recs[i] = newRecorder()
 		require.NoError(t, reg.RegisterCallback(ctx, "", sys.Root.Spawn(recs[i].props())))
 	}
 	var wg sync.WaitGroup
-	for i := range models {
+	for i := range nmodels {
 		wg.Go(func() {
-			m, err := reg.RegisterModel(ctx, User{}, registry.ModelName(fmt.Sprintf("M%04d", i)))
+			m, err := reg.RegisterModel(ctx, User{}, models.Name(fmt.Sprintf("M%04d", i)))
 			assert.NoError(t, err)
 			assert.NotNil(t, m)
 		})
 	}
 	wg.Wait()
 	for _, r := range recs {
-		r.wait(t, models)
+		r.wait(t, nmodels)
 	}
 	want := recs[0].events
-	require.Len(t, want, models)
+	require.Len(t, want, nmodels)
 	seen := map[string]bool{}
 	for i, ev := range want {
 		require.False(t, seen[ev.GetName()], "duplicate %s", ev.GetName())

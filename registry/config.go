@@ -46,7 +46,7 @@ type Config struct {
 	// WithContentType registers a ContentType model (table contenttypes)
 	// and gives every other model a unique, non-null content_type column
 	// referencing it, ON DELETE CASCADE (Edgy's with_content_type). Models
-	// opt out with WithoutContentType or a content_type column of their own.
+	// opt out with models.NoContentType or a content_type column of their own.
 	WithContentType bool
 	// Health configures each connected database's idle health pings and
 	// its recovery probes after an outage (see HealthConfig). The zero value

@@ -2,44 +2,18 @@ package registry
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"reflect"
-	"strings"
 
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 )
 
-// ContentTypeModel and ContentTypeTable name the content-type model of a
-// registry with Config.WithContentType (Edgy's "ContentType", "contenttypes").
-const (
-	ContentTypeModel  = "ContentType"
-	ContentTypeTable  = "contenttypes"
-	ContentTypeColumn = "content_type"
-)
-
-// contentTypeDef is Edgy's ContentType: an auto id, name, schema_name and a
-// unique collision_key.
-func contentTypeDef() *messages.ModelDef {
-	text := messages.ColumnType_COLUMN_TYPE_TEXT
-	return &messages.ModelDef{
-		Name: ContentTypeModel, Table: ContentTypeTable, NoContentType: true,
-		Columns: []*messages.ColumnDef{
-			{Name: "id", Type: messages.ColumnType_COLUMN_TYPE_BIGINT, PrimaryKey: true, AutoIncrement: true},
-			{Name: "name", Type: text, MaxLength: 100, DefaultSql: "''", Index: true},
-			{Name: "schema_name", Type: text, MaxLength: 63, Nullable: true, Index: true},
-			{Name: "collision_key", Type: text, MaxLength: 255, Nullable: true, Unique: true},
-		},
-	}
-}
-
-// setContentType registers the ContentType model, then — exactly as Edgy
-// does — a persistent callback for every model that adds the content_type
-// reference to each of them.
+// setContentType registers the ContentType model (models.ContentTypeDef),
+// then — exactly as Edgy does — a persistent callback for every model that
+// adds the content_type reference to each of them.
 func (b *book) setContentType() error {
-	reg, _, err := b.register(contentTypeDef(), messages.OnConflict_ON_CONFLICT_ERROR)
+	reg, _, err := b.register(models.ContentTypeDef(), messages.OnConflict_ON_CONFLICT_ERROR)
 	if err != nil {
 		return err
 	}
@@ -58,7 +32,10 @@ func (b *book) setContentType() error {
 // than the content types gets the column without the constraint (Edgy's
 // cross-database reference has no constraint either).
 func injectContentType(ct, m *models.Model) {
-	if m == ct || m.NoContentType() || hasColumn(m, ContentTypeColumn) {
+	if m == ct || m.NoContentType() {
+		return
+	}
+	if _, has := m.Column(models.ContentTypeColumn); has {
 		return
 	}
 	for _, c := range m.Columns() {
@@ -67,7 +44,7 @@ func injectContentType(ct, m *models.Model) {
 		}
 	}
 	col := &messages.ColumnDef{
-		Name: ContentTypeColumn, Type: messages.ColumnType_COLUMN_TYPE_BIGINT,
+		Name: models.ContentTypeColumn, Type: messages.ColumnType_COLUMN_TYPE_BIGINT,
 		Unique: true, Injected: true,
 	}
 	if m.Database() == ct.Database() && m.Schema() == ct.Schema() {
@@ -76,105 +53,44 @@ func injectContentType(ct, m *models.Model) {
 	_ = m.AddColumn(col) // valid by construction: the name is free
 }
 
-// ContentTypeRow is one row of the contenttypes table.
-type ContentTypeRow struct {
-	ID           int64
-	Name         string
-	SchemaName   sql.NullString
-	CollisionKey sql.NullString
-}
-
 // NewContentType inserts a content-type row for an object of model (Edgy's
 // default for a new object's content_type: name = the model's name,
 // schema_name = the schema the object is written to) in the contenttypes
-// table of schema ("" : the registry schema, Config.Schema), and returns its id: the value for the
-// object's content_type column. collisionKey, when not "", must be unique.
-// q runs on the main database (Database().DB(), or a transaction on it).
+// table of schema ("": the registry schema, Config.Schema), and returns its
+// id: the value for the object's content_type column. collisionKey, when
+// not "", must be unique. q runs on the main database (Database().DB(), or
+// a transaction on it). See models.NewContentType.
 func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model, collisionKey string) (int64, error) {
-	ct := r.ContentType()
-	if ct == nil {
-		return 0, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
-	}
-	if err := checkQuerier("NewContentType", q); err != nil {
+	ct, err := r.contentTypes()
+	if err != nil {
 		return 0, err
 	}
 	if schema == "" {
 		schema = r.Schema()
 	}
-	table, err := ct.QualifiedTable(schema)
-	if err != nil {
-		return 0, err
-	}
-	d := r.main.Dialect()
-	var key, sch any
-	if collisionKey != "" {
-		key = collisionKey
-	}
-	if schema != "" {
-		sch = schema
-	}
-	query := "INSERT INTO " + table + " (name, schema_name, collision_key) VALUES (" +
-		placeholders(dsn.Dialect(d), 3) + ") RETURNING id"
-	var id int64
-	if err := q.QueryRowContext(ctx, query, model, sch, key).Scan(&id); err != nil {
-		return 0, fmt.Errorf("dbactor: new content type for %q: %w", model, err)
-	}
-	return id, nil
+	return models.NewContentType(ctx, q, dsn.Dialect(r.main.Dialect()), ct, schema, model, collisionKey)
 }
 
 // ContentTypeByID reads the content-type row id from the contenttypes table
 // of schema: which model (and schema) an object with that content_type
-// belongs to. A missing row matches sql.ErrNoRows.
-func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string, id int64) (ContentTypeRow, error) {
-	ct := r.ContentType()
-	if ct == nil {
-		return ContentTypeRow{}, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
-	}
-	if err := checkQuerier("ContentTypeByID", q); err != nil {
-		return ContentTypeRow{}, err
+// belongs to. A missing row matches sql.ErrNoRows. See
+// models.ContentTypeByID.
+func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string, id int64) (models.ContentTypeRow, error) {
+	ct, err := r.contentTypes()
+	if err != nil {
+		return models.ContentTypeRow{}, err
 	}
 	if schema == "" {
 		schema = r.Schema()
 	}
-	table, err := ct.QualifiedTable(schema)
-	if err != nil {
-		return ContentTypeRow{}, err
-	}
-	query := "SELECT id, name, schema_name, collision_key FROM " + table + " WHERE id = " + placeholders(dsn.Dialect(r.main.Dialect()), 1)
-	var row ContentTypeRow
-	if err := q.QueryRowContext(ctx, query, id).Scan(&row.ID, &row.Name, &row.SchemaName, &row.CollisionKey); err != nil {
-		return row, fmt.Errorf("dbactor: content type %d: %w", id, err)
-	}
-	return row, nil
+	return models.ContentTypeByID(ctx, q, dsn.Dialect(r.main.Dialect()), ct, schema, id)
 }
 
-// checkQuerier refuses a nil Querier, and a typed nil one such as the
-// *sql.DB that Database.DB returns while the database is not connected:
-// calling it would panic.
-func checkQuerier(op string, q Querier) error {
-	if q == nil {
-		return fmt.Errorf("%w: %s: nil Querier", ErrInvalidArgument, op)
+// contentTypes is the content-type model, or ErrUnknownModel without
+// Config.WithContentType.
+func (r *Registry) contentTypes() (*models.Model, error) {
+	if ct := r.ContentType(); ct != nil {
+		return ct, nil
 	}
-	if v := reflect.ValueOf(q); v.Kind() == reflect.Pointer && v.IsNil() {
-		return fmt.Errorf("%w: %s: nil %T (is the database connected?)", ErrInvalidArgument, op, q)
-	}
-	return nil
-}
-
-// placeholders is "$1, $2, …" for PostgreSQL and "?, ?, …" for SQLite.
-func placeholders(d dsn.Dialect, n int) string {
-	ps := make([]string, n)
-	for i := range ps {
-		if d == dsn.Postgres {
-			ps[i] = fmt.Sprintf("$%d", i+1)
-		} else {
-			ps[i] = "?"
-		}
-	}
-	return strings.Join(ps, ", ")
-}
-
-func hasColumn(m *models.Model, name string) bool {
-	_, ok := m.Column(name)
-	return ok
+	return nil, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -46,7 +47,7 @@ func TestContentTypes(t *testing.T) {
 		require.Equal(t, "contenttypes", col.GetReferencesTable())
 		require.Equal(t, "CASCADE", col.GetOnDelete())
 
-		tag, err := reg.RegisterModel(ctx, Tag{}, registry.WithoutContentType())
+		tag, err := reg.RegisterModel(ctx, Tag{}, models.NoContentType())
 		require.NoError(t, err)
 		_, has = tag.Column("content_type")
 		require.False(t, has, "opted out")

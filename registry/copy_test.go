@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -16,7 +17,7 @@ func TestCopy(t *testing.T) {
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Extra: map[string]string{"other": backends[0].url(t)}, WithContentType: true})
 	company, err := reg.RegisterModel(ctx, Company{})
 	require.NoError(t, err)
-	_, err = reg.RegisterModel(ctx, Tag{}, registry.WithoutContentType(), registry.ModelDatabase("other"))
+	_, err = reg.RegisterModel(ctx, Tag{}, models.NoContentType(), models.Database("other"))
 	require.NoError(t, err)
 	rec := newRecorder()
 	require.NoError(t, reg.RegisterCallback(ctx, "", sys.Root.Spawn(rec.props())))
@@ -57,7 +58,7 @@ func TestCopy(t *testing.T) {
 	require.NoError(t, err)
 	_, err = reg.Model("User")
 	require.ErrorIs(t, err, registry.ErrUnknownModel)
-	_, err = reg.RegisterModel(ctx, User{}, registry.ModelName("Probe"))
+	_, err = reg.RegisterModel(ctx, User{}, models.Name("Probe"))
 	require.NoError(t, err)
 	rec.wait(t, 4)
 	require.Equal(t, []string{"ContentType", "Company", "Tag", "Probe"}, rec.names())

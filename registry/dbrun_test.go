@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 	"github.com/dbactor/dbactor/registrytest"
 )
@@ -119,7 +120,7 @@ func TestSandboxIsolation(t *testing.T) {
 			t.Run(who, func(t *testing.T) {
 				reg := registrytest.New(t, registry.Config{Database: url})
 				ctx := testCtx(t)
-				_, err := reg.RegisterModel(ctx, sandboxRow{}, registry.TableName("sandbox_rows"))
+				_, err := reg.RegisterModel(ctx, sandboxRow{}, models.Table("sandbox_rows"))
 				require.NoError(t, err)
 				require.NoError(t, reg.CreateAll(ctx), "DDL bypasses the sandbox")
 				db := reg.Database()

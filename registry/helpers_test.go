@@ -12,6 +12,7 @@ import (
 
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -107,7 +108,7 @@ func init() {
 }
 
 // qt is m's table in schema, quoted.
-func qt(t *testing.T, m *registry.Model, schema string) string {
+func qt(t *testing.T, m *models.Model, schema string) string {
 	t.Helper()
 	q, err := m.QualifiedTable(schema)
 	require.NoError(t, err)

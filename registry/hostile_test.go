@@ -24,6 +24,7 @@ import (
 
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -304,7 +305,7 @@ func TestHostileModelNames(t *testing.T) {
 			if tc.name == "" {
 				continue // the default: "" means no table/schema option
 			}
-			for _, opt := range []registry.ModelOption{registry.TableName(tc.name), registry.ModelSchema(tc.name), registry.ModelName(tc.name)} {
+			for _, opt := range []models.Option{models.Table(tc.name), models.Schema(tc.name), models.Name(tc.name)} {
 				_, err := reg.RegisterModel(ctx, Item{}, opt)
 				require.ErrorIs(t, err, registry.ErrInvalidModel, tc.label)
 				require.ErrorIs(t, err, registry.ErrInvalidName, tc.label)
@@ -315,7 +316,7 @@ func TestHostileModelNames(t *testing.T) {
 		require.Equal(t, before, h.catalog(t), "refused models change nothing")
 
 		for _, name := range oddNames {
-			m, err := reg.RegisterModel(ctx, Item{}, registry.TableName(name))
+			m, err := reg.RegisterModel(ctx, Item{}, models.Table(name))
 			require.NoError(t, err, "%q", name)
 			require.Equal(t, name, m.Table())
 			require.NoError(t, reg.CreateAll(ctx), "%q", name)
@@ -340,7 +341,7 @@ func TestHostileModelNames(t *testing.T) {
 			require.True(t, deleted)
 
 			// Bound to a schema of that name.
-			m, err = reg.RegisterModel(ctx, Item{}, registry.ModelSchema(name))
+			m, err = reg.RegisterModel(ctx, Item{}, models.Schema(name))
 			require.NoError(t, err, "%q", name)
 			require.NoError(t, reg.CreateAll(ctx), "%q", name)
 			list, err := reg.Schemas(ctx, "")
@@ -359,7 +360,7 @@ func TestHostileModelNames(t *testing.T) {
 		if h.dialect == "sqlite" {
 			// SQLite reserves sqlite_* for itself: the failure is typed and
 			// the transaction leaves nothing behind.
-			_, err := reg.RegisterModel(ctx, Item{}, registry.TableName("sqlite_evil"))
+			_, err := reg.RegisterModel(ctx, Item{}, models.Table("sqlite_evil"))
 			require.NoError(t, err)
 			_, err = reg.RegisterModel(ctx, User{})
 			require.NoError(t, err)
@@ -461,7 +462,7 @@ func TestHostileDatabaseNames(t *testing.T) {
 			require.ErrorIs(t, err, registry.ErrUnknownDatabase)
 			_, err = reg.DefaultSchema(ctx, unknown)
 			require.ErrorIs(t, err, registry.ErrUnknownDatabase)
-			_, err = reg.RegisterModel(ctx, Item{}, registry.ModelDatabase(unknown))
+			_, err = reg.RegisterModel(ctx, Item{}, models.Database(unknown))
 			require.ErrorIs(t, err, registry.ErrUnknownDatabase)
 			target := &messages.Target{Database: unknown}
 			for _, msg := range []any{
@@ -691,7 +692,7 @@ func TestHostileCallsAfterClose(t *testing.T) {
 			"Schemas":             func() error { _, err := reg.Schemas(ctx, ""); return err },
 			"DefaultSchema":       func() error { _, err := reg.DefaultSchema(ctx, "x"); return err },
 			"RegisterModel":       func() error { _, err := reg.RegisterModel(ctx, User{}); return err },
-			"RegisterModel again": func() error { _, err := reg.RegisterModel(ctx, Item{}, registry.ReplaceExisting()); return err },
+			"RegisterModel again": func() error { _, err := reg.RegisterModel(ctx, Item{}, models.ReplaceExisting()); return err },
 			"DeleteModel":         func() error { _, err := reg.DeleteModel(ctx, "Item"); return err },
 			"RegisterCallback":    func() error { return reg.RegisterCallback(ctx, "", sink) },
 			"RegisterCallbackFunc": func() error {
@@ -744,7 +745,7 @@ func TestHostileDuplicateDatabases(t *testing.T) {
 		sys, owner := hostileRegistry(t, h, registry.Config{})
 		reg := newRegistry(t, sys, registry.Config{Database: h.url},
 			registry.WithExtraDatabase("a", owner.Database()), registry.WithExtraDatabase("b", owner.Database()))
-		_, err := reg.RegisterModel(ctx, Item{}, registry.ModelDatabase("a"))
+		_, err := reg.RegisterModel(ctx, Item{}, models.Database("a"))
 		require.NoError(t, err)
 		before := h.catalog(t)
 

@@ -12,88 +12,28 @@ import (
 	"github.com/dbactor/dbactor/models"
 )
 
-// Model is a registered model: a table, its columns and where it lives. Its
-// table metadata (the DDL for each dialect) is computed lazily; see
-// InitModels and InvalidateModels.
-type Model = models.Model
-
-// ModelOption adjusts RegisterModel.
-type ModelOption func(*modelOptions)
-
-type modelOptions struct {
-	parse      []models.Option
-	onConflict messages.OnConflict
-}
-
-// ModelName names the model (default: the Go type's name). Callbacks and
-// Model look models up by this name.
-func ModelName(name string) ModelOption {
-	return func(o *modelOptions) { o.parse = append(o.parse, models.Name(name)) }
-}
-
-// TableName sets the table (default, as in Edgy: the model name lower-cased
-// plus "s").
-func TableName(table string) ModelOption {
-	return func(o *modelOptions) { o.parse = append(o.parse, models.Table(table)) }
-}
-
-// ModelSchema binds the model to a schema; without it the model's table
-// lives in the registry schema (Config.Schema) or the schema a call names.
-func ModelSchema(schema string) ModelOption {
-	return func(o *modelOptions) { o.parse = append(o.parse, models.Schema(schema)) }
-}
-
-// ModelDatabase binds the model to an extra database (Edgy's
-// `database=`); without it the model lives in the main database.
-func ModelDatabase(name string) ModelOption {
-	return func(o *modelOptions) { o.parse = append(o.parse, models.Database(name)) }
-}
-
-// WithoutContentType opts the model out of the content_type reference a
-// registry with Config.WithContentType adds to every model.
-func WithoutContentType() ModelOption {
-	return func(o *modelOptions) { o.parse = append(o.parse, models.NoContentType()) }
-}
-
-// KeepExisting makes RegisterModel keep a model already registered under the
-// name and return it, running no callbacks (Edgy's on_conflict="keep").
-func KeepExisting() ModelOption {
-	return func(o *modelOptions) { o.onConflict = messages.OnConflict_ON_CONFLICT_KEEP }
-}
-
-// ReplaceExisting makes RegisterModel delete a model already registered under
-// the name first (Edgy's on_conflict="replace").
-func ReplaceExisting() ModelOption {
-	return func(o *modelOptions) { o.onConflict = messages.OnConflict_ON_CONFLICT_REPLACE }
-}
-
-// RegisterModel registers the Go struct v (a value, a pointer, or a
-// reflect.Type) as a model and runs the model callbacks, in Edgy's order,
-// before it returns. Struct tags (`db:"name,pk,null,unique,…"`, see package
-// models) name columns and mark keys; Go types map to column types.
-// Without KeepExisting or ReplaceExisting a taken name fails with
-// ErrModelCollision. An invalid definition fails with ErrInvalidModel
-// (errors.As: *models.DefinitionError) before anything is sent.
-func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...ModelOption) (*Model, error) {
-	var o modelOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	def, err := models.FromStruct(v, o.parse...)
+// RegisterModel registers v as a model and runs the model callbacks, in
+// Edgy's order, before it returns. v is a Go struct (a value, a pointer, or
+// a reflect.Type), whose struct tags (`db:"name,pk,null,unique,…"`, see
+// package models) name columns and mark keys and whose Go types map to
+// column types, shaped by models.Name, models.Table, models.Schema,
+// models.Database and models.NoContentType; or a *models.Model (models.New
+// of a definition, say one received from another node), registered as it
+// is. Without models.KeepExisting or models.ReplaceExisting a taken name
+// fails with ErrModelCollision. An invalid definition fails with
+// ErrInvalidModel (errors.As: *models.DefinitionError) before anything is
+// sent. See models.Registration.
+//
+// The model returned is the registry's own: its table metadata (the DDL for
+// each dialect) is computed lazily; see InitModels and InvalidateModels.
+func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...models.Option) (*models.Model, error) {
+	req, err := models.Registration(v, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return r.RegisterModelDef(ctx, def, o.onConflict)
-}
-
-// RegisterModelDef registers a model from its definition, the form in which
-// models cross nodes (messages.RegisterModel). See RegisterModel.
-func (r *Registry) RegisterModelDef(ctx context.Context, def *messages.ModelDef, onConflict messages.OnConflict) (*Model, error) {
-	if _, err := models.New(def); err != nil {
-		return nil, err
-	}
+	def := req.GetModel()
 	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any {
-		return &messages.RegisterModel{Model: def, OnConflict: onConflict}
+		return &messages.RegisterModel{Model: def, OnConflict: req.GetOnConflict()}
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dbactor: register model %q: %w", def.GetName(), err)
@@ -115,7 +55,7 @@ func (r *Registry) RegisterModelDef(ctx context.Context, def *messages.ModelDef,
 // Model returns the model registered under name ("ContentType" is the
 // content-type model of a registry with Config.WithContentType); the error
 // matches ErrUnknownModel when there is none.
-func (r *Registry) Model(name string) (*Model, error) {
+func (r *Registry) Model(name string) (*models.Model, error) {
 	if m, ok := r.plan.book.get(name); ok {
 		return m, nil
 	}
@@ -123,10 +63,10 @@ func (r *Registry) Model(name string) (*Model, error) {
 }
 
 // Models returns the registered models in registration order.
-func (r *Registry) Models() []*Model { return r.plan.book.models() }
+func (r *Registry) Models() []*models.Model { return r.plan.book.models() }
 
 // ContentType is the content-type model, nil unless Config.WithContentType.
-func (r *Registry) ContentType() *Model { return r.plan.book.contentType }
+func (r *Registry) ContentType() *models.Model { return r.plan.book.contentType }
 
 // DeleteModel removes the model registered under name and reports whether
 // there was one (Edgy's delete_model). Its table is left alone.

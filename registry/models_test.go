@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
@@ -38,22 +39,22 @@ func TestRegisterModel(t *testing.T) {
 	require.Same(t, u, got)
 
 	// on_conflict: error (default), keep, replace.
-	_, err = reg.RegisterModel(ctx, User{}, registry.TableName("people"))
+	_, err = reg.RegisterModel(ctx, User{}, models.Table("people"))
 	require.ErrorIs(t, err, registry.ErrModelCollision)
-	kept, err := reg.RegisterModel(ctx, User{}, registry.TableName("people"), registry.KeepExisting())
+	kept, err := reg.RegisterModel(ctx, User{}, models.Table("people"), models.KeepExisting())
 	require.NoError(t, err)
 	require.Same(t, u, kept)
-	replaced, err := reg.RegisterModel(ctx, User{}, registry.TableName("people"), registry.ReplaceExisting())
+	replaced, err := reg.RegisterModel(ctx, User{}, models.Table("people"), models.ReplaceExisting())
 	require.NoError(t, err)
 	require.NotSame(t, u, replaced)
 	require.Equal(t, "people", replaced.Table())
 
 	// Bound to an extra database and a schema; an unknown database is refused.
-	p, err := reg.RegisterModel(ctx, &Post{}, registry.ModelDatabase("other"), registry.ModelSchema("blog"))
+	p, err := reg.RegisterModel(ctx, &Post{}, models.Database("other"), models.Schema("blog"))
 	require.NoError(t, err)
 	require.Equal(t, "other", p.Database())
 	require.Equal(t, "blog", p.Schema())
-	_, err = reg.RegisterModel(ctx, Post{}, registry.ModelName("Post2"), registry.ModelDatabase("nope"))
+	_, err = reg.RegisterModel(ctx, Post{}, models.Name("Post2"), models.Database("nope"))
 	require.ErrorIs(t, err, registry.ErrUnknownDatabase)
 
 	require.Equal(t, []string{"people", "posts"}, reg.TableNames())
@@ -95,13 +96,63 @@ func TestInvalidModels(t *testing.T) {
 			require.True(t, errors.As(err, &de) || errors.As(err, &fe), "%T: %v", v, err)
 		}
 	}
-	_, err := reg.RegisterModel(ctx, User{}, registry.TableName("bad\"\x00"))
+	_, err := reg.RegisterModel(ctx, User{}, models.Table("bad\"\x00"))
 	require.ErrorIs(t, err, registry.ErrInvalidModel)
 
-	// The message path validates too: a raw request gets a typed reply.
-	_, err = reg.RegisterModelDef(ctx, &messages.ModelDef{Name: "X"}, messages.OnConflict_ON_CONFLICT_ERROR)
+	// A definition is validated too: by models.New, and again for a
+	// *models.Model that New did not build (the zero Model, a nil one).
+	_, err = models.New(&messages.ModelDef{Name: "X"})
 	require.ErrorIs(t, err, registry.ErrInvalidModel)
+	for _, m := range []*models.Model{{}, nil} {
+		_, err = reg.RegisterModel(ctx, m)
+		require.ErrorIs(t, err, registry.ErrInvalidModel)
+	}
 	require.Empty(t, reg.Models())
+}
+
+// A model built from a definition (models.New, as one that crossed nodes)
+// registers as it is, with the same on_conflict choices as a struct; the
+// options that shape a struct's definition are refused with it.
+func TestRegisterModelFromDefinition(t *testing.T) {
+	ctx := testCtx(t)
+	reg := newRegistry(t, newSystem(t), registry.Config{Database: backends[0].url(t), Extra: map[string]string{"other": backends[0].url(t)}})
+	def, err := models.FromStruct(User{}, models.Table("people"), models.Database("other"))
+	require.NoError(t, err)
+	built, err := models.New(def)
+	require.NoError(t, err)
+
+	u, err := reg.RegisterModel(ctx, built)
+	require.NoError(t, err)
+	require.NotSame(t, built, u, "the registry keeps its own model")
+	require.Equal(t, "User", u.Name())
+	require.Equal(t, "people", u.Table())
+	require.Equal(t, "other", u.Database())
+	require.True(t, proto.Equal(def, u.Def()))
+
+	_, err = reg.RegisterModel(ctx, built)
+	require.ErrorIs(t, err, registry.ErrModelCollision)
+	kept, err := reg.RegisterModel(ctx, built, models.KeepExisting())
+	require.NoError(t, err)
+	require.Same(t, u, kept)
+	replaced, err := reg.RegisterModel(ctx, built, models.ReplaceExisting())
+	require.NoError(t, err)
+	require.NotSame(t, u, replaced)
+	require.True(t, proto.Equal(def, replaced.Def()))
+
+	for _, opt := range []models.Option{models.Name("Other"), models.Table("t"), models.Schema("s"), models.Database("other"), models.NoContentType()} {
+		_, err = reg.RegisterModel(ctx, built, opt, models.KeepExisting())
+		require.ErrorIs(t, err, registry.ErrInvalidModel)
+		var de *models.DefinitionError
+		require.ErrorAs(t, err, &de)
+	}
+
+	// The definition's database must be configured, as for a struct.
+	def.Name, def.Database = "Elsewhere", "nope"
+	elsewhere, err := models.New(def)
+	require.NoError(t, err)
+	_, err = reg.RegisterModel(ctx, elsewhere)
+	require.ErrorIs(t, err, registry.ErrUnknownDatabase)
+	require.Len(t, reg.Models(), 1)
 }
 
 // Spec §1.12 I1: metadata is computed on first use, InitModels forces it,

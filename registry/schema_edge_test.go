@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -34,7 +35,7 @@ func TestSchemaOnSharedDatabase(t *testing.T) {
 		reg := newRegistry(t, sys, registry.Config{Database: b.url(t)}, registry.WithExtraDatabase("shared", owner.Database()))
 		_, err := reg.RegisterModel(ctx, MainOnly{})
 		require.NoError(t, err)
-		so, err := reg.RegisterModel(ctx, SharedOnly{}, registry.ModelDatabase("shared"))
+		so, err := reg.RegisterModel(ctx, SharedOnly{}, models.Database("shared"))
 		require.NoError(t, err)
 
 		require.NoError(t, reg.CreateAll(ctx, "shared"))

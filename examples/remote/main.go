@@ -91,6 +91,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/examples/internal/childproc"
 	"github.com/dbactor/dbactor/internal/certs"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -590,7 +591,7 @@ func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database, cer
 		switch cmd {
 		case "":
 		case "register":
-			m, err := n.Registry.RegisterModel(ctx, Note{}, registry.ModelName(arg))
+			m, err := n.Registry.RegisterModel(ctx, Note{}, models.Name(arg))
 			if err != nil {
 				fmt.Fprintf(out, "error: %v\n", err)
 				continue

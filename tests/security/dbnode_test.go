@@ -20,6 +20,7 @@ import (
 
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -242,7 +243,7 @@ func roleDB(out *testnode.Out) error {
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	_, err = n.Registry.RegisterModel(ctx, widget{}, registry.ModelName("Widget"))
+	_, err = n.Registry.RegisterModel(ctx, widget{}, models.Name("Widget"))
 	if err == nil {
 		err = n.Registry.CreateAll(ctx)
 	}
@@ -285,7 +286,7 @@ func roleDB(out *testnode.Out) error {
 				err = errors.New("usage: register <Name>")
 				break
 			}
-			_, err = n.Registry.RegisterModel(ctx, widget{}, registry.ModelName(args[0]))
+			_, err = n.Registry.RegisterModel(ctx, widget{}, models.Name(args[0]))
 		case "heap":
 			// The live heap after a full collection.
 			runtime.GC()
