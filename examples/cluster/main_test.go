@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
 
-// TestCluster runs the demo as the README runs it: the built program, with
+// TestCluster runs the demo as docs/across-nodes.md runs it: the built program, with
 // no flags, which starts itself again as member 2. The program is built
 // with `go build`, without the race detector, as `go run` builds it: two
 // cluster members race inside Proto.Actor at the pinned version (the

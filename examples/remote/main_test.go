@@ -20,7 +20,7 @@ import (
 	"github.com/dbactor/dbactor/internal/testnode"
 )
 
-// TestRemote runs the demo as the README runs it: the built program, with
+// TestRemote runs the demo as docs/across-nodes.md runs it: the built program, with
 // no flags (and with -tls), which starts itself again as the database node. The program is
 // built without the race detector, as `go run` builds it: Proto.Actor's
 // remote, at the pinned version, races with itself when a node closes

@@ -49,7 +49,7 @@ const coldstartApp = "dbactor_bench_p3_"
 // Both sides connect through testdb's TCP proxy, which holds every chunk
 // for 2 ms: a server on another host. BenchmarkLoopbackColdStart measures
 // the same on loopback, where it is bound by the server's CPU (report only,
-// see the README's Performance section).
+// see docs/benchmarks.md).
 func BenchmarkP3ColdStart(b *testing.B) {
 	base := testdb.PostgresDSN(b)
 	u, err := url.Parse(base)
