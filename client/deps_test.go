@@ -2,8 +2,6 @@ package client_test
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -16,7 +14,8 @@ import (
 // A program that only attaches to a registry on another node links neither
 // pgx nor SQLite.
 func TestLinksNoDriver(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err)
 	out, err := exec.Command(goBin, "list", "-deps", "github.com/dbactor/dbactor/client").CombinedOutput()
 	require.NoError(t, err, string(out))
 	for _, dep := range strings.Fields(string(out)) {
