@@ -26,12 +26,28 @@ var (
 	// ErrInvalidArgument: a nil PID, func or resolver, or a malformed
 	// request.
 	ErrInvalidArgument = messages.ErrInvalidArgument
-	// ErrLimitExceeded: a request larger than a node accepts, or a result
-	// beyond its limits.
+	// ErrLimitExceeded: a request larger than a node accepts, or a Query's
+	// result beyond its limits (nothing is returned then).
 	ErrLimitExceeded = messages.ErrLimitExceeded
 	// ErrPermissionDenied: the registry's node refused the request (its
-	// policy does not grant it to this node).
+	// policy does not grant it to this node); nothing was done.
 	ErrPermissionDenied = messages.ErrPermissionDenied
+	// ErrQuotaExceeded: a per-peer cap of the registry's node was reached
+	// (counts, owners, callbacks or statements in flight); nothing was done.
+	ErrQuotaExceeded = messages.ErrQuotaExceeded
+	// ErrOverloaded: every query worker of the database was busy and its
+	// queue full; the statement was not run.
+	ErrOverloaded = messages.ErrOverloaded
+	// ErrQuery: the server refused or failed a Query's or Exec's statement;
+	// the error carries the server's message (and SQLSTATE), never a
+	// password.
+	ErrQuery = messages.ErrQuery
+	// ErrNotConnected: a Query or Exec on a database with no open pool.
+	ErrNotConnected = messages.ErrNotConnected
+	// ErrUnknownDatabase: the registry has no database of that name.
+	ErrUnknownDatabase = messages.ErrUnknownDatabase
+	// ErrInternal: a bug in dbactor.
+	ErrInternal = messages.ErrInternal
 )
 
 // ConnectError is one database's connect failure; see messages.ConnectError.

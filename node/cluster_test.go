@@ -49,7 +49,7 @@ func useRegistry(t *testing.T, ctx context.Context, c *cluster.Cluster, identity
 	require.NoError(t, err)
 	require.Equal(t, 1, st.RefCount)
 	require.True(t, st.Connected)
-	require.Equal(t, registry.SQLite, st.Dialect)
+	require.Equal(t, client.SQLite, st.Dialect)
 	require.Contains(t, st.URL, identity+".db")
 
 	_, err = db.Exec(ctx, "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")

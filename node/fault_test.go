@@ -44,7 +44,7 @@ func TestKilledClientReleasesCounts(t *testing.T) {
 	n, err := node.Start(node.Config{}, registry.Config{
 		Database: sqliteDSN(dir, "main"),
 		Extra:    map[string]string{extraName: sqliteDSN(dir, extraName)},
-	}, registry.WithEventHook(func(ev registry.Event) {
+	}, registry.WithEventHook(func(ev messages.Event) {
 		if r, ok := ev.(*messages.CallerReleased); ok {
 			events <- r
 		}
@@ -179,7 +179,7 @@ func TestKilledDatabaseNode(t *testing.T) {
 			took := time.Since(start)
 			t.Logf("%s with a 2 s deadline after the node died: failed in %v: %v", c.name, took.Round(time.Millisecond), err)
 			require.Error(t, err)
-			require.True(t, errors.Is(err, registry.ErrUnavailable) || errors.Is(err, registry.ErrTimeout), "%v", err)
+			require.True(t, errors.Is(err, client.ErrUnavailable) || errors.Is(err, registry.ErrTimeout), "%v", err)
 			require.Less(t, took, 2500*time.Millisecond)
 		}
 
@@ -257,7 +257,7 @@ func inFlight(t *testing.T, child *testnode.Child, cl *client.Client, call func(
 	r := receive(t, res, 10*time.Second, "the in-flight call's result")
 	took := r.at.Sub(killed)
 	t.Logf("in-flight call failed %v after SIGKILL (its deadline was 4 s away): %v", took.Round(time.Microsecond), r.err)
-	require.ErrorIs(t, r.err, registry.ErrUnavailable)
+	require.ErrorIs(t, r.err, client.ErrUnavailable)
 	require.Less(t, took, 2*time.Second, "the call must fail when the node is known gone, not at its deadline")
 }
 
@@ -329,7 +329,7 @@ func TestUndecodableMessage(t *testing.T) {
 		require.True(t, child.Alive())
 		st, err := cl.Database().Status(ctx)
 		require.NoError(t, err)
-		require.Equal(t, registry.SQLite, st.Dialect)
+		require.Equal(t, client.SQLite, st.Dialect)
 		require.Equal(t, "main=0", child.Call("status"))
 	})
 

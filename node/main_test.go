@@ -148,7 +148,7 @@ func roleDB(out *testnode.Out) error {
 		ncfg.CertFile, ncfg.KeyFile, ncfg.CAFile = filepath.Join(dir, "db.crt"), filepath.Join(dir, "db.key"), filepath.Join(dir, "ca.crt")
 		ncfg.Policy = node.Policy{Peers: map[string][]node.Grant{"client": {{Ops: node.OpAll}}}}
 	}
-	n, err := node.Start(ncfg, cfg, registry.WithEventHook(func(ev registry.Event) {
+	n, err := node.Start(ncfg, cfg, registry.WithEventHook(func(ev messages.Event) {
 		if r, ok := ev.(*messages.CallerReleased); ok {
 			b, _ := protojson.Marshal(r)
 			out.Printf("RELEASED %s", b)

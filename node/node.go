@@ -177,7 +177,7 @@ func startRemote(cfg Config) (n *Node, err error) {
 		// remote.Start panics when it cannot listen.
 		if p := recover(); p != nil {
 			sys.Shutdown()
-			n, err = nil, fmt.Errorf("%w: starting remote on %s:%d: %v", registry.ErrUnavailable, cfg.Host, cfg.Port, p)
+			n, err = nil, fmt.Errorf("%w: starting remote on %s:%d: %v", client.ErrUnavailable, cfg.Host, cfg.Port, p)
 		}
 	}()
 	r.Start()

@@ -122,7 +122,7 @@ type Request struct {
 
 // Policy says what each peer may do. Every request from a peer is
 // authorized before any actor sees it; a refused one is answered with
-// CODE_PERMISSION_DENIED (registry.ErrPermissionDenied) and published as
+// CODE_PERMISSION_DENIED (client.ErrPermissionDenied) and published as
 // an *messages.AccessDenied event.
 type Policy struct {
 	// Default are the grants of every peer. nil: OpDefault on every

@@ -20,7 +20,7 @@ import (
 
 // dialectCase is what differs between the dialects in TestRemoteCalls.
 type dialectCase struct {
-	dialect     registry.Dialect
+	dialect     client.Dialect
 	main, extra string // DSNs
 	// schemaCount counts the schemas named by its one argument.
 	schemaCount string
@@ -38,7 +38,7 @@ func TestRemoteCalls(t *testing.T) {
 		}
 		dir := t.TempDir()
 		remoteCalls(t, dialectCase{
-			dialect:     registry.SQLite,
+			dialect:     client.SQLite,
 			main:        sqliteDSN(dir, "main"),
 			extra:       sqliteDSN(dir, extraName),
 			schemaCount: `SELECT count(*) FROM pragma_database_list WHERE name = ?`,
@@ -55,7 +55,7 @@ func TestRemoteCalls(t *testing.T) {
 		main := testdb.NewPostgresDatabase(t)
 		extra := testdb.NewPostgresDatabase(t)
 		remoteCalls(t, dialectCase{
-			dialect:     registry.Postgres,
+			dialect:     client.Postgres,
 			main:        main,
 			extra:       extra,
 			schemaCount: `SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`,
@@ -113,7 +113,7 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 		require.Equal(t, "main=1 analytics=2", child.Call("status"))
 		st, err := main.Status(ctx)
 		require.NoError(t, err)
-		require.Equal(t, registry.Healthy, st.Health)
+		require.Equal(t, client.Healthy, st.Health)
 		require.NotContains(t, st.URL, "password")
 	})
 
@@ -171,8 +171,8 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 	})
 
 	t.Run("callbacks", func(t *testing.T) {
-		all := make(chan *registry.ModelRegistered, 16)
-		fnPID, err := cl.RegisterCallbackFunc(ctx, "", func(m *registry.ModelRegistered) { all <- m })
+		all := make(chan *messages.ModelRegistered, 16)
+		fnPID, err := cl.RegisterCallbackFunc(ctx, "", func(m *messages.ModelRegistered) { all <- m })
 		require.NoError(t, err)
 		require.Equal(t, n.Address(), fnPID.GetAddress(), "the callback actor runs on the client's node")
 
@@ -193,7 +193,7 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 		require.Equal(t, "Other", receive(t, all, 10*time.Second, "ModelRegistered for Other").GetName())
 		require.Equal(t, "Gadget", receive(t, all, 10*time.Second, "ModelRegistered for Gadget").GetName())
 
-		require.ErrorIs(t, cl.RegisterCallback(ctx, "", nil), registry.ErrInvalidArgument)
+		require.ErrorIs(t, cl.RegisterCallback(ctx, "", nil), messages.ErrInvalidArgument)
 	})
 
 	t.Run("query and exec", func(t *testing.T) {
@@ -219,7 +219,7 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 		row := res.Rows[0]
 		assert.Equal(t, int64(1), row[0])
 		assert.Equal(t, "widget", row[1])
-		if dc.dialect == registry.Postgres {
+		if dc.dialect == client.Postgres {
 			assert.Equal(t, client.Numeric("12.50"), row[2])
 			assert.Equal(t, "NUMERIC", res.Columns[2].Type)
 			assert.Equal(t, "INT8", res.Columns[0].Type)
@@ -249,20 +249,20 @@ func remoteCalls(t *testing.T, dc dialectCase) {
 		require.NoError(t, err)
 		require.EqualValues(t, 2, changed)
 		_, err = main.WithLimits(1, 0).Query(ctx, "SELECT id FROM items")
-		require.ErrorIs(t, err, registry.ErrLimitExceeded)
+		require.ErrorIs(t, err, client.ErrLimitExceeded)
 
 		// The extra database is a database of its own.
 		_, err = extra.Query(ctx, "SELECT id FROM items")
-		require.ErrorIs(t, err, registry.ErrQuery)
+		require.ErrorIs(t, err, client.ErrQuery)
 		res, err = extra.Query(ctx, "SELECT 1 + 1 AS two")
 		require.NoError(t, err)
 		require.Equal(t, [][]any{{int64(2)}}, res.Rows)
 
 		// The server's refusal comes back typed.
 		_, err = main.Exec(ctx, "INSERT INTO no_such_table VALUES (1)")
-		require.ErrorIs(t, err, registry.ErrQuery)
+		require.ErrorIs(t, err, client.ErrQuery)
 		_, err = main.Query(ctx, "SELEC nonsense")
-		require.ErrorIs(t, err, registry.ErrQuery)
+		require.ErrorIs(t, err, client.ErrQuery)
 	})
 
 	t.Run("disconnect", func(t *testing.T) {

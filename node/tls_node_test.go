@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"github.com/dbactor/dbactor/client"
 	"net"
 	"testing"
 	"time"
@@ -90,6 +91,6 @@ func TestInsecureOffLoopback(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, st.RefCount)
 	_, err = cl.Database().Query(ctx, "SELECT 1")
-	require.ErrorIs(t, err, registry.ErrPermissionDenied, "the grants of loopback are not an insecure peer's")
+	require.ErrorIs(t, err, client.ErrPermissionDenied, "the grants of loopback are not an insecure peer's")
 	require.NoError(t, cl.Disconnect(ctx))
 }

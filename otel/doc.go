@@ -1,6 +1,6 @@
 // Package dbactorotel adds OpenTelemetry tracing and pool metrics to a
 // dbactor registry. The core (registry, actors) imports none of it: it only
-// exposes [registry.Instrumentation], which this package fills in.
+// exposes [actors.Instrumentation], which this package fills in.
 //
 //	reg, err := registry.New(system, cfg, dbactorotel.With()) // the global providers
 //	// or with providers of your own:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"github.com/dbactor/dbactor/actors"
 	"sync"
 	"time"
 
@@ -63,11 +64,11 @@ func With(opts ...Option) registry.Option {
 	return registry.WithInstrumentation(Instrumentation(opts...))
 }
 
-// Instrumentation returns the registry.Instrumentation that traces and
+// Instrumentation returns the actors.Instrumentation that traces and
 // measures a registry's databases with OpenTelemetry (see the package
 // documentation for what it records). Pass it to
 // registry.WithInstrumentation, or use [With].
-func Instrumentation(opts ...Option) registry.Instrumentation {
+func Instrumentation(opts ...Option) actors.Instrumentation {
 	c := config{}
 	for _, o := range opts {
 		o(&c)
@@ -85,7 +86,7 @@ func Instrumentation(opts ...Option) registry.Instrumentation {
 	if err != nil {
 		otel.Handle(err) // the instrument is then a no-op one
 	}
-	return registry.Instrumentation{
+	return actors.Instrumentation{
 		QueryTracer: func(database string) pgx.QueryTracer {
 			db := DatabaseKey.String(database)
 			return otelpgx.NewTracer(
@@ -143,7 +144,7 @@ type sqlite struct {
 	duration dbconv.ClientOperationDuration
 }
 
-// statement is registry.Instrumentation.Statement: it is called after the
+// statement is actors.Instrumentation.Statement: it is called after the
 // statement ran, so the span gets explicit start and end times.
 func (s *sqlite) statement(ctx context.Context, database, query string, _ int, took time.Duration, err error) {
 	if errors.Is(err, driver.ErrSkip) {

@@ -295,7 +295,7 @@ func (a *registryActor) start(c actor.Context) {
 			return
 		}
 	}
-	a.limits = a.p.opts.peerLimits.withDefaults()
+	a.limits = a.p.cfg.Peers.withDefaults()
 	a.p.owner.Store(c.Self())
 	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
 		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout, Held: &a.p.held,

@@ -35,7 +35,7 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 	reg, out, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
 	if err != nil {
 		e := errorMessage(err)
-		if errors.Is(err, ErrInvalidModel) {
+		if errors.Is(err, messages.ErrInvalidModel) {
 			// A bad name in a definition is a bad definition: the code
 			// callers match is CODE_INVALID_MODEL (the facade's error
 			// matches ErrInvalidName too).

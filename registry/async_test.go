@@ -269,7 +269,7 @@ func TestFromActorTypedErrors(t *testing.T) {
 		r := recv(t, connectFrom(sys, pid, gone, nil, 5*time.Second), "connect")
 		require.ErrorIs(t, r.err, registry.ErrClosed)
 		r = recv(t, connectFrom(sys, pid, nil, nil, 5*time.Second), "connect")
-		require.ErrorIs(t, r.err, registry.ErrInvalidArgument)
+		require.ErrorIs(t, r.err, messages.ErrInvalidArgument)
 	})
 
 	t.Run("closed", func(t *testing.T) {

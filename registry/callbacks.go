@@ -26,9 +26,6 @@ func OneTime() CallbackOption { return client.OneTime() }
 // default for all models (model "").
 func Persistent() CallbackOption { return client.Persistent() }
 
-// ModelRegistered is the event a callback actor receives.
-type ModelRegistered = messages.ModelRegistered
-
 // RegisterCallback subscribes the actor pid (local or on another node) to
 // registrations of the model called model, or of every model when model is
 // "" — Edgy's register_callback, with an actor in place of a function. Each
@@ -42,7 +39,7 @@ type ModelRegistered = messages.ModelRegistered
 // in registration order. When the actor stops, its callbacks are dropped.
 func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *actor.PID, opts ...CallbackOption) error {
 	if pid == nil {
-		return fmt.Errorf("%w: RegisterCallback: nil PID", ErrInvalidArgument)
+		return fmt.Errorf("%w: RegisterCallback: nil PID", messages.ErrInvalidArgument)
 	}
 	_, err := ops.Do(ctx, r.caller, r.pid, ops.RegisterCallback(client.CallbackRequest(model, pid, opts...)))
 	return err
@@ -54,9 +51,9 @@ func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *acto
 // the event that crashed it is lost, the registry and other callbacks carry
 // on. The actor stops with the registry, or once a one-time callback has
 // fired. It returns the actor's PID.
-func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn func(*ModelRegistered), opts ...CallbackOption) (*actor.PID, error) {
+func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn func(*messages.ModelRegistered), opts ...CallbackOption) (*actor.PID, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", messages.ErrInvalidArgument)
 	}
 	msg := client.CallbackRequest(model, nil, opts...)
 	req := &spawnCallback{props: client.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.scrub, nil))), msg: msg}

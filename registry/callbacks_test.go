@@ -214,7 +214,7 @@ func TestPanickingCallback(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	got := make(chan struct{}, 16)
-	bad, err := reg.RegisterCallbackFunc(ctx, "", func(ev *registry.ModelRegistered) {
+	bad, err := reg.RegisterCallbackFunc(ctx, "", func(ev *messages.ModelRegistered) {
 		if ev.GetName() == "Boom" {
 			panic("callback bug")
 		}
@@ -288,8 +288,8 @@ func TestStoppedCallbackDropped(t *testing.T) {
 	require.Equal(t, []string{"First"}, rec.names())
 
 	// A local PID that does not exist (any more): refused, nothing stored.
-	require.ErrorIs(t, reg.RegisterCallback(ctx, "", actor.NewPID(sys.Address(), "no-such-actor")), registry.ErrInvalidArgument)
-	require.ErrorIs(t, reg.RegisterCallback(ctx, "", pid), registry.ErrInvalidArgument)
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "", actor.NewPID(sys.Address(), "no-such-actor")), messages.ErrInvalidArgument)
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "", pid), messages.ErrInvalidArgument)
 	require.Zero(t, reg.Callbacks())
 }
 
@@ -298,7 +298,7 @@ func TestCallbackFuncOneTimeStops(t *testing.T) {
 	sys := newSystem(t)
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
 	got := make(chan string, 4)
-	pid, err := reg.RegisterCallbackFunc(ctx, "User", func(ev *registry.ModelRegistered) { got <- ev.GetName() })
+	pid, err := reg.RegisterCallbackFunc(ctx, "User", func(ev *messages.ModelRegistered) { got <- ev.GetName() })
 	require.NoError(t, err)
 	stopped := make(chan struct{})
 	watcher := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
@@ -322,8 +322,8 @@ func TestCallbackFuncOneTimeStops(t *testing.T) {
 	require.Zero(t, reg.Callbacks())
 
 	_, err = reg.RegisterCallbackFunc(ctx, "", nil)
-	require.ErrorIs(t, err, registry.ErrInvalidArgument)
-	require.ErrorIs(t, reg.RegisterCallback(ctx, "", nil), registry.ErrInvalidArgument)
+	require.ErrorIs(t, err, messages.ErrInvalidArgument)
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "", nil), messages.ErrInvalidArgument)
 }
 
 // Raw messages with missing fields get typed replies.
@@ -332,8 +332,8 @@ func TestCallbackMessages(t *testing.T) {
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)})
 	res, err := sys.Root.RequestFuture(reg.PID(), &messages.RegisterCallback{Model: "User"}, 5*time.Second).Result()
 	require.NoError(t, err)
-	require.ErrorIs(t, res.(*messages.CallbackResult).GetError(), registry.ErrInvalidArgument)
+	require.ErrorIs(t, res.(*messages.CallbackResult).GetError(), messages.ErrInvalidArgument)
 	res, err = sys.Root.RequestFuture(reg.PID(), &messages.RegisterModel{}, 5*time.Second).Result()
 	require.NoError(t, err)
-	require.ErrorIs(t, res.(*messages.ModelResult).GetError(), registry.ErrInvalidArgument)
+	require.ErrorIs(t, res.(*messages.ModelResult).GetError(), messages.ErrInvalidArgument)
 }

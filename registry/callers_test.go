@@ -27,7 +27,7 @@ func trackedRegistry(t *testing.T) (*registry.Registry, chan *messages.CallerRel
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: "sqlite:///" + filepath.Join(dir, "main.db"),
 		Extra:    map[string]string{"audit": "sqlite:///" + filepath.Join(dir, "audit.db")},
-	}, registry.WithEventHook(func(ev registry.Event) {
+	}, registry.WithEventHook(func(ev messages.Event) {
 		if r, ok := ev.(*messages.CallerReleased); ok {
 			released <- r
 		}
@@ -163,7 +163,7 @@ func TestLocalClient(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		reg, released := func() (*registry.Registry, chan *messages.CallerReleased) {
 			released := make(chan *messages.CallerReleased, 8)
-			return newRegistry(t, newSystem(t), registry.Config{Database: b.url(t)}, registry.WithEventHook(func(ev registry.Event) {
+			return newRegistry(t, newSystem(t), registry.Config{Database: b.url(t)}, registry.WithEventHook(func(ev messages.Event) {
 				if r, ok := ev.(*messages.CallerReleased); ok {
 					released <- r
 				}
@@ -200,9 +200,9 @@ func TestLocalClient(t *testing.T) {
 		require.Equal(t, "name", res.Columns[1].Name)
 		require.Equal(t, [][]any{{int64(1), "a"}, {int64(2), "b"}}, res.Rows)
 		_, err = cl.Database().WithLimits(1, 0).Query(ctx, "SELECT id FROM t")
-		require.ErrorIs(t, err, registry.ErrLimitExceeded)
+		require.ErrorIs(t, err, client.ErrLimitExceeded)
 		_, err = cl.Database().Query(ctx, "SELECT nope FROM t")
-		require.ErrorIs(t, err, registry.ErrQuery)
+		require.ErrorIs(t, err, client.ErrQuery)
 
 		// Close gives back what the client still held.
 		require.NoError(t, cl.Close(ctx))
@@ -219,11 +219,11 @@ func TestLocalClient(t *testing.T) {
 func TestAttachRefusesBadInput(t *testing.T) {
 	sys := newSystem(t)
 	_, err := client.Attach(sys, nil)
-	require.ErrorIs(t, err, registry.ErrInvalidArgument)
+	require.ErrorIs(t, err, messages.ErrInvalidArgument)
 	_, err = client.Attach(nil, actor.NewPID("x", "y"))
-	require.ErrorIs(t, err, registry.ErrInvalidArgument)
+	require.ErrorIs(t, err, messages.ErrInvalidArgument)
 	_, err = client.Attach(sys, actor.NewPID("x", "y"), client.WithCallTimeout(-time.Second))
-	require.ErrorIs(t, err, registry.ErrInvalidArgument)
+	require.ErrorIs(t, err, messages.ErrInvalidArgument)
 
 	// A registry that does not exist: the call fails fast, typed.
 	cl, err := client.Attach(sys, actor.NewPID(sys.Address(), "no-registry"))
@@ -251,7 +251,7 @@ func gatedRegistry(t *testing.T) (reg *registry.Registry, released chan *message
 				return ctx.Err()
 			}
 		}}),
-		registry.WithEventHook(func(ev registry.Event) {
+		registry.WithEventHook(func(ev messages.Event) {
 			if r, ok := ev.(*messages.CallerReleased); ok {
 				released <- r
 			}
@@ -393,7 +393,7 @@ func TestSupervisorCrashKeepsTrackedClaim(t *testing.T) {
 				cfg.Extra = map[string]string{"audit": "sqlite:///" + filepath.Join(dir, "audit.db")}
 			}
 			sys := newSystem(t)
-			reg := newRegistry(t, sys, cfg, registry.WithEventHook(func(ev registry.Event) {
+			reg := newRegistry(t, sys, cfg, registry.WithEventHook(func(ev messages.Event) {
 				if r, ok := ev.(*messages.CallerReleased); ok {
 					released <- r
 				}

@@ -49,52 +49,19 @@ type Config struct {
 	// opt out with models.NoContentType or a content_type column of their own.
 	WithContentType bool
 	// Health configures each connected database's idle health pings and
-	// its recovery probes after an outage (see HealthConfig). The zero value
+	// its recovery probes after an outage (see actors.HealthOptions). The zero value
 	// pings every 5 s and probes with backoff from 500 ms to 30 s.
-	Health HealthConfig
+	Health actors.HealthOptions
 	// Query configures how each database this registry owns runs the
 	// messages.Query and messages.Exec requests sent to PID() (see
-	// QueryConfig). The zero value runs 4 statements at once with 256
+	// actors.QueryOptions). The zero value runs 4 statements at once with 256
 	// more queued, and returns results of at most 1000 rows and 1 MiB.
-	Query QueryConfig
+	Query actors.QueryOptions
+	// Peers bounds what one peer on another node may make the registry
+	// keep (see PeerLimits). The zero value: 1024 counts, 64 owners and 64
+	// callbacks per peer.
+	Peers PeerLimits
 }
-
-// HealthConfig configures health checks: Interval between idle pings
-// (negative: none), Timeout of each ping, BackoffMin and BackoffMax of the
-// randomized exponential backoff between recovery probes. An outage never
-// changes a ref count or closes a pool: users stay connected, and their
-// queries work again once the server is back.
-type HealthConfig = actors.HealthOptions
-
-// QueryConfig configures the query workers of a database: the statements
-// of messages.Query and messages.Exec (SQL by message, for callers that
-// hold no pool, such as actors on other nodes) never run in the database
-// actor's mailbox but on at most Workers goroutines at once (default 4);
-// at most Queue more wait for one (default 256), a free worker taking the
-// oldest that may run, and beyond that a statement is refused at once with
-// CODE_OVERLOADED (ErrOverloaded). MaxRows (default 1000) and MaxBytes
-// (default 1 MiB, at most 3 MiB) bound the result of a Query that sets no
-// max_rows or max_bytes of its own; a larger result fails with
-// CODE_LIMIT_EXCEEDED (column names count, and on PostgreSQL a row beyond
-// the limit is refused before it is read). MaxSQL (default 1 MiB) bounds a
-// statement's text. PerPeer (default half the workers, at least 1) bounds
-// the statements of one peer on another node running on a database at
-// once, so one peer never takes every worker: the peer's next statement
-// waits in the queue, in its place, while later statements of others (and
-// local ones) run. PerPeerQueue (default a quarter of Queue, at least 1)
-// bounds the peer's statements waiting at once; past it, ErrQuotaExceeded.
-// A zero field means its default; a negative Workers, Queue, PerPeer,
-// PerPeerQueue or MaxSQL, or a MaxBytes above 3 MiB, is a configuration
-// error (ErrInvalidConfig).
-type QueryConfig = actors.QueryOptions
-
-// Event is a typed notification published on the actor system's
-// EventStream and passed to the hook of WithEventHook: the lifecycle
-// (*messages.DatabaseConnecting, DatabaseConnected, DatabaseConnectFailed,
-// DatabaseDisconnected, RollingBack, RolledBack, ModelRegistered), health
-// (DatabaseDown, DatabaseUp, DatabaseProbeFailed), DatabaseNotConnected and
-// ActorCrashed.
-type Event = messages.Event
 
 // Hooks are functions run by a database's actor when its pool opens
 // (OnConnect, before) and closes (OnDisconnect, after).
@@ -108,22 +75,14 @@ type options struct {
 	shared []sharedDB
 	hooks  map[string]Hooks
 	name   string
-	events func(Event)
+	events func(messages.Event)
 	// rollback names the databases in a rollback sandbox.
 	rollback   map[string]bool
-	instrument Instrumentation
-	peerLimits PeerLimits
+	instrument actors.Instrumentation
 }
 
-// Instrumentation lets tracing and metrics see the registry's pools: a
-// pgx.QueryTracer per PostgreSQL pool, a callback per SQLite statement,
-// and a callback when a pool opens (and, through its result, closes). The
-// otel sub-package builds one for OpenTelemetry; the core imports none of
-// it.
-type Instrumentation = actors.Instrumentation
-
 // WithInstrumentation instruments every database this registry owns.
-func WithInstrumentation(i Instrumentation) Option {
+func WithInstrumentation(i actors.Instrumentation) Option {
 	return func(o *options) { o.instrument = i }
 }
 
@@ -190,7 +149,7 @@ func WithForceRollback(databases ...string) Option {
 // the database whose connect or disconnect event it handles (its actor is
 // busy running the hook). A panic in it is recovered and logged. A database shared
 // from another registry reports to its owner's hook.
-func WithEventHook(hook func(Event)) Option {
+func WithEventHook(hook func(messages.Event)) Option {
 	return func(o *options) { o.events = hook }
 }
 

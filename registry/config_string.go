@@ -25,7 +25,7 @@ func (c Config) String() string {
 		}
 		b.WriteString("}")
 	}
-	fmt.Fprintf(&b, " Schema:%q Timeout:%s WithContentType:%t Health:%+v Query:%+v}", c.Schema, c.Timeout, c.WithContentType, c.Health, c.Query)
+	fmt.Fprintf(&b, " Schema:%q Timeout:%s WithContentType:%t Health:%+v Query:%+v Peers:%+v}", c.Schema, c.Timeout, c.WithContentType, c.Health, c.Query, c.Peers)
 	return b.String()
 }
 

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/dbactor/dbactor/actors"
 
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/messages"
@@ -60,7 +61,7 @@ func injectContentType(ct, m *models.Model) {
 // id: the value for the object's content_type column. collisionKey, when
 // not "", must be unique. q runs on the main database (Database().DB(), or
 // a transaction on it). See models.NewContentType.
-func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model, collisionKey string) (int64, error) {
+func (r *Registry) NewContentType(ctx context.Context, q actors.Querier, schema, model, collisionKey string) (int64, error) {
 	ct, err := r.contentTypes()
 	if err != nil {
 		return 0, err
@@ -75,7 +76,7 @@ func (r *Registry) NewContentType(ctx context.Context, q Querier, schema, model,
 // of schema: which model (and schema) an object with that content_type
 // belongs to. A missing row matches sql.ErrNoRows. See
 // models.ContentTypeByID.
-func (r *Registry) ContentTypeByID(ctx context.Context, q Querier, schema string, id int64) (models.ContentTypeRow, error) {
+func (r *Registry) ContentTypeByID(ctx context.Context, q actors.Querier, schema string, id int64) (models.ContentTypeRow, error) {
 	ct, err := r.contentTypes()
 	if err != nil {
 		return models.ContentTypeRow{}, err

@@ -105,7 +105,7 @@ func TestCrashDatabaseActor(t *testing.T) {
 		once(t, sys, faults.DatabaseReceive, isConnect, "bug while connecting to "+raw)
 		start := time.Now()
 		_, err = db.Connect(ctx)
-		require.ErrorIs(t, err, registry.ErrInternal)
+		require.ErrorIs(t, err, messages.ErrInternal)
 		require.Less(t, time.Since(start), 5*time.Second, "an error reply, not a timeout")
 		require.NotContains(t, err.Error(), crashSecret)
 
@@ -149,7 +149,7 @@ func TestCrashWhileOpening(t *testing.T) {
 		once(t, sys, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
 		ctx := testCtx(t)
 		_, err := db.Connect(ctx)
-		require.ErrorIs(t, err, registry.ErrInternal)
+		require.ErrorIs(t, err, messages.ErrInternal)
 		requireCount(t, db, 0, false)
 		opened, err := db.Connect(ctx)
 		require.NoError(t, err)
@@ -187,7 +187,7 @@ func TestCrashSupervisor(t *testing.T) {
 				c, ok := msg.(*messages.Connect)
 				return ok && c.GetTarget() == nil && (self == nil || self.Equal(supervisorPID))
 			}, "supervisor bug")
-			require.ErrorIs(t, reg.Connect(ctx), registry.ErrInternal)
+			require.ErrorIs(t, reg.Connect(ctx), messages.ErrInternal)
 			crashed := next[*messages.ActorCrashed](t, log.hook, 10*time.Second)
 			require.Equal(t, "resume", crashed.GetDirective())
 			requireCount(t, reg.Database(), 1, true)
@@ -213,7 +213,7 @@ func TestCrashRegistryActor(t *testing.T) {
 	_, err := reg.RegisterModel(ctx, User{})
 	require.NoError(t, err)
 	seen := make(chan string, 8)
-	_, err = reg.RegisterCallbackFunc(ctx, "", func(ev *registry.ModelRegistered) { seen <- ev.GetName() }, registry.Persistent())
+	_, err = reg.RegisterCallbackFunc(ctx, "", func(ev *messages.ModelRegistered) { seen <- ev.GetName() }, registry.Persistent())
 	require.NoError(t, err)
 	require.Equal(t, "User", <-seen)
 	callbacks := reg.Callbacks()
@@ -223,7 +223,7 @@ func TestCrashRegistryActor(t *testing.T) {
 		return ok && self.Equal(reg.PID())
 	}, "registry bug")
 	_, err = reg.RegisterModel(ctx, Post{})
-	require.ErrorIs(t, err, registry.ErrInternal)
+	require.ErrorIs(t, err, messages.ErrInternal)
 	require.Equal(t, "resume", next[*messages.ActorCrashed](t, log.hook, 10*time.Second).GetDirective())
 
 	names := func() []string {
@@ -251,7 +251,7 @@ func TestCrashSchemaJob(t *testing.T) {
 		ctx := testCtx(t)
 		once(t, sys, faults.SchemaJob, func(_ *actor.PID, msg any) bool { return msg == "" }, "schema bug")
 		err := reg.CreateSchema(ctx, "crashy")
-		require.ErrorIs(t, err, registry.ErrInternal)
+		require.ErrorIs(t, err, messages.ErrInternal)
 		require.True(t, strings.Contains(err.Error(), "schema bug"), err.Error())
 		requireCount(t, reg.Database(), 0, false)
 		require.NoError(t, reg.CreateSchema(ctx, "crashy"))
@@ -280,7 +280,7 @@ func TestCrashSupervisorDisconnectKeepsHold(t *testing.T) {
 		_, ok := msg.(*messages.Disconnect)
 		return ok
 	}, "disconnect bug")
-	require.ErrorIs(t, borrower.Disconnect(ctx), registry.ErrInternal)
+	require.ErrorIs(t, borrower.Disconnect(ctx), messages.ErrInternal)
 	requireCount(t, owner.Database(), 1, true)
 	require.NoError(t, borrower.Close(ctx))
 	requireCount(t, owner.Database(), 0, false)
@@ -311,7 +311,7 @@ func TestCrashOnLifecycleMessage(t *testing.T) {
 	ctx := testCtx(t)
 	defer disarm()
 	_, err := db.Connect(ctx)
-	require.ErrorIs(t, err, registry.ErrInternal)
+	require.ErrorIs(t, err, messages.ErrInternal)
 	require.Equal(t, "restart", next[*messages.ActorCrashed](t, log.hook, 10*time.Second).GetDirective())
 	ignored := next[*messages.ActorCrashed](t, log.hook, 10*time.Second)
 	require.Equal(t, "ignored", ignored.GetDirective())
@@ -354,7 +354,7 @@ func TestCrashWhileOpeningEvents(t *testing.T) {
 	db := reg.Database()
 	once(t, sys, faults.DatabaseOpened, func(self *actor.PID, _ any) bool { return self.Equal(db.PID()) }, "bug after open")
 	_, err := db.Connect(testCtx(t))
-	require.ErrorIs(t, err, registry.ErrInternal)
+	require.ErrorIs(t, err, messages.ErrInternal)
 	next[*messages.DatabaseConnecting](t, log.hook, 10*time.Second)
 	deadline := time.After(10 * time.Second)
 	for {
@@ -364,7 +364,7 @@ func TestCrashWhileOpeningEvents(t *testing.T) {
 			case *messages.DatabaseConnected:
 				t.Fatal("a crashed connect is no DatabaseConnected")
 			case *messages.DatabaseConnectFailed:
-				require.ErrorIs(t, ev.GetError(), registry.ErrInternal)
+				require.ErrorIs(t, ev.GetError(), messages.ErrInternal)
 				return
 			}
 		case <-deadline:

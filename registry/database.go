@@ -16,15 +16,6 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// Dialect is a database's SQL dialect.
-type Dialect = client.Dialect
-
-// The dialects dbactor speaks.
-const (
-	Postgres = client.Postgres
-	SQLite   = client.SQLite
-)
-
 // Database is a handle on one database of a registry (Edgy's databasez
 // Database). Its actor owns the pool; the handle asks the actor to connect
 // and disconnect, and hands out the pool itself so queries never pass
@@ -44,8 +35,8 @@ type Database struct {
 // Name is the database's name in this registry: "" for the main database.
 func (d *Database) Name() string { return d.name }
 
-// Dialect is Postgres or SQLite.
-func (d *Database) Dialect() Dialect { return Dialect(d.state.Dialect()) }
+// Dialect is client.Postgres or client.SQLite.
+func (d *Database) Dialect() client.Dialect { return client.Dialect(d.state.Dialect()) }
 
 // URL is the configured URL with its password replaced by "xxxxx".
 func (d *Database) URL() string { return d.state.RedactedURL() }
@@ -97,19 +88,6 @@ func (d *Database) disconnect(ctx context.Context, force bool) (bool, error) {
 
 // Status is a database's state at one moment (see client.Status).
 type Status = client.Status
-
-// Health is what a connected database's health pings last found.
-type Health = client.Health
-
-// The health states.
-const (
-	// HealthUnknown: not connected, nothing is checked.
-	HealthUnknown = client.HealthUnknown
-	// Healthy: the last ping succeeded, or the pool was just opened.
-	Healthy = client.Healthy
-	// Degraded: a ping failed; recovery probes run with backoff.
-	Degraded = client.Degraded
-)
 
 // Status asks the database actor for its state.
 func (d *Database) Status(ctx context.Context) (Status, error) {

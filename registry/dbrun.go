@@ -9,10 +9,6 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// Querier runs SQL: *sql.DB, *sql.Conn and *sql.Tx all are one. Database.Run
-// hands one to its function; the content-type helpers take one.
-type Querier = actors.Querier
-
 // Run runs one operation on the database, like an Edgy ORM call: it holds
 // a ref count for the operation's length (Connect before, Disconnect after,
 // even when fn fails or panics) and hands fn the database's *sql.DB — or,
@@ -29,9 +25,9 @@ type Querier = actors.Querier
 // Nothing else warns: Pool and DB return nil while the database is not
 // connected, and Connect, Status and the schema operations connect on
 // demand without a warning.
-func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q Querier) error) (err error) {
+func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q actors.Querier) error) (err error) {
 	if fn == nil {
-		return fmt.Errorf("%w: Database.Run: nil func", ErrInvalidArgument)
+		return fmt.Errorf("%w: Database.Run: nil func", messages.ErrInvalidArgument)
 	}
 	s := d.state
 	if s.RefCount() == 0 && !s.Closed() {

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"github.com/dbactor/dbactor/actors"
 	"log/slog"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 	"github.com/dbactor/dbactor/registrytest"
 )
 
-func selectOne(ctx context.Context, q registry.Querier) error {
+func selectOne(ctx context.Context, q actors.Querier) error {
 	var one int
 	return q.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
@@ -34,7 +35,7 @@ func TestRunNotConnectedWarns(t *testing.T) {
 		require.NoError(t, err)
 		ctx := testCtx(t)
 		var during registry.Status
-		require.NoError(t, x.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		require.NoError(t, x.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 			during = status(t, x)
 			return selectOne(ctx, q)
 		}))
@@ -62,9 +63,9 @@ func TestRunConnected(t *testing.T) {
 	db := reg.Database()
 	require.NoError(t, db.Run(ctx, selectOne))
 	boom := errors.New("boom")
-	require.ErrorIs(t, db.Run(ctx, func(context.Context, registry.Querier) error { return boom }), boom)
+	require.ErrorIs(t, db.Run(ctx, func(context.Context, actors.Querier) error { return boom }), boom)
 	require.PanicsWithValue(t, "bug", func() {
-		_ = db.Run(ctx, func(context.Context, registry.Querier) error { panic("bug") })
+		_ = db.Run(ctx, func(context.Context, actors.Querier) error { panic("bug") })
 	})
 	requireCount(t, db, 1, true)
 	require.NotContains(t, logs.String(), "not connected")
@@ -74,7 +75,7 @@ func TestRunConnected(t *testing.T) {
 		require.False(t, warned, "no DatabaseNotConnected while connected")
 	default:
 	}
-	require.ErrorIs(t, db.Run(ctx, nil), registry.ErrInvalidArgument)
+	require.ErrorIs(t, db.Run(ctx, nil), messages.ErrInvalidArgument)
 	require.NoError(t, reg.Disconnect(ctx))
 }
 
@@ -87,7 +88,7 @@ func TestRunForceRollbackNotConnected(t *testing.T) {
 	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, hook, registry.WithForceRollback(""))
 	ctx := testCtx(t)
 	called := false
-	err := reg.Database().Run(ctx, func(context.Context, registry.Querier) error { called = true; return nil })
+	err := reg.Database().Run(ctx, func(context.Context, actors.Querier) error { called = true; return nil })
 	require.ErrorIs(t, err, registry.ErrNotConnected)
 	require.False(t, called)
 	require.True(t, next[*messages.DatabaseNotConnected](t, log.hook, 10*time.Second).GetRefused())
@@ -125,25 +126,25 @@ func TestSandboxIsolation(t *testing.T) {
 				require.NoError(t, reg.CreateAll(ctx), "DDL bypasses the sandbox")
 				db := reg.Database()
 				count := func() (n int) {
-					require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+					require.NoError(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 						return q.QueryRowContext(ctx, `SELECT count(*) FROM sandbox_rows`).Scan(&n)
 					}))
 					return n
 				}
 				require.Equal(t, 0, count(), "nothing left by an earlier test")
-				require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+				require.NoError(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 					_, err := q.ExecContext(ctx, `INSERT INTO sandbox_rows (id, who) VALUES (1, '`+who+`')`)
 					return err
 				}))
 				// A failing operation rolls back to its savepoint only: the
 				// sandbox transaction goes on.
-				err = db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+				err = db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 					_, err := q.ExecContext(ctx, `INSERT INTO sandbox_rows (id, who) VALUES (1, 'duplicate')`)
 					return err
 				})
 				require.Error(t, err)
 				var got string
-				require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+				require.NoError(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 					return q.QueryRowContext(ctx, `SELECT who FROM sandbox_rows WHERE id = 1`).Scan(&got)
 				}))
 				require.Equal(t, who, got)
@@ -204,19 +205,19 @@ func TestSandboxNestedRun(t *testing.T) {
 		db := reg.Database()
 		_, err := db.DB().ExecContext(ctx, `CREATE TABLE nested (v int)`)
 		require.NoError(t, err)
-		insert := func(v int) func(context.Context, registry.Querier) error {
-			return func(ctx context.Context, q registry.Querier) error {
+		insert := func(v int) func(context.Context, actors.Querier) error {
+			return func(ctx context.Context, q actors.Querier) error {
 				_, err := q.ExecContext(ctx, `INSERT INTO nested VALUES (`+string(rune('0'+v))+`)`)
 				return err
 			}
 		}
 		boom := errors.New("inner fails")
-		require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		require.NoError(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 			if err := insert(1)(ctx, q); err != nil {
 				return err
 			}
 			require.NoError(t, db.Run(ctx, insert(2)))
-			require.ErrorIs(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+			require.ErrorIs(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 				if err := insert(3)(ctx, q); err != nil {
 					return err
 				}
@@ -225,7 +226,7 @@ func TestSandboxNestedRun(t *testing.T) {
 			return nil
 		}))
 		var sum int
-		require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		require.NoError(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 			return q.QueryRowContext(ctx, `SELECT COALESCE(SUM(v), 0) FROM nested`).Scan(&sum)
 		}))
 		require.Equal(t, 3, sum, "1 and 2 kept, 3 undone with its failing operation")
@@ -243,11 +244,11 @@ func TestSandboxConcurrency(t *testing.T) {
 		db := reg.Database()
 		_, err := db.DB().ExecContext(ctx, `CREATE TABLE conc (v int)`)
 		require.NoError(t, err)
-		require.NoError(t, db.Run(ctx, func(inner context.Context, q registry.Querier) error {
+		require.NoError(t, db.Run(ctx, func(inner context.Context, q actors.Querier) error {
 			errs := make(chan error, 8)
 			for range 8 {
 				go func() {
-					errs <- db.Run(inner, func(ctx context.Context, q registry.Querier) error {
+					errs <- db.Run(inner, func(ctx context.Context, q actors.Querier) error {
 						_, err := q.ExecContext(ctx, `INSERT INTO conc VALUES (1)`)
 						return err
 					})
@@ -263,7 +264,7 @@ func TestSandboxConcurrency(t *testing.T) {
 			return nil
 		}))
 		var n int
-		require.NoError(t, db.Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		require.NoError(t, db.Run(ctx, func(ctx context.Context, q actors.Querier) error {
 			return q.QueryRowContext(ctx, `SELECT count(*) FROM conc`).Scan(&n)
 		}))
 		require.Equal(t, 8, n)
@@ -278,7 +279,7 @@ func TestSandboxReset(t *testing.T) {
 	db := reg.Database()
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	err := db.Run(short, func(ctx context.Context, q registry.Querier) error {
+	err := db.Run(short, func(ctx context.Context, q actors.Querier) error {
 		_, err := q.ExecContext(ctx, `SELECT pg_sleep(5)`)
 		return err
 	})

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/pgdb"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -18,26 +17,6 @@ var (
 	// once; Edgy raises RuntimeError("db is not connected.") there), or a
 	// Query or Exec on a database with no open pool.
 	ErrNotConnected = messages.ErrNotConnected
-	// ErrOverloaded: every query worker of the database was busy and its
-	// queue full; the statement was not run.
-	ErrOverloaded = messages.ErrOverloaded
-	// ErrLimitExceeded: a Query's result had more rows or bytes than its
-	// limits allow; nothing was returned.
-	ErrLimitExceeded = messages.ErrLimitExceeded
-	// ErrQuery: the server refused or failed a Query's or Exec's statement;
-	// the error carries the server's message (and SQLSTATE), never a
-	// password.
-	ErrQuery = messages.ErrQuery
-	// ErrUnavailable: an attached client could not reach the registry's
-	// node (it went away during the call).
-	ErrUnavailable = messages.ErrUnavailable
-	// ErrPermissionDenied: the registry's node refused a request from this
-	// node: its grant does not cover the operation on that database (see
-	// node.Policy). Nothing was done.
-	ErrPermissionDenied = messages.ErrPermissionDenied
-	// ErrQuotaExceeded: a per-peer cap of the registry's node was reached
-	// (counts, owners, callbacks or statements in flight); nothing was done.
-	ErrQuotaExceeded = messages.ErrQuotaExceeded
 	// ErrConnLost: a statement run through Database.DB() (PostgreSQL) lost
 	// its connection while it ran. It may or may not have been executed,
 	// so it was not retried on another connection (pgx would let
@@ -48,8 +27,6 @@ var (
 	// ErrInvalidConfig: the Config or an Option is invalid. Returned by New
 	// before anything is spawned; never retried.
 	ErrInvalidConfig = messages.ErrInvalidConfig
-	// ErrInvalidDSN: a database URL could not be parsed (also ErrInvalidConfig).
-	ErrInvalidDSN = dsn.ErrInvalidDSN
 	// ErrInvalidName: a name is invalid: an extra database name that is
 	// empty or blank (also ErrInvalidConfig), or a schema, table or column
 	// name that is empty, longer than 63 bytes or contains NUL.
@@ -64,10 +41,6 @@ var (
 	ErrModelCollision = messages.ErrModelCollision
 	// ErrUnknownModel: no model with that name is registered.
 	ErrUnknownModel = messages.ErrUnknownModel
-	// ErrInvalidModel: a model definition is invalid (no primary key,
-	// duplicate columns, unsupported field types…); errors.As gives
-	// *models.DefinitionError.
-	ErrInvalidModel = messages.ErrInvalidModel
 	// ErrConnectFailed: opening or pinging a database failed.
 	ErrConnectFailed = messages.ErrConnectFailed
 	// ErrTimeout: a deadline passed first. Such errors also match
@@ -83,15 +56,7 @@ var (
 	// ErrRollbackFailed: disconnecting a database while rolling back a failed
 	// Connect failed.
 	ErrRollbackFailed = messages.ErrRollbackFailed
-	// ErrInvalidArgument: a request message was malformed.
-	ErrInvalidArgument = messages.ErrInvalidArgument
-	// ErrInternal: a bug in dbactor.
-	ErrInternal = messages.ErrInternal
 )
-
-// ParseError is the error for a database URL that cannot be parsed. Its text
-// never contains the password.
-type ParseError = dsn.ParseError
 
 // ConnectError is one database's connect failure. A failed Registry.Connect
 // returns one per failed database (errors.Join, main database first, then the
@@ -120,8 +85,6 @@ func (e *ConfigError) Error() string {
 	return "dbactor: configuration of " + messages.DisplayName(e.Database) + ": " + e.Err.Error()
 }
 
-// Unwrap returns the cause.
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// Is makes every ConfigError match ErrInvalidConfig.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+// Unwrap returns the cause and ErrInvalidConfig, which every ConfigError
+// matches.
+func (e *ConfigError) Unwrap() []error { return []error{e.Err, ErrInvalidConfig} }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dbactor/dbactor/actors"
 	"os"
 	"path/filepath"
 
@@ -141,7 +142,7 @@ func ExampleRegistry_RegisterCallbackFunc() {
 	}
 	_, _ = reg.RegisterModel(ctx, Author{})
 	seen := make(chan string)
-	_, _ = reg.RegisterCallbackFunc(ctx, "", func(ev *registry.ModelRegistered) {
+	_, _ = reg.RegisterCallbackFunc(ctx, "", func(ev *messages.ModelRegistered) {
 		seen <- fmt.Sprintf("%s -> table %s", ev.GetName(), ev.GetTable())
 	})
 	fmt.Println(<-seen)
@@ -158,7 +159,7 @@ func ExampleRegistry_RegisterCallbackFunc() {
 func ExampleDatabase_Run() {
 	ctx := context.Background()
 	reg, _ := registry.New(nil, registry.Config{Database: "sqlite:///:memory:"},
-		registry.WithEventHook(func(ev registry.Event) {
+		registry.WithEventHook(func(ev messages.Event) {
 			if e, ok := ev.(*messages.DatabaseNotConnected); ok {
 				fmt.Printf("warning: %q not connected (refused: %v)\n", e.GetDatabase(), e.GetRefused())
 			}
@@ -166,13 +167,13 @@ func ExampleDatabase_Run() {
 	defer reg.Close(ctx)
 
 	var n int
-	_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+	_ = reg.Database().Run(ctx, func(ctx context.Context, q actors.Querier) error {
 		return q.QueryRowContext(ctx, "SELECT 2 + 2").Scan(&n)
 	})
 	fmt.Println("result:", n, "connected afterwards:", reg.Database().DB() != nil)
 
 	_ = reg.Connect(ctx)
-	_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+	_ = reg.Database().Run(ctx, func(ctx context.Context, q actors.Querier) error {
 		return q.QueryRowContext(ctx, "SELECT 3 + 3").Scan(&n)
 	})
 	fmt.Println("result:", n, "(no warning while connected)")
@@ -192,7 +193,7 @@ func ExampleWithForceRollback() {
 	url := "sqlite:///" + filepath.Join(dir, "app.db")
 
 	count := func(reg *registry.Registry) (n int) {
-		_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		_ = reg.Database().Run(ctx, func(ctx context.Context, q actors.Querier) error {
 			return q.QueryRowContext(ctx, "SELECT count(*) FROM notes").Scan(&n)
 		})
 		return n
@@ -201,7 +202,7 @@ func ExampleWithForceRollback() {
 		reg, _ := registry.New(nil, registry.Config{Database: url}, registry.WithForceRollback(""))
 		_ = reg.Connect(ctx)
 		_, _ = reg.Database().DB().ExecContext(ctx, "CREATE TABLE IF NOT EXISTS notes (body TEXT)")
-		_ = reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+		_ = reg.Database().Run(ctx, func(ctx context.Context, q actors.Querier) error {
 			_, err := q.ExecContext(ctx, "INSERT INTO notes VALUES ('hello')")
 			return err
 		})

@@ -2,6 +2,8 @@ package registry_test
 
 import (
 	"context"
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -19,14 +21,14 @@ import (
 // eventLog collects the events of one registry from its hook and, separately,
 // from the actor system's EventStream, so a test waits on them in order.
 type eventLog struct {
-	hook   chan registry.Event
-	stream chan registry.Event
+	hook   chan messages.Event
+	stream chan messages.Event
 }
 
 func newEventLog(t *testing.T, sys *actor.ActorSystem) (*eventLog, registry.Option) {
-	l := &eventLog{hook: make(chan registry.Event, 1024), stream: make(chan registry.Event, 1024)}
+	l := &eventLog{hook: make(chan messages.Event, 1024), stream: make(chan messages.Event, 1024)}
 	sub := sys.EventStream.Subscribe(func(evt any) {
-		if ev, ok := evt.(registry.Event); ok {
+		if ev, ok := evt.(messages.Event); ok {
 			select {
 			case l.stream <- ev:
 			default:
@@ -34,7 +36,7 @@ func newEventLog(t *testing.T, sys *actor.ActorSystem) (*eventLog, registry.Opti
 		}
 	})
 	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
-	return l, registry.WithEventHook(func(ev registry.Event) {
+	return l, registry.WithEventHook(func(ev messages.Event) {
 		select {
 		case l.hook <- ev:
 		default:
@@ -43,7 +45,7 @@ func newEventLog(t *testing.T, sys *actor.ActorSystem) (*eventLog, registry.Opti
 }
 
 // next waits for the next hook event of type E, skipping others.
-func next[E registry.Event](t *testing.T, ch chan registry.Event, within time.Duration) E {
+func next[E messages.Event](t *testing.T, ch chan messages.Event, within time.Duration) E {
 	t.Helper()
 	deadline := time.After(within)
 	for {
@@ -75,7 +77,7 @@ func TestHealthDownAndUp(t *testing.T) {
 	t.Parallel()
 	sys := newSystem(t)
 	log, hook := newEventLog(t, sys)
-	health := registry.HealthConfig{Interval: 20 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
+	health := actors.HealthOptions{Interval: 20 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond}
 	reg := newRegistry(t, sys, registry.Config{
 		Database: backends[0].url(t),
 		Extra:    map[string]string{"other": backends[0].url(t)},
@@ -91,7 +93,7 @@ func TestHealthDownAndUp(t *testing.T) {
 	pool := db.DB()
 
 	st := status(t, db)
-	require.Equal(t, registry.Healthy, st.Health)
+	require.Equal(t, client.Healthy, st.Health)
 	require.False(t, st.Since.IsZero())
 	require.NoError(t, st.LastError)
 
@@ -114,20 +116,20 @@ func TestHealthDownAndUp(t *testing.T) {
 		require.LessOrEqual(t, p.GetNextProbeMs(), int64(40))
 	}
 	st = status(t, db)
-	require.Equal(t, registry.Degraded, st.Health)
+	require.Equal(t, client.Degraded, st.Health)
 	require.ErrorIs(t, st.LastError, registry.ErrConnectFailed)
 	require.GreaterOrEqual(t, st.FailedProbes, 4)
 	require.Equal(t, 2, st.RefCount, "an outage changes no count")
 	require.True(t, st.Connected)
 	require.Same(t, pool, db.DB(), "nor the pool")
-	require.Equal(t, registry.Healthy, status(t, other).Health, "the other database is not affected")
+	require.Equal(t, client.Healthy, status(t, other).Health, "the other database is not affected")
 
 	failing.Store(false)
 	up := next[*messages.DatabaseUp](t, log.hook, 10*time.Second)
 	require.Equal(t, down.GetSince().AsTime(), up.GetDownSince().AsTime())
 	require.GreaterOrEqual(t, up.GetFailedProbes(), uint32(4))
 	st = status(t, db)
-	require.Equal(t, registry.Healthy, st.Health)
+	require.Equal(t, client.Healthy, st.Health)
 	require.NoError(t, st.LastError)
 	require.Equal(t, 0, st.FailedProbes)
 	require.Equal(t, 2, st.RefCount)
@@ -138,15 +140,15 @@ func TestHealthDownAndUp(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, reg.Disconnect(ctx))
 	st = status(t, db)
-	require.Equal(t, registry.HealthUnknown, st.Health, "not connected: nothing is checked")
+	require.Equal(t, client.HealthUnknown, st.Health, "not connected: nothing is checked")
 	require.True(t, st.Since.IsZero())
 }
 
 func TestHealthDisabled(t *testing.T) {
 	t.Parallel()
 	sys := newSystem(t)
-	off := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: registry.HealthConfig{Interval: -1}})
-	on := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: registry.HealthConfig{Interval: 5 * time.Millisecond}})
+	off := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: actors.HealthOptions{Interval: -1}})
+	on := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: actors.HealthOptions{Interval: 5 * time.Millisecond}})
 	var offPings, onPings atomic.Int32
 	disarm := faults.For(sys).Arm(faults.HealthPing, func(self *actor.PID, _ any) {
 		switch {
@@ -160,7 +162,7 @@ func TestHealthDisabled(t *testing.T) {
 	ctx := testCtx(t)
 	require.NoError(t, off.Connect(ctx))
 	require.NoError(t, on.Connect(ctx))
-	require.Equal(t, registry.Healthy, status(t, off.Database()).Health, "connected: healthy, nothing checked")
+	require.Equal(t, client.Healthy, status(t, off.Database()).Health, "connected: healthy, nothing checked")
 	// The control pings three times while the other, connected as long, never does.
 	require.Eventually(t, func() bool { return onPings.Load() >= 3 }, 10*time.Second, time.Millisecond)
 	require.Zero(t, offPings.Load())
@@ -178,7 +180,7 @@ func TestHealthRealOutage(t *testing.T) {
 	log, hook := newEventLog(t, sys)
 	reg := newRegistry(t, sys, registry.Config{
 		Database: c.DSN("s3cret-outage-pw") + "&connect_timeout=2",
-		Health:   registry.HealthConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
+		Health:   actors.HealthOptions{Interval: 50 * time.Millisecond, Timeout: time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
 	}, hook)
 	ctx := testCtx(t)
 	require.NoError(t, reg.Connect(ctx))
@@ -194,7 +196,7 @@ func TestHealthRealOutage(t *testing.T) {
 	cancel()
 	require.Error(t, err, "the server is down")
 	st := status(t, db)
-	require.Equal(t, registry.Degraded, st.Health)
+	require.Equal(t, client.Degraded, st.Health)
 	require.Equal(t, 1, st.RefCount)
 	require.True(t, st.Connected)
 	require.NotContains(t, st.LastError.Error(), "s3cret-outage-pw")
@@ -205,7 +207,7 @@ func TestHealthRealOutage(t *testing.T) {
 	_, err = pool.Exec(ctx, "SELECT 1")
 	require.NoError(t, err)
 	st = status(t, db)
-	require.Equal(t, registry.Healthy, st.Health)
+	require.Equal(t, client.Healthy, st.Health)
 	require.Equal(t, 1, st.RefCount)
 	require.NoError(t, st.LastError)
 	require.NoError(t, reg.Disconnect(ctx))
@@ -228,8 +230,8 @@ func TestHealthEventConsumersMisbehave(t *testing.T) {
 	var logs lockedBuffer
 	reg = newRegistry(t, sys, registry.Config{
 		Database: backends[0].url(t),
-		Health:   registry.HealthConfig{Interval: 10 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond},
-	}, registry.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), registry.WithEventHook(func(ev registry.Event) {
+		Health:   actors.HealthOptions{Interval: 10 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond},
+	}, registry.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), registry.WithEventHook(func(ev messages.Event) {
 		if _, ok := ev.(*messages.DatabaseDown); ok {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

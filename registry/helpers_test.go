@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"github.com/dbactor/dbactor/client"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,7 +82,7 @@ func requireCount(t *testing.T, db *registry.Database, count int, connected bool
 	require.Equal(t, count, st.RefCount, "ref count of %s", db)
 	require.Equal(t, connected, st.Connected, "connected of %s", db)
 	require.Equal(t, connected, db.DB() != nil, "DB() of %s while connected=%v", db, connected)
-	if db.Dialect() == registry.Postgres {
+	if db.Dialect() == client.Postgres {
 		require.Equal(t, connected, db.Pool() != nil, "Pool() of %s while connected=%v", db, connected)
 	} else {
 		require.Nil(t, db.Pool(), "SQLite has no pgx pool")

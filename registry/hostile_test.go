@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/dbactor/dbactor/actors"
 	"io/fs"
 	"net/url"
 	"path/filepath"
@@ -307,7 +308,7 @@ func TestHostileModelNames(t *testing.T) {
 			}
 			for _, opt := range []models.Option{models.Table(tc.name), models.Schema(tc.name), models.Name(tc.name)} {
 				_, err := reg.RegisterModel(ctx, Item{}, opt)
-				require.ErrorIs(t, err, registry.ErrInvalidModel, tc.label)
+				require.ErrorIs(t, err, models.ErrInvalidModel, tc.label)
 				require.ErrorIs(t, err, registry.ErrInvalidName, tc.label)
 			}
 		}
@@ -696,7 +697,7 @@ func TestHostileCallsAfterClose(t *testing.T) {
 			"DeleteModel":         func() error { _, err := reg.DeleteModel(ctx, "Item"); return err },
 			"RegisterCallback":    func() error { return reg.RegisterCallback(ctx, "", sink) },
 			"RegisterCallbackFunc": func() error {
-				_, err := reg.RegisterCallbackFunc(ctx, "", func(*registry.ModelRegistered) {})
+				_, err := reg.RegisterCallbackFunc(ctx, "", func(*messages.ModelRegistered) {})
 				return err
 			},
 			"Copy": func() error { _, err := reg.Copy(ctx); return err },
@@ -773,7 +774,7 @@ func TestHostileCallbacks(t *testing.T) {
 	t.Cleanup(func() { _ = sys.Root.StopFuture(sink).Wait() })
 	processes := localProcesses(sys)
 	badMode := func(m *messages.RegisterCallback) { m.Mode = messages.CallbackMode(42) }
-	fn := func(*registry.ModelRegistered) {}
+	fn := func(*messages.ModelRegistered) {}
 
 	for _, tc := range invalidNames {
 		if tc.name == "" {
@@ -783,12 +784,12 @@ func TestHostileCallbacks(t *testing.T) {
 		_, err := reg.RegisterCallbackFunc(ctx, tc.name, fn)
 		require.ErrorIs(t, err, registry.ErrInvalidName, tc.label)
 	}
-	require.ErrorIs(t, reg.RegisterCallback(ctx, "User", sink, badMode), registry.ErrInvalidArgument)
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "User", sink, badMode), messages.ErrInvalidArgument)
 	_, err := reg.RegisterCallbackFunc(ctx, "", fn, badMode)
-	require.ErrorIs(t, err, registry.ErrInvalidArgument)
+	require.ErrorIs(t, err, messages.ErrInvalidArgument)
 	gone := sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
 	require.NoError(t, sys.Root.StopFuture(gone).Wait())
-	require.ErrorIs(t, reg.RegisterCallback(ctx, "", gone), registry.ErrInvalidArgument, "a stopped local actor")
+	require.ErrorIs(t, reg.RegisterCallback(ctx, "", gone), messages.ErrInvalidArgument, "a stopped local actor")
 
 	require.Zero(t, reg.Callbacks())
 	require.Equal(t, processes, localProcesses(sys), "no callback actor was spawned")
@@ -807,12 +808,12 @@ func TestHostileContentTypes(t *testing.T) {
 		reg := newRegistry(t, newSystem(t), registry.Config{Database: h.url, WithContentType: true})
 		var notConnected *sql.DB = reg.Database().DB()
 		require.Nil(t, notConnected)
-		for _, q := range []registry.Querier{nil, notConnected, (*sql.Tx)(nil), (*sql.Conn)(nil)} {
+		for _, q := range []actors.Querier{nil, notConnected, (*sql.Tx)(nil), (*sql.Conn)(nil)} {
 			require.NotPanics(t, func() {
 				_, err := reg.NewContentType(ctx, q, "", "Company", "")
-				require.ErrorIs(t, err, registry.ErrInvalidArgument)
+				require.ErrorIs(t, err, messages.ErrInvalidArgument)
 				_, err = reg.ContentTypeByID(ctx, q, "", 1)
-				require.ErrorIs(t, err, registry.ErrInvalidArgument)
+				require.ErrorIs(t, err, messages.ErrInvalidArgument)
 			})
 		}
 
@@ -864,7 +865,7 @@ func TestHostileInvalidDeadline(t *testing.T) {
 		case *messages.SchemaResult:
 			e = messages.Join(r.GetErrors())
 		}
-		require.ErrorIs(t, e, registry.ErrInvalidArgument, "%T", msg)
+		require.ErrorIs(t, e, messages.ErrInvalidArgument, "%T", msg)
 	}
 	requireCount(t, reg.Database(), 0, false)
 }

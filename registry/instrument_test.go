@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"database/sql"
+	"github.com/dbactor/dbactor/actors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -41,7 +42,7 @@ func TestInstrumentation(t *testing.T) {
 		sys := newSystem(t)
 		reg := newRegistry(t, sys, registry.Config{Database: raw + sep + "echo=true"},
 			registry.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
-			registry.WithInstrumentation(registry.Instrumentation{
+			registry.WithInstrumentation(actors.Instrumentation{
 				QueryTracer: func(string) pgx.QueryTracer { return tracer },
 				Statement: func(_ context.Context, database, query string, args int, _ time.Duration, _ error) {
 					mu.Lock()

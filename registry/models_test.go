@@ -89,7 +89,7 @@ func TestInvalidModels(t *testing.T) {
 	}
 	for _, v := range []any{noPK{}, dupCols{}, unsupported{}, 42} {
 		_, err := reg.RegisterModel(ctx, v)
-		require.ErrorIs(t, err, registry.ErrInvalidModel, "%T", v)
+		require.ErrorIs(t, err, models.ErrInvalidModel, "%T", v)
 		var de *models.DefinitionError
 		var fe *models.FieldError
 		if _, isInt := v.(int); !isInt {
@@ -97,15 +97,15 @@ func TestInvalidModels(t *testing.T) {
 		}
 	}
 	_, err := reg.RegisterModel(ctx, User{}, models.Table("bad\"\x00"))
-	require.ErrorIs(t, err, registry.ErrInvalidModel)
+	require.ErrorIs(t, err, models.ErrInvalidModel)
 
 	// A definition is validated too: by models.New, and again for a
 	// *models.Model that New did not build (the zero Model, a nil one).
 	_, err = models.New(&messages.ModelDef{Name: "X"})
-	require.ErrorIs(t, err, registry.ErrInvalidModel)
+	require.ErrorIs(t, err, models.ErrInvalidModel)
 	for _, m := range []*models.Model{{}, nil} {
 		_, err = reg.RegisterModel(ctx, m)
-		require.ErrorIs(t, err, registry.ErrInvalidModel)
+		require.ErrorIs(t, err, models.ErrInvalidModel)
 	}
 	require.Empty(t, reg.Models())
 }
@@ -141,7 +141,7 @@ func TestRegisterModelFromDefinition(t *testing.T) {
 
 	for _, opt := range []models.Option{models.Name("Other"), models.Table("t"), models.Schema("s"), models.Database("other"), models.NoContentType()} {
 		_, err = reg.RegisterModel(ctx, built, opt, models.KeepExisting())
-		require.ErrorIs(t, err, registry.ErrInvalidModel)
+		require.ErrorIs(t, err, models.ErrInvalidModel)
 		var de *models.DefinitionError
 		require.ErrorAs(t, err, &de)
 	}

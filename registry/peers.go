@@ -12,45 +12,39 @@ import (
 // PeerLimits bound what one peer — a node that reaches the registry
 // through a node's trust boundary (package node), by its identity — may
 // make the registry keep. Past a limit a request is refused with
-// ErrQuotaExceeded and changes nothing. Statements are bounded per
-// database by QueryConfig.PerPeer (running) and PerPeerQueue (waiting).
+// messages.ErrQuotaExceeded and changes nothing. Statements are bounded per
+// database by actors.QueryOptions.PerPeer (running) and PerPeerQueue (waiting).
 // Local callers are not limited.
 type PeerLimits struct {
 	// Counts is the most counts the peer may hold (each tracked Connect
-	// that succeeded, or is under way, is one). 0 means DefaultPeerCounts.
+	// that succeeded, or is under way, is one). 0 means defaultPeerCounts.
 	Counts int
 	// Owners is the most owner actors (Connect.owner) the registry tracks
-	// for the peer. 0 means DefaultPeerOwners.
+	// for the peer. 0 means defaultPeerOwners.
 	Owners int
 	// Callbacks is the most model callbacks the peer may have stored.
-	// 0 means DefaultPeerCallbacks.
+	// 0 means defaultPeerCallbacks.
 	Callbacks int
 }
 
 // The defaults of PeerLimits.
 const (
-	DefaultPeerCounts    = 1024
-	DefaultPeerOwners    = 64
-	DefaultPeerCallbacks = 64
+	defaultPeerCounts    = 1024
+	defaultPeerOwners    = 64
+	defaultPeerCallbacks = 64
 )
 
 func (l PeerLimits) withDefaults() PeerLimits {
 	if l.Counts <= 0 {
-		l.Counts = DefaultPeerCounts
+		l.Counts = defaultPeerCounts
 	}
 	if l.Owners <= 0 {
-		l.Owners = DefaultPeerOwners
+		l.Owners = defaultPeerOwners
 	}
 	if l.Callbacks <= 0 {
-		l.Callbacks = DefaultPeerCallbacks
+		l.Callbacks = defaultPeerCallbacks
 	}
 	return l
-}
-
-// WithPeerLimits sets the per-peer limits of a registry that peers on
-// other nodes reach (see PeerLimits).
-func WithPeerLimits(l PeerLimits) Option {
-	return func(o *options) { o.peerLimits = l }
 }
 
 // quotaError is the refusal of a request past a peer's limit.

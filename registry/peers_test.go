@@ -2,6 +2,8 @@ package registry_test
 
 import (
 	"context"
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,11 +69,11 @@ func TestPeerNamesOnlyItsOwnActors(t *testing.T) {
 
 	for _, pid := range []*messages.Pid{own, {Id: reg.PID().GetId()}, {Address: "10.9.9.9:22", Id: "x"}} {
 		r := sendAs(t, reg, p, &messages.Disconnect{Owner: pid}).(*messages.DisconnectResult)
-		require.ErrorIs(t, replyError(r), registry.ErrPermissionDenied, "%v", pid)
+		require.ErrorIs(t, replyError(r), client.ErrPermissionDenied, "%v", pid)
 		r2 := sendAs(t, reg, p, &messages.Connect{Owner: pid}).(*messages.ConnectResult)
-		require.ErrorIs(t, replyError(r2), registry.ErrPermissionDenied, "%v", pid)
+		require.ErrorIs(t, replyError(r2), client.ErrPermissionDenied, "%v", pid)
 		cb := sendAs(t, reg, p, &messages.RegisterCallback{Callback: pid}).(*messages.CallbackResult)
-		require.ErrorIs(t, replyError(cb), registry.ErrPermissionDenied, "%v", pid)
+		require.ErrorIs(t, replyError(cb), client.ErrPermissionDenied, "%v", pid)
 	}
 	requireCount(t, reg.Database(), 1, true)
 
@@ -81,9 +83,9 @@ func TestPeerNamesOnlyItsOwnActors(t *testing.T) {
 	mine := peer.Peer{Identity: "alice", Address: "127.0.0.1:5"}
 	for _, pid := range []*messages.Pid{{Address: mine.Address, Id: "activator"}, {Address: mine.Address, Id: strings.Repeat("x", 300)}} {
 		r := sendAs(t, reg, mine, &messages.Connect{Owner: pid}).(*messages.ConnectResult)
-		require.ErrorIs(t, replyError(r), registry.ErrInvalidArgument)
+		require.ErrorIs(t, replyError(r), messages.ErrInvalidArgument)
 		cb := sendAs(t, reg, mine, &messages.RegisterCallback{Callback: pid}).(*messages.CallbackResult)
-		require.ErrorIs(t, replyError(cb), registry.ErrInvalidArgument)
+		require.ErrorIs(t, replyError(cb), messages.ErrInvalidArgument)
 	}
 	requireCount(t, reg.Database(), 1, true)
 	require.NoError(t, request.WaitStopped(testCtx(t), sys, victim, false))
@@ -95,8 +97,8 @@ func TestPeerNamesOnlyItsOwnActors(t *testing.T) {
 func TestPeerLimits(t *testing.T) {
 	dir := t.TempDir()
 	sys := newSystem(t)
-	reg := newRegistry(t, sys, registry.Config{Database: "sqlite:///" + filepath.Join(dir, "main.db")},
-		registry.WithPeerLimits(registry.PeerLimits{Counts: 3, Owners: 2, Callbacks: 2}))
+	reg := newRegistry(t, sys, registry.Config{Database: "sqlite:///" + filepath.Join(dir, "main.db"),
+		Peers: registry.PeerLimits{Counts: 3, Owners: 2, Callbacks: 2}})
 	// The peer is this actor system, seen as a node: its owners and
 	// callbacks are real local actors.
 	p := peer.Peer{Identity: "alice", Address: sys.Address()}
@@ -108,9 +110,9 @@ func TestPeerLimits(t *testing.T) {
 		require.Empty(t, sendAs(t, reg, p, &messages.Connect{Owner: o}).(*messages.ConnectResult).GetErrors())
 	}
 	r := sendAs(t, reg, p, &messages.Connect{Owner: b}).(*messages.ConnectResult)
-	require.ErrorIs(t, replyError(r), registry.ErrQuotaExceeded, "a fourth count")
+	require.ErrorIs(t, replyError(r), client.ErrQuotaExceeded, "a fourth count")
 	r = sendAs(t, reg, p, &messages.Connect{Owner: c}).(*messages.ConnectResult)
-	require.ErrorIs(t, replyError(r), registry.ErrQuotaExceeded, "a third owner")
+	require.ErrorIs(t, replyError(r), client.ErrQuotaExceeded, "a third owner")
 	requireCount(t, reg.Database(), 3, true)
 
 	other := peer.Peer{Identity: "bob", Address: sys.Address()}
@@ -128,7 +130,7 @@ func TestPeerLimits(t *testing.T) {
 			require.Nil(t, res.GetError())
 			require.True(t, res.GetStored())
 		} else {
-			require.ErrorIs(t, replyError(res), registry.ErrQuotaExceeded, "a third callback")
+			require.ErrorIs(t, replyError(res), client.ErrQuotaExceeded, "a third callback")
 		}
 	}
 	res := sendAs(t, reg, other, &messages.RegisterCallback{Callback: d, Mode: messages.CallbackMode_CALLBACK_MODE_PERSISTENT}).(*messages.CallbackResult)
@@ -171,11 +173,11 @@ func TestEmptyDropSchemaIsRefused(t *testing.T) {
 	require.NoError(t, reg.CreateAll(testCtx(t)))
 	for _, msg := range []any{&messages.DropSchema{}, &messages.DropSchema{Cascade: true, IfExists: true, Databases: []string{"", "audit"}}} {
 		res := send(t, reg, msg).(*messages.SchemaResult)
-		require.ErrorIs(t, replyError(res), registry.ErrInvalidArgument)
+		require.ErrorIs(t, replyError(res), messages.ErrInvalidArgument)
 		res = sendAs(t, reg, peer.Peer{Identity: "x", Address: "127.0.0.1:4"}, msg).(*messages.SchemaResult)
-		require.ErrorIs(t, replyError(res), registry.ErrInvalidArgument)
+		require.ErrorIs(t, replyError(res), messages.ErrInvalidArgument)
 	}
-	require.NoError(t, reg.Database().Run(testCtx(t), func(ctx context.Context, q registry.Querier) error {
+	require.NoError(t, reg.Database().Run(testCtx(t), func(ctx context.Context, q actors.Querier) error {
 		_, err := q.ExecContext(ctx, "SELECT count(*) FROM items")
 		return err
 	}), "the table survives")
@@ -186,9 +188,9 @@ func TestEmptyDropSchemaIsRefused(t *testing.T) {
 func TestTrustedPeerIsTrackedNotLimited(t *testing.T) {
 	released := make(chan *messages.CallerReleased, 8)
 	sys := newSystem(t)
-	reg := newRegistry(t, sys, registry.Config{Database: "sqlite:///" + filepath.Join(t.TempDir(), "main.db")},
-		registry.WithPeerLimits(registry.PeerLimits{Counts: 1, Owners: 1}),
-		registry.WithEventHook(func(ev registry.Event) {
+	reg := newRegistry(t, sys, registry.Config{Database: "sqlite:///" + filepath.Join(t.TempDir(), "main.db"),
+		Peers: registry.PeerLimits{Counts: 1, Owners: 1}},
+		registry.WithEventHook(func(ev messages.Event) {
 			if r, ok := ev.(*messages.CallerReleased); ok {
 				released <- r
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/dbactor/dbactor/actors"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -197,7 +198,7 @@ func TestQueryTypedValues(t *testing.T) {
 // The errors of Query and Exec, each with its code.
 func TestQueryErrors(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		reg := queryRegistry(t, registry.Config{Database: b.url(t), Query: registry.QueryConfig{MaxRows: 2}})
+		reg := queryRegistry(t, registry.Config{Database: b.url(t), Query: actors.QueryOptions{MaxRows: 2}})
 		pg := b.name == "postgres"
 
 		// Not connected: refused, saying to connect first.
@@ -355,7 +356,7 @@ func TestQueryOverloadAndTimeout(t *testing.T) {
 		if b.name != "postgres" {
 			url += "?pool_size=1&max_overflow=0" // one connection, for the blocker to hold
 		}
-		reg := queryRegistry(t, registry.Config{Database: url, Query: registry.QueryConfig{Workers: 1, Queue: 1}})
+		reg := queryRegistry(t, registry.Config{Database: url, Query: actors.QueryOptions{Workers: 1, Queue: 1}})
 		require.NoError(t, reg.Connect(testCtx(t)))
 		qOK(t, reg, "CREATE TABLE log (n INTEGER)")
 		bl := newBlocker(t, b, url, reg.Database().DB())
@@ -491,7 +492,7 @@ func TestQueryClose(t *testing.T) {
 		if b.name != "postgres" {
 			url += "?pool_size=1&max_overflow=0"
 		}
-		reg, err := registry.New(nil, registry.Config{Database: url, Query: registry.QueryConfig{Workers: 1, Queue: 4}})
+		reg, err := registry.New(nil, registry.Config{Database: url, Query: actors.QueryOptions{Workers: 1, Queue: 4}})
 		require.NoError(t, err)
 		require.NoError(t, reg.Connect(testCtx(t)))
 		bl := newBlocker(t, b, url, reg.Database().DB())
@@ -533,12 +534,12 @@ func TestQuerySharedDatabase(t *testing.T) {
 
 func TestQueryConfigErrors(t *testing.T) {
 	url := "sqlite:///" + filepath.Join(t.TempDir(), "c.db")
-	for _, q := range []registry.QueryConfig{{Workers: -1}, {Queue: -1}, {MaxBytes: 3<<20 + 1}} {
+	for _, q := range []actors.QueryOptions{{Workers: -1}, {Queue: -1}, {MaxBytes: 3<<20 + 1}} {
 		_, err := registry.New(nil, registry.Config{Database: url, Query: q})
 		require.ErrorIs(t, err, registry.ErrInvalidConfig, "%+v", q)
 		require.ErrorContains(t, err, "Config.Query")
 	}
-	reg := queryRegistry(t, registry.Config{Database: url, Query: registry.QueryConfig{Workers: 2, Queue: 2, MaxRows: 1, MaxBytes: 3 << 20}})
+	reg := queryRegistry(t, registry.Config{Database: url, Query: actors.QueryOptions{Workers: 2, Queue: 2, MaxRows: 1, MaxBytes: 3 << 20}})
 	require.NoError(t, reg.Connect(testCtx(t)))
 	requireCode(t, messages.Code_CODE_LIMIT_EXCEEDED, qQuery(t, reg, &messages.Query{Sql: "SELECT 1 UNION ALL SELECT 2"}).GetError())
 }

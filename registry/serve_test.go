@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dbactor/dbactor/client"
 	"io"
 	"net"
 	"net/http"
@@ -58,7 +59,7 @@ func describeDB(ctx context.Context, db *registry.Database) string {
 	if err := sqldb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
 		return fmt.Sprintf("DB() query: %d, %v", one, err)
 	}
-	if db.Dialect() == registry.Postgres {
+	if db.Dialect() == client.Postgres {
 		var two int
 		if err := db.Pool().QueryRow(ctx, "SELECT 2").Scan(&two); err != nil || two != 2 {
 			return fmt.Sprintf("Pool() query: %d, %v", two, err)

@@ -6,7 +6,7 @@
 //	func TestSignup(t *testing.T) {
 //	    reg := registrytest.New(t, registry.Config{})      // DBACTOR_TEST_DATABASE, else SQLite
 //	    require.NoError(t, reg.CreateAll(ctx))             // persists
-//	    err := reg.Database().Run(ctx, func(ctx context.Context, q registry.Querier) error {
+//	    err := reg.Database().Run(ctx, func(ctx context.Context, q actors.Querier) error {
 //	        _, err := q.ExecContext(ctx, `INSERT INTO users (name) VALUES ('ann')`)
 //	        return err                                     // rolled back at cleanup
 //	    })

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/dbactor/dbactor/messages"
 	"io"
 	"net"
 	"net/url"
@@ -231,7 +232,7 @@ func statuses(t *testing.T, reg *registry.Registry) map[string]counts {
 // sentinel of package registry, or a *ConnectError / *DisconnectError.
 // ErrInternal (a bug in dbactor) is never acceptable.
 func registryTyped(err error) (string, bool) {
-	if errors.Is(err, registry.ErrInternal) {
+	if errors.Is(err, messages.ErrInternal) {
 		return "", false
 	}
 	for _, s := range []struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -102,11 +104,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 			"blackhole": "postgres://postgres:" + blackhole + "@" + testdb.Blackhole(t) + "/x?sslmode=disable&connect_timeout=1",
 			"lite":      liteURL,
 		},
-		Health: registry.HealthConfig{Interval: 50 * time.Millisecond, Timeout: time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
+		Health: actors.HealthOptions{Interval: 50 * time.Millisecond, Timeout: time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 	}
 	downs := make(chan *messages.DatabaseDown, 16)
 	ups := make(chan *messages.DatabaseUp, 16)
-	reg, err := registry.New(sys, cfg, registry.WithLogger(logger), registry.WithEventHook(func(ev registry.Event) {
+	reg, err := registry.New(sys, cfg, registry.WithLogger(logger), registry.WithEventHook(func(ev messages.Event) {
 		seen.add(fmt.Sprintf("hook %T", ev), ev)
 		switch e := ev.(type) {
 		case *messages.DatabaseDown:
@@ -176,7 +178,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	})
 	_, err = main.Status(ctx)
 	disarm()
-	require.ErrorIs(t, err, registry.ErrInternal)
+	require.ErrorIs(t, err, messages.ErrInternal)
 	seen.add("crash error", err)
 
 	// An outage: health events carry the driver's errors.
@@ -191,7 +193,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	seen.add("outage query error", err)
 	st, err := main.Status(ctx)
 	require.NoError(t, err)
-	require.Equal(t, registry.Degraded, st.Health)
+	require.Equal(t, client.Degraded, st.Health)
 	seen.add("degraded status", st, st.LastError)
 	c.Start(t)
 	select {

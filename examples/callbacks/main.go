@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/dbactor/dbactor/messages"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,7 +60,7 @@ func run() error {
 
 	// 1. A Go func as a callback actor for every model (persistent by default).
 	events := make(chan string, 16)
-	if _, err := reg.RegisterCallbackFunc(ctx, "", func(ev *registry.ModelRegistered) {
+	if _, err := reg.RegisterCallbackFunc(ctx, "", func(ev *messages.ModelRegistered) {
 		events <- fmt.Sprintf("all-models callback: %s (table %s, #%d)", ev.GetName(), ev.GetTable(), ev.GetSequence())
 	}); err != nil {
 		return err
@@ -68,7 +69,7 @@ func run() error {
 
 	// 2. An actor of your own, for one model (one-time by default).
 	mine := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if ev, ok := c.Message().(*registry.ModelRegistered); ok {
+		if ev, ok := c.Message().(*messages.ModelRegistered); ok {
 			events <- "your actor: " + ev.GetName() + " is registered"
 		}
 	}))

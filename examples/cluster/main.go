@@ -51,6 +51,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dbactor/dbactor/client"
 	"io"
 	"log/slog"
 	"net"
@@ -459,7 +460,7 @@ func useRegistry(ctx context.Context, out io.Writer, m *member, identity string,
 
 	table := identity + "_entries"
 	ph := "?"
-	if st.Dialect == registry.Postgres {
+	if st.Dialect == client.Postgres {
 		ph = "$"
 	}
 	// Clear what an interrupted run may have left (a PostgreSQL database

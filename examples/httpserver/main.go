@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dbactor/dbactor/client"
 	"io"
 	"net"
 	"net/http"
@@ -93,7 +94,7 @@ func run(ctx context.Context, addr, dbURL string, out io.Writer) (err error) {
 		return err
 	}
 	insert := "INSERT INTO " + table + " (path) VALUES (?)"
-	if db.Dialect() == registry.Postgres {
+	if db.Dialect() == client.Postgres {
 		insert = "INSERT INTO " + table + " (path) VALUES ($1)"
 	}
 

@@ -45,7 +45,7 @@
 // same); Peers adds grants by identity. In plaintext, which a node allows
 // on loopback only, a peer's identity is node.LoopbackIdentity, "loopback":
 // any process on this machine. A refused request fails with
-// registry.ErrPermissionDenied.
+// client.ErrPermissionDenied.
 //
 // # Mutual TLS
 //
@@ -77,6 +77,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dbactor/dbactor/messages"
 	"io"
 	"net"
 	"os"
@@ -248,7 +249,7 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 	// actor here (it watched the registry), and Proto.Actor retries the
 	// connection to the departed node for 10 s before giving up.
 	defer func() { err = errors.Join(err, db.stop()) }()
-	client, err := n.Attach(addr, node.DefaultName)
+	cl, err := n.Attach(addr, node.DefaultName)
 	if err != nil {
 		return err
 	}
@@ -256,16 +257,16 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 		// Idempotent: after the Close below, this does nothing.
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
-		err = errors.Join(err, client.Close(ctx))
+		err = errors.Join(err, cl.Close(ctx))
 	}()
-	fmt.Fprintf(out, "2. client node on %s attached to registry %q at %s (messages only, no pool here)\n", n.Address(), node.DefaultName, addr)
+	fmt.Fprintf(out, "2. cl node on %s attached to registry %q at %s (messages only, no pool here)\n", n.Address(), node.DefaultName, addr)
 
-	// Connect: the counts are taken on the database node, in the client's
+	// Connect: the counts are taken on the database node, in the cl's
 	// name — if this process died, the registry would give them back.
-	if err := client.Connect(ctx); err != nil {
+	if err := cl.Connect(ctx); err != nil {
 		return err
 	}
-	mainDB := client.Database()
+	mainDB := cl.Database()
 	st, err := mainDB.Status(ctx)
 	if err != nil {
 		return err
@@ -284,16 +285,16 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 
 	// Schemas are created by the database node, asked by message. The
 	// DropSchema only clears what an interrupted run may have left.
-	_ = client.DropSchema(ctx, schema, registry.IfExists(), registry.Cascade())
-	if err := client.CreateSchema(ctx, schema, registry.IfNotExists()); err != nil {
+	_ = cl.DropSchema(ctx, schema, registry.IfExists(), registry.Cascade())
+	if err := cl.CreateSchema(ctx, schema, registry.IfNotExists()); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "4. CreateSchema %s (IfNotExists): done on the database node\n", schema)
 
 	// A callback on this node for registrations on the database node: fn
 	// runs in an actor here; it hands the event to this goroutine.
-	events := make(chan *registry.ModelRegistered, 1)
-	if _, err := client.RegisterCallbackFunc(ctx, model, func(ev *registry.ModelRegistered) {
+	events := make(chan *messages.ModelRegistered, 1)
+	if _, err := cl.RegisterCallbackFunc(ctx, model, func(ev *messages.ModelRegistered) {
 		select {
 		case events <- ev:
 		default:
@@ -301,13 +302,13 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "5. RegisterCallbackFunc(%q): the callback actor runs on the client node\n", model)
+	fmt.Fprintf(out, "5. RegisterCallbackFunc(%q): the callback actor runs on the cl node\n", model)
 	if err := db.register(ctx, model); err != nil {
 		return err
 	}
 	select {
 	case ev := <-events:
-		fmt.Fprintf(out, "6. callback ran on the client node: model=%s table=%s\n", ev.GetName(), ev.GetTable())
+		fmt.Fprintf(out, "6. callback ran on the cl node: model=%s table=%s\n", ev.GetName(), ev.GetTable())
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the model callback: %w", context.Cause(ctx))
 	}
@@ -315,7 +316,7 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 	// Queries by message: the SQL and its typed arguments travel to the
 	// database node, which runs them on its pool and sends the rows back.
 	ph := func(i int) string { return "?" }
-	if st.Dialect == registry.Postgres {
+	if st.Dialect == client.Postgres {
 		ph = func(i int) string { return "$" + strconv.Itoa(i) }
 	}
 	table := schema + ".notes"
@@ -345,10 +346,10 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 		fmt.Fprintf(out, "   %s\n", formatRow(res.Columns, row))
 	}
 
-	if err := client.DropSchema(ctx, schema, registry.Cascade()); err != nil {
+	if err := cl.DropSchema(ctx, schema, registry.Cascade()); err != nil {
 		return err
 	}
-	if err := client.Disconnect(ctx); err != nil {
+	if err := cl.Disconnect(ctx); err != nil {
 		return err
 	}
 	st, err = mainDB.Status(ctx)
@@ -359,18 +360,18 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 	if err := db.status(ctx); err != nil {
 		return err
 	}
-	if err := client.Close(ctx); err != nil {
+	if err := cl.Close(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "10. client closed; the registry on the database node keeps running")
+	fmt.Fprintln(out, "10. cl closed; the registry on the database node keeps running")
 	if !db.exits() {
-		fmt.Fprintln(out, "11. closing the client node")
+		fmt.Fprintln(out, "11. closing the cl node")
 		return nil
 	}
 	if err := db.stop(); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "11. database node exited; closing the client node")
+	fmt.Fprintln(out, "11. database node exited; closing the cl node")
 	return nil
 }
 

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/dbactor/dbactor/client"
 	"os"
 	"path/filepath"
 	"time"
@@ -77,7 +78,7 @@ func run() error {
 	}
 	db := reg.Database().DB()
 	ph := "?"
-	if reg.Database().Dialect() == registry.Postgres {
+	if reg.Database().Dialect() == client.Postgres {
 		ph = "$1"
 	}
 	for i, t := range tenants {

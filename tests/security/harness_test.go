@@ -27,7 +27,6 @@ import (
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/node"
-	"github.com/dbactor/dbactor/registry"
 )
 
 // callTimeout bounds every call of the victim.
@@ -131,7 +130,7 @@ func setup(t *testing.T) *env {
 		_, err := e.cl.Database().Exec(ctx, stmt)
 		require.NoError(t, err, stmt)
 	}
-	e.cbPID, err = e.cl.RegisterCallbackFunc(ctx, "", func(m *registry.ModelRegistered) {
+	e.cbPID, err = e.cl.RegisterCallbackFunc(ctx, "", func(m *messages.ModelRegistered) {
 		select {
 		case e.callback <- m.GetName():
 		default:
@@ -485,7 +484,7 @@ func (o outcome) message() string {
 func denied(t *testing.T, what string, o outcome) {
 	t.Helper()
 	require.Equal(t, messages.Code_CODE_PERMISSION_DENIED.String(), o.code().String(), "%s: %s (%s)", what, o, o.message())
-	require.ErrorIs(t, replyError(o.Reply), registry.ErrPermissionDenied)
+	require.ErrorIs(t, replyError(o.Reply), client.ErrPermissionDenied)
 }
 
 // deadLetter requires the answer of a dropped request: a dead letter.

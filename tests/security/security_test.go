@@ -315,10 +315,18 @@ func (e *env) s6(t *testing.T) {
 	e.intact(r)
 }
 
+// The per-peer caps of a registry.PeerLimits left at zero (its documented
+// defaults).
+const (
+	peerCounts    = 1024
+	peerOwners    = 64
+	peerCallbacks = 64
+)
+
 func (e *env) s7(t *testing.T) {
 	r := e.row(t, "S7", "from one node: 10 000 owners (Connect with an owner each), 5 000 callbacks, 10 000 Connects",
 		fmt.Sprintf("QUOTA_EXCEEDED past %d owners / %d callbacks / %d counts; refcount bounded; all given back when it goes",
-			registry.DefaultPeerOwners, registry.DefaultPeerCallbacks, registry.DefaultPeerCounts))
+			peerOwners, peerCallbacks, peerCounts))
 	a := e.attacker(t, "attacker")
 	since := e.mark(t)
 	quota := messages.Code_CODE_QUOTA_EXCEEDED.String()
@@ -329,18 +337,18 @@ func (e *env) s7(t *testing.T) {
 		require.Equal(t, n-ok, f.Codes[quota], "%s refused with %s: %+v", what, quota, f)
 		r.see("%s: %d accepted, %d %s (%d ms)", what, f.OK, f.Codes[quota], strings.TrimPrefix(quota, "CODE_"), f.TookMS)
 	}
-	owners := registry.DefaultPeerOwners
+	owners := peerOwners
 	check("10 000 owners", a.flood(floodSpec{Kind: "owners", N: 10000, Conc: 64, WaitMS: 15000}), 10000, owners)
-	check("5 000 callbacks", a.flood(floodSpec{Kind: "callbacks", N: 5000, Conc: 64, WaitMS: 15000}), 5000, registry.DefaultPeerCallbacks)
-	check("10 000 connects", a.flood(floodSpec{Kind: "connect", N: 10000, Conc: 64, WaitMS: 15000}), 10000, registry.DefaultPeerCounts-owners)
+	check("5 000 callbacks", a.flood(floodSpec{Kind: "callbacks", N: 5000, Conc: 64, WaitMS: 15000}), 5000, peerCallbacks)
+	check("10 000 connects", a.flood(floodSpec{Kind: "connect", N: 10000, Conc: 64, WaitMS: 15000}), 10000, peerCounts-owners)
 	held := e.db.Call("status")
-	require.Equal(t, fmt.Sprintf("main=%d lite=1", 2+registry.DefaultPeerCounts), held)
+	require.Equal(t, fmt.Sprintf("main=%d lite=1", 2+peerCounts), held)
 	// One registration: the attacker's stored callbacks hear of it, at
 	// most its quota of them.
 	e.db.Call("register FloodProbe")
 	var h heard
 	a.call("events", nil, &h)
-	require.LessOrEqual(t, h.Actors, registry.DefaultPeerCallbacks)
+	require.LessOrEqual(t, h.Actors, peerCallbacks)
 	r.see("refcount bounded: %s; model registrations reached %d of its 5 000 callback actors (%d events)", held, h.Actors, h.Events)
 
 	a.kill()
@@ -353,7 +361,7 @@ func (e *env) s7(t *testing.T) {
 			given += d.GetCount()
 		}
 	}
-	require.EqualValues(t, registry.DefaultPeerCounts, given)
+	require.EqualValues(t, peerCounts, given)
 	r.see("attacker killed: %d CallerReleased giving back %d counts", len(rel), given)
 	e.intact(r)
 }
@@ -541,7 +549,7 @@ func (e *env) d2(t *testing.T) {
 	for _, m := range []*messages.DropSchema{{}, {Cascade: true, IfExists: true}, {Databases: []string{"", liteName}}} {
 		o := a.ask(m)
 		require.Equal(t, messages.Code_CODE_INVALID_ARGUMENT.String(), o.code().String(), "%s: %s", o, o.message())
-		require.ErrorIs(t, replyError(o.Reply), registry.ErrInvalidArgument)
+		require.ErrorIs(t, replyError(o.Reply), messages.ErrInvalidArgument)
 	}
 	r.see("3/3 INVALID_ARGUMENT at the registry actor; widgets and victim.accounts still there")
 	e.intact(r)
