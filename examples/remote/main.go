@@ -259,9 +259,9 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 		defer cancel()
 		err = errors.Join(err, cl.Close(ctx))
 	}()
-	fmt.Fprintf(out, "2. cl node on %s attached to registry %q at %s (messages only, no pool here)\n", n.Address(), node.DefaultName, addr)
+	fmt.Fprintf(out, "2. client node on %s attached to registry %q at %s (messages only, no pool here)\n", n.Address(), node.DefaultName, addr)
 
-	// Connect: the counts are taken on the database node, in the cl's
+	// Connect: the counts are taken on the database node, in the client's
 	// name — if this process died, the registry would give them back.
 	if err := cl.Connect(ctx); err != nil {
 		return err
@@ -302,13 +302,13 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "5. RegisterCallbackFunc(%q): the callback actor runs on the cl node\n", model)
+	fmt.Fprintf(out, "5. RegisterCallbackFunc(%q): the callback actor runs on the client node\n", model)
 	if err := db.register(ctx, model); err != nil {
 		return err
 	}
 	select {
 	case ev := <-events:
-		fmt.Fprintf(out, "6. callback ran on the cl node: model=%s table=%s\n", ev.GetName(), ev.GetTable())
+		fmt.Fprintf(out, "6. callback ran on the client node: model=%s table=%s\n", ev.GetName(), ev.GetTable())
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the model callback: %w", context.Cause(ctx))
 	}
@@ -363,15 +363,15 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 	if err := cl.Close(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "10. cl closed; the registry on the database node keeps running")
+	fmt.Fprintln(out, "10. client closed; the registry on the database node keeps running")
 	if !db.exits() {
-		fmt.Fprintln(out, "11. closing the cl node")
+		fmt.Fprintln(out, "11. closing the client node")
 		return nil
 	}
 	if err := db.stop(); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "11. database node exited; closing the cl node")
+	fmt.Fprintln(out, "11. database node exited; closing the client node")
 	return nil
 }
 
