@@ -1,13 +1,13 @@
 package node_test
 
 import (
-	"github.com/dbactor/dbactor/client"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/certs"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/node"

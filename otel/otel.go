@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"github.com/dbactor/dbactor/actors"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.40.0/dbconv"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/registry"
 )
 

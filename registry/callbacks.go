@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"github.com/dbactor/dbactor/internal/request"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -11,6 +10,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
 

@@ -3,8 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
-	"github.com/dbactor/dbactor/actors"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"

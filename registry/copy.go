@@ -3,8 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
-	"github.com/dbactor/dbactor/internal/request"
 
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/supervisor"
 )
 

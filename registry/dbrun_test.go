@@ -3,13 +3,13 @@ package registry_test
 import (
 	"context"
 	"errors"
-	"github.com/dbactor/dbactor/actors"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dbactor/dbactor/actors"
 	"os"
 	"path/filepath"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )

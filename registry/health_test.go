@@ -2,8 +2,6 @@ package registry_test
 
 import (
 	"context"
-	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/client"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -12,6 +10,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"

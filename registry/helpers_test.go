@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"context"
-	"github.com/dbactor/dbactor/client"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/models"

@@ -10,7 +10,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"github.com/dbactor/dbactor/actors"
 	"io/fs"
 	"net/url"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"

@@ -3,7 +3,6 @@ package registry_test
 import (
 	"context"
 	"database/sql"
-	"github.com/dbactor/dbactor/actors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/registry"
 )
 

@@ -3,12 +3,9 @@ package registry
 import (
 	"context"
 	"fmt"
-	"github.com/dbactor/dbactor/internal/request"
 	"slices"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/models"
 )
 
@@ -31,23 +28,13 @@ func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...models.Opti
 	if err != nil {
 		return nil, err
 	}
-	def := req.GetModel()
-	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any {
-		return &messages.RegisterModel{Model: def, OnConflict: req.GetOnConflict()}
-	}, nil)
+	name, err := ops.Do(ctx, r.caller, r.pid, ops.RegisterModel(req))
 	if err != nil {
-		return nil, fmt.Errorf("dbactor: register model %q: %w", def.GetName(), err)
+		return nil, err
 	}
-	res, ok := reply.(*messages.ModelResult)
+	m, ok := r.plan.book.get(name)
 	if !ok {
-		return nil, request.Unexpected(reply)
-	}
-	if e := res.GetError(); e != nil {
-		return nil, e
-	}
-	m, ok := r.plan.book.get(res.GetModel().GetName())
-	if !ok {
-		return nil, fmt.Errorf("%w: model %q was deleted as it was registered", ErrUnknownModel, def.GetName())
+		return nil, fmt.Errorf("%w: model %q was deleted as it was registered", ErrUnknownModel, name)
 	}
 	return m, nil
 }
@@ -71,20 +58,7 @@ func (r *Registry) ContentType() *models.Model { return r.plan.book.contentType 
 // DeleteModel removes the model registered under name and reports whether
 // there was one (Edgy's delete_model). Its table is left alone.
 func (r *Registry) DeleteModel(ctx context.Context, name string) (bool, error) {
-	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any {
-		return &messages.DeleteModel{Name: name}
-	}, nil)
-	if err != nil {
-		return false, fmt.Errorf("dbactor: delete model %q: %w", name, err)
-	}
-	res, ok := reply.(*messages.ModelResult)
-	if !ok {
-		return false, request.Unexpected(reply)
-	}
-	if e := res.GetError(); e != nil {
-		return false, e
-	}
-	return res.GetChanged(), nil
+	return ops.Do(ctx, r.caller, r.pid, ops.DeleteModel(name))
 }
 
 // Callbacks is the number of callbacks kept for later registrations (a

@@ -2,8 +2,6 @@ package registry_test
 
 import (
 	"context"
-	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/client"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +10,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/peer"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"

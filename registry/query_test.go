@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/dbactor/dbactor/actors"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"

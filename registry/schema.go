@@ -2,13 +2,13 @@ package registry
 
 import (
 	"context"
-	"github.com/dbactor/dbactor/internal/request"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dbactor/dbactor/client"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/registry"
 )

@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/dbactor/dbactor/messages"
 	"io"
 	"net"
 	"net/url"
@@ -38,6 +37,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
 

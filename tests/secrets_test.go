@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/client"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -18,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"

@@ -10,13 +10,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/dbactor/dbactor/messages"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
 

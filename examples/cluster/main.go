@@ -51,7 +51,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dbactor/dbactor/client"
 	"io"
 	"log/slog"
 	"net"
@@ -71,6 +70,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/examples/internal/childproc"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"

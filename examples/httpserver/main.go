@@ -18,7 +18,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dbactor/dbactor/client"
 	"io"
 	"net"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/registry"
 )
 

@@ -11,11 +11,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/dbactor/dbactor/client"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/registry"
 )
 

@@ -309,3 +309,41 @@ func SchemaErr(op, schema string, e *messages.Error) error {
 	}
 	return &messages.SchemaError{Database: e.GetDatabase(), Schema: schema, Op: op, Message: e.GetMessage(), SQLState: e.GetSqlstate(), Err: e}
 }
+
+// RegisterModel registers req's model; it reads as the model's name.
+func RegisterModel(req *messages.RegisterModel) Op[string] {
+	name := req.GetModel().GetName()
+	return Op[string]{
+		Build: func(*timestamppb.Timestamp) any { return req },
+		Read: func(reply any, err error) (string, error) {
+			r, err := modelResult("register model", name, reply, err)
+			return r.GetModel().GetName(), err
+		},
+	}
+}
+
+// DeleteModel deletes the model called name; it reads as whether there
+// was one.
+func DeleteModel(name string) Op[bool] {
+	return Op[bool]{
+		Build: func(*timestamppb.Timestamp) any { return &messages.DeleteModel{Name: name} },
+		Read: func(reply any, err error) (bool, error) {
+			r, err := modelResult("delete model", name, reply, err)
+			return r.GetChanged(), err
+		},
+	}
+}
+
+func modelResult(op, name string, reply any, err error) (*messages.ModelResult, error) {
+	if err != nil {
+		return nil, fmt.Errorf("dbactor: %s %q: %w", op, name, err)
+	}
+	r, ok := reply.(*messages.ModelResult)
+	if !ok {
+		return nil, request.Unexpected(reply)
+	}
+	if e := r.GetError(); e != nil {
+		return nil, e
+	}
+	return r, nil
+}

@@ -74,13 +74,7 @@ func TestRequestToMissingActor(t *testing.T) {
 func TestLateReplyGoesToLate(t *testing.T) {
 	sys := testdb.ActorSystem(t)
 	release := make(chan struct{})
-	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if _, ok := c.Message().(string); ok {
-			sender, root := c.Sender(), c.ActorSystem().Root
-			go func() { <-release; root.Send(sender, "late") }()
-		}
-	}))
-	defer func() { _ = request.WaitStopped(context.Background(), sys, pid, false) }()
+	pid := holder(t, sys, release)
 
 	lateGot := make(chan any, 1)
 	over := make(chan struct{})
@@ -95,7 +89,7 @@ func TestLateReplyGoesToLate(t *testing.T) {
 	default:
 	}
 	close(release)
-	require.Equal(t, "late", <-lateGot)
+	require.Equal(t, "re: x", <-lateGot)
 	<-over
 }
 
@@ -126,13 +120,7 @@ func TestReplyWinsOverEndedContext(t *testing.T) {
 func TestLostNode(t *testing.T) {
 	sys := testdb.ActorSystem(t)
 	release := make(chan struct{})
-	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if _, ok := c.Message().(string); ok {
-			sender, root := c.Sender(), c.ActorSystem().Root
-			go func() { <-release; root.Send(sender, "late") }()
-		}
-	}))
-	defer func() { _ = request.WaitStopped(context.Background(), sys, pid, false) }()
+	pid := holder(t, sys, release)
 	lost := make(chan struct{})
 	close(lost)
 	lateGot := make(chan any, 1)
@@ -140,7 +128,7 @@ func TestLostNode(t *testing.T) {
 	require.ErrorIs(t, err, request.ErrNodeLost)
 	require.ErrorIs(t, request.Err(err), messages.ErrUnavailable)
 	close(release)
-	require.Equal(t, "late", <-lateGot)
+	require.Equal(t, "re: x", <-lateGot)
 }
 
 func TestErrClassifies(t *testing.T) {
