@@ -255,8 +255,9 @@ func (p *plan) buildBook(src *book) error {
 	if src == nil {
 		return nil
 	}
-	for _, m := range src.models() {
-		if src.contentType != nil && m == src.contentType {
+	view := src.view.Load()
+	for _, m := range view.models {
+		if view.contentType != nil && m == view.contentType {
 			continue
 		}
 		if _, _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {

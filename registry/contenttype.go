@@ -19,7 +19,7 @@ func (b *book) setContentType() error {
 		return err
 	}
 	ct := reg.Entry.Model
-	b.contentType = ct
+	b.contentType = ct // published by subscribe
 	b.subscribe("", new(false), callbackTarget{run: func(m *models.Model) { injectContentType(ct, m) }})
 	return nil
 }

@@ -53,7 +53,7 @@ func (r *Registry) Model(name string) (*models.Model, error) {
 func (r *Registry) Models() []*models.Model { return r.plan.book.models() }
 
 // ContentType is the content-type model, nil unless Config.WithContentType.
-func (r *Registry) ContentType() *models.Model { return r.plan.book.contentType }
+func (r *Registry) ContentType() *models.Model { return r.plan.book.view.Load().contentType }
 
 // DeleteModel removes the model registered under name and reports whether
 // there was one (Edgy's delete_model). Its table is left alone.
@@ -64,19 +64,12 @@ func (r *Registry) DeleteModel(ctx context.Context, name string) (bool, error) {
 // Callbacks is the number of callbacks kept for later registrations (a
 // one-time callback that fired, or the callbacks of an actor that stopped,
 // are no longer counted).
-func (r *Registry) Callbacks() int {
-	b := r.plan.book
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	n := b.cat.Callbacks()
-	if b.contentType != nil {
-		n-- // the registry's own content-type callback
-	}
-	return n
-}
+func (r *Registry) Callbacks() int { return r.plan.book.view.Load().callbacks }
 
 // TableNames returns the registered models' tables, sorted, each once.
-func (r *Registry) TableNames() []string { return r.plan.book.tableNames() }
+func (r *Registry) TableNames() []string {
+	return append([]string(nil), r.plan.book.view.Load().tables...)
+}
 
 // InitModels computes every registered model's table metadata now instead
 // of on first use (Edgy's init_models).
