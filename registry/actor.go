@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -100,6 +101,8 @@ type registryActor struct {
 	// limits bound each peer's holders (byPeer: by identity).
 	limits PeerLimits
 	byPeer map[string]map[*holder]bool
+	// jobs cancels each schema job under way, by its request.
+	jobs map[any]context.CancelFunc
 	// faults is the system's test fault injector: nil in production.
 	faults *faults.Injector
 }
@@ -131,6 +134,12 @@ func (a *registryActor) Receive(c actor.Context) {
 		}
 	case *settled:
 		a.settle(c, m.op, m.reply)
+	case *cancelJob:
+		if cancel, ok := a.jobs[m.key]; ok {
+			cancel()
+		}
+	case *jobDone:
+		delete(a.jobs, m.key)
 	case *actor.Terminated:
 		a.callerTerminated(c, m)
 		if _, ok := c.ActorSystem().ProcessRegistry.GetLocal(m.GetWho().GetId()); ok && m.GetWho().GetAddress() == c.ActorSystem().Address() {

@@ -154,7 +154,6 @@ func (a *registryActor) deleteModel(c actor.Context, m *messages.DeleteModel) {
 func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 	sender, sys := c.Sender(), c.ActorSystem()
 	fail := func(e *messages.Error) {
-		a.p.jobs.Delete(msg)
 		if sender != nil {
 			respond(c, messages.FailedReply(msg, e))
 		}
@@ -233,7 +232,7 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 		}
 		return nil
 	}
-	ctx, done := a.p.startJob(msg)
+	ctx, done := a.startJob(c, msg)
 	a.p.work.Add(1)
 	go func() {
 		defer a.p.work.Done()

@@ -183,8 +183,6 @@ type plan struct {
 	// work counts schema requests under way outside the registry actor:
 	// Close lets them finish (and give their counts back) first.
 	work sync.WaitGroup
-	// jobs holds a *jobCtl per schema request, keyed by the message.
-	jobs sync.Map
 	// jobsLife ends every schema job (endJobs) when Close has waited long
 	// enough for them.
 	jobsLife context.Context

@@ -112,15 +112,10 @@ func (r *Registry) jobCall(ctx context.Context, build func(*timestamppb.Timestam
 	var msg any
 	reply, err := r.caller.Call(ctx, r.pid, func(ts *timestamppb.Timestamp) any {
 		msg = build(ts)
-		r.plan.jobs.Store(msg, &jobCtl{})
 		return msg
 	}, nil)
-	if msg != nil {
-		if err != nil && ctx.Err() != nil {
-			r.plan.cancelJob(msg) // the job deletes it when it ends
-		} else {
-			r.plan.jobs.Delete(msg) // answered: the job has ended, or never ran
-		}
+	if msg != nil && err != nil && ctx.Err() != nil {
+		r.caller.System.Root.Send(r.pid, &cancelJob{key: msg})
 	}
 	return reply, err
 }

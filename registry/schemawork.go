@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -142,41 +141,23 @@ func schemaFailure(t target, err error, scrub func(string) string) *messages.Err
 	return e
 }
 
-// jobCtl lets a local caller that gives up cancel its schema job. Keyed by
-// the request message itself: the facade and the registry actor share the
-// pointer (a remote request is a different value, and runs to its deadline).
-type jobCtl struct {
-	mu       sync.Mutex
-	cancel   context.CancelFunc
-	canceled bool
-}
+// cancelJob asks the registry actor to cancel the schema job of the
+// request key: its local caller gave up. Local only (a remote request is a
+// different value, and runs to its deadline); a job that ended, or never
+// started, is not there to cancel.
+type cancelJob struct{ key any }
 
-// startJob returns the job's context and the func that ends it.
-func (p *plan) startJob(key any) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(p.jobsLife)
-	v, _ := p.jobs.LoadOrStore(key, &jobCtl{})
-	c := v.(*jobCtl)
-	c.mu.Lock()
-	c.cancel = cancel
-	if c.canceled {
-		cancel()
-	}
-	c.mu.Unlock()
-	return ctx, func() { p.jobs.Delete(key); cancel() }
-}
+// jobDone tells the registry actor that the job of key has ended.
+type jobDone struct{ key any }
 
-// cancelJob cancels the job of the request key, now or as it starts. The
-// caller registered key before sending it; a job that has finished is gone.
-func (p *plan) cancelJob(key any) {
-	v, ok := p.jobs.Load(key)
-	if !ok {
-		return
+// startJob registers the job of key with the actor and returns its context
+// and the func (safe from any goroutine) that ends it.
+func (a *registryActor) startJob(c actor.Context, key any) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(a.p.jobsLife)
+	if a.jobs == nil {
+		a.jobs = map[any]context.CancelFunc{}
 	}
-	c := v.(*jobCtl)
-	c.mu.Lock()
-	c.canceled = true
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.mu.Unlock()
+	a.jobs[key] = cancel
+	self, root := c.Self(), c.ActorSystem().Root
+	return ctx, func() { cancel(); root.Send(self, &jobDone{key: key}) }
 }
