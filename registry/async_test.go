@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -395,7 +396,10 @@ func TestFromActorSchemas(t *testing.T) {
 		require.Equal(t, "drop schema", se.Op)
 		require.NoError(t, schema(false, name, registry.IfExists()))
 
-		require.ErrorIs(t, schema(true, ""), registry.ErrInvalidName)
+		err = schema(true, "")
+		require.ErrorIs(t, err, registry.ErrInvalidName)
+		require.False(t, errors.As(err, &se), "refused before sending, as the facade does: %v", err)
+		require.Equal(t, reg.CreateSchema(testCtx(t), "").Error(), err.Error())
 		err = schema(true, name, registry.OnDatabases("nope"))
 		require.ErrorIs(t, err, registry.ErrUnknownDatabase)
 		requireCount(t, reg.Database(), 0, false)

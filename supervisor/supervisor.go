@@ -651,6 +651,7 @@ func outcomeOf(mb Member, reply any) Outcome {
 // rolled back by it: the supervisor keeps listening and undoes it.
 func (a *supervisorActor) request(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID, msg any) (any, error) {
 	var late func(any)
+	var over func()
 	if _, connect := msg.(*messages.Connect); connect {
 		late = func(reply any) {
 			if request.Connected(reply) {
@@ -659,9 +660,12 @@ func (a *supervisorActor) request(ctx context.Context, sys *actor.ActorSystem, p
 				_, _ = request.Request(uctx, sys, pid, &messages.Disconnect{}, 0)
 			}
 		}
+		// A connect is sent only by an operation (one of ops): never from
+		// zero. Its late undo is one of ops too.
+		a.ops.Add(1)
+		over = a.ops.Done
 	}
-	a.ops.Add(1) // the request being answered is one of ops: never from zero
-	return request.Send(sys, pid, msg, late, a.ops.Done).Wait(ctx, nil)
+	return request.Send(sys, pid, msg, late, over).Wait(ctx, nil)
 }
 
 // RequestError classifies an error of request.Request about database.

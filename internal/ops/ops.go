@@ -76,8 +76,12 @@ func Async[T any](c actor.Context, pid *actor.PID, timeout time.Duration, op Op[
 			}
 		}
 	}
-	request.Async(c, pid, timeout, op.Refused, op.Build, undo, func(reply any, err error) {
-		v, err := op.Read(reply, err)
+	refused := op.Refused
+	request.Async(c, pid, timeout, refused, op.Build, undo, func(reply any, err error) {
+		var v T
+		if refused == nil { // refused before sending: the error as it is
+			v, err = op.Read(reply, err)
+		}
 		if then != nil {
 			then(v, err)
 		}

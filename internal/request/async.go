@@ -48,6 +48,7 @@ func Async(c actor.Context, pid *actor.PID, timeout time.Duration, refused error
 	p := newPending(sys, pid, undo, nil)
 	p.notify = settle
 	p.watched = c.Self()
+	p.deadline = time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, settle)
 	c.ReenterAfter(fut, func(any, error) {
 		timer.Stop()
@@ -56,7 +57,7 @@ func Async(c actor.Context, pid *actor.PID, timeout time.Duration, refused error
 			return
 		}
 		p.mu.Lock()
-		stopped := p.gaveUp
+		stopped := p.gaveUp // by the actor's Terminated
 		p.mu.Unlock()
 		if stopped {
 			return // the actor stopped (a restart keeps its watchers)
@@ -68,5 +69,5 @@ func Async(c actor.Context, pid *actor.PID, timeout time.Duration, refused error
 	// The reply address hears when the actor stops: a reply it can no
 	// longer learn of is given up on then.
 	SendSystem(sys, c.Self(), &actor.Watch{Watcher: p.pid})
-	c.RequestWithCustomSender(pid, build(deadline.Proto(time.Now().Add(timeout))), p.pid)
+	c.RequestWithCustomSender(pid, build(deadline.Proto(p.deadline)), p.pid)
 }

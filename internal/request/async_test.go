@@ -125,3 +125,16 @@ func TestAsyncActorStoppedUndone(t *testing.T) {
 	default:
 	}
 }
+
+// A refused request is reported as it is, and nothing is sent.
+func TestAsyncRefusedNotSent(t *testing.T) {
+	sys := testdb.ActorSystem(t)
+	release := make(chan struct{})
+	defer close(release)
+	refused := errors.New("refused")
+	a := &asker{target: holder(t, sys, release), timeout: time.Second, refused: refused}
+	sys.Root.Send(spawnAsker(t, sys, a), ask{"x"})
+	o := <-a.got
+	require.Equal(t, refused, o.err)
+	require.Nil(t, o.reply)
+}

@@ -24,8 +24,9 @@ var (
 	ErrNodeLost = errors.New("the actor's node went away")
 )
 
-// LateGrace is how long a request keeps listening, after its caller gave
-// up, for a reply whose effect must be undone.
+// LateGrace is how long a request keeps listening, past the deadline it
+// carries (or past the moment its caller gave up, if later), for a reply
+// whose effect must be undone.
 const LateGrace = 5 * time.Second
 
 // Pending is a request whose reply has not been taken yet. Exactly one of
@@ -51,6 +52,9 @@ type Pending struct {
 	ended     bool
 	timer     *time.Timer
 	watched   *actor.PID // the requesting actor (Async)
+	// deadline is the one the request carries: the target may still act
+	// on it until then, so a late reply is awaited until then + LateGrace.
+	deadline time.Time
 }
 
 // Send sends msg to pid with a fresh reply address. late, when set, gets a
@@ -71,7 +75,14 @@ func newPending(sys *actor.ActorSystem, pid *actor.PID, late func(any), over fun
 
 // Wait waits for the reply until ctx ends or lost (nil: never) is closed,
 // then gives up on it. A reply that is there when ctx ends wins over ctx.
+// The target may act on the request until ctx's deadline: a late reply is
+// awaited until then (plus LateGrace).
 func (p *Pending) Wait(ctx context.Context, lost <-chan struct{}) (any, error) {
+	if d, ok := ctx.Deadline(); ok {
+		p.mu.Lock()
+		p.deadline = d
+		p.mu.Unlock()
+	}
 	select {
 	case <-p.ready:
 	case <-lost:
@@ -83,7 +94,10 @@ func (p *Pending) Wait(ctx context.Context, lost <-chan struct{}) (any, error) {
 		return reply, err
 	}
 	p.giveUp()
-	return nil, context.Cause(ctx)
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: the reply was given up on", messages.ErrInternal)
 }
 
 // Replied reports whether the reply has come (and not been taken yet).
@@ -135,7 +149,7 @@ func (p *Pending) giveUp() {
 	if p.late == nil {
 		p.graceOver = true
 	} else {
-		p.timer = time.AfterFunc(LateGrace, p.endGrace)
+		p.timer = time.AfterFunc(max(time.Until(p.deadline), 0)+LateGrace, p.endGrace)
 	}
 	end := p.endable()
 	p.mu.Unlock()
@@ -200,9 +214,9 @@ func (p *Pending) end() {
 func (p *Pending) SendUserMessage(_ *actor.PID, message any) {
 	_, msg, _ := actor.UnwrapEnvelope(message)
 	p.mu.Lock()
-	if p.replied {
+	if p.replied || p.ended {
 		p.mu.Unlock()
-		return // only the first reply counts
+		return // only the first reply counts, and only while p is registered
 	}
 	p.replied, p.reply = true, msg
 	if p.gaveUp {
@@ -219,10 +233,21 @@ func (p *Pending) SendUserMessage(_ *actor.PID, message any) {
 	}
 }
 
-// SendSystemMessage implements actor.Process: the requesting actor's
-// Terminated (Async) gives up on the reply.
+// SendSystemMessage implements actor.Process: the Terminated of the
+// requesting actor (Async) gives up on the reply. Any other (a peer may
+// send one) is ignored.
 func (p *Pending) SendSystemMessage(_ *actor.PID, message any) {
-	if _, ok := message.(*actor.Terminated); ok {
+	t, ok := message.(*actor.Terminated)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	mine := p.watched != nil && t.GetWho().Equal(p.watched)
+	if mine {
+		p.watched = nil // gone: no Unwatch to send
+	}
+	p.mu.Unlock()
+	if mine {
 		p.giveUp()
 	}
 }

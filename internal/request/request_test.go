@@ -167,3 +167,36 @@ func TestWaitStopped(t *testing.T) {
 	// An actor that is already gone answers the watch with Terminated too.
 	require.NoError(t, request.WaitStopped(context.Background(), sys, pid, false))
 }
+
+// A caller that gives up long before its deadline still has a late reply
+// undone up to that deadline (plus LateGrace): the target may act on the
+// request until then.
+func TestLateReplyAwaitedUntilTheDeadline(t *testing.T) {
+	sys := testdb.ActorSystem(t)
+	release := make(chan struct{})
+	pid := holder(t, sys, release)
+	lateGot := make(chan any, 1)
+	over := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), request.LateGrace+5*time.Second)
+	defer cancel()
+	p := request.Send(sys, pid, "x", func(reply any) { lateGot <- reply }, func() { close(over) })
+	given, giveUp := context.WithCancel(ctx)
+	giveUp()
+	_, err := p.Wait(given, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	// Past LateGrace after giving up, but before the deadline.
+	time.AfterFunc(request.LateGrace+500*time.Millisecond, func() { close(release) })
+	require.Equal(t, "re: x", <-lateGot)
+	<-over
+}
+
+// A Terminated the Pending did not ask for (a peer may send one) changes
+// nothing.
+func TestStrayTerminatedIgnored(t *testing.T) {
+	sys, pid := system(t)
+	p := request.Send(sys, pid, "hi", nil, nil)
+	p.SendSystemMessage(nil, &actor.Terminated{Who: pid})
+	reply, err := p.Wait(context.Background(), nil)
+	require.NoError(t, err)
+	require.Equal(t, "re: hi", reply)
+}
