@@ -12,15 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/pgdb"
 	"github.com/dbactor/dbactor/messages"
 )
 
-// How a peer's statement is held to its grant (PeerStatement).
+// How a peer's statement is held to its grant (inproc.PeerStatement).
 //
 // PostgreSQL: a statement that must be read-only or run as a role runs on
 // a connection of its own, in a transaction begun READ ONLY (or READ
@@ -63,33 +61,6 @@ const resetSQL = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLIS
 // errDirtySession: a peer's statement left the session with something the
 // reset does not undo.
 var errDirtySession = errors.New("the session kept prepared statements made by the peer's statement")
-
-// GetDeadline is the deadline of the wrapped request, so that a
-// PeerStatement's deadline is checked like a bare request's.
-func (p *PeerStatement) GetDeadline() *timestamppb.Timestamp {
-	if m, ok := p.request().(interface{ GetDeadline() *timestamppb.Timestamp }); ok {
-		return m.GetDeadline()
-	}
-	return nil
-}
-
-// request is p's Request; nil for a nil p.
-func (p *PeerStatement) request() proto.Message {
-	if p == nil {
-		return nil
-	}
-	return p.Request
-}
-
-// FailedReply is the reply of the right type for a request that failed
-// before it was handled — messages.FailedReply, and for a PeerStatement
-// the reply type of its Request — or nil when req is not a request.
-func FailedReply(req any, e *messages.Error) any {
-	if p, ok := req.(*PeerStatement); ok {
-		return messages.FailedReply(p.request(), e)
-	}
-	return messages.FailedReply(req, e)
-}
 
 // constrained reports whether j must run read-only or as a role: a peer's
 // statement without the write grant, or (PostgreSQL only) with a role.

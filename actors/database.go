@@ -13,29 +13,43 @@ import (
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/messages"
 )
 
 // DatabaseProps returns the props of the database actor for s. Every
 // instance the props produce — the first and any after a restart — works on
-// the same State.
+// the same State. Spawning them records the actor's PID in s (State.PID).
 func DatabaseProps(s *State) *actor.Props {
 	d := drain.New(func(req any) any {
-		return FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
+		return failedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: s.name, Message: "database actor stopped"})
 	})
 	return actor.PropsFromProducerWithActorSystem(func(sys *actor.ActorSystem) actor.Actor {
 		return &databaseActor{s: s, drain: d, faults: faults.For(sys)}
 	},
-		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub, s.lifecycleCrash)))
+		d.Props(), actor.WithReceiverMiddleware(crash.Guard(s.Scrub, s.lifecycleCrash)),
+		actor.WithOnInit(func(c actor.Context) { s.pid.Store(c.Self()) })) // during the spawn, before it returns
 }
 
 // lifecycleCrash reports a panic on a lifecycle message, which Guard does
 // not hand on (a restart would fail the same way, forever).
 func (s *State) lifecycleCrash(c actor.ReceiverContext, msg any, cr *crash.Crash) {
 	s.logger.Error("dbactor: database actor crashed handling a lifecycle message; carrying on", "message", fmt.Sprintf("%T", msg), "reason", cr.Reason)
-	s.Publish(c.ActorSystem(), &messages.ActorCrashed{
+	s.publish(c.ActorSystem(), &messages.ActorCrashed{
 		Actor: c.Self().GetId(), Database: s.name, MessageType: fmt.Sprintf("%T", msg), Reason: cr.Reason, Directive: "ignored",
 	})
+}
+
+// failedReply is inproc.FailedReply for what a database actor answers:
+// never a lifecycle message, which it handles itself — a CloseDatabase it
+// did not handle (it had stopped) stays unanswered, so that its sender
+// shuts the State down.
+func failedReply(req any, e *messages.Error) any {
+	switch req.(type) {
+	case *inproc.CloseDatabase, *inproc.CloseSupervisor:
+		return nil
+	}
+	return inproc.FailedReply(req, e)
 }
 
 type databaseActor struct {
@@ -45,20 +59,10 @@ type databaseActor struct {
 	faults *faults.Injector
 }
 
-// Close makes a database actor close its pool for good — whatever its count
-// — and answer every later request with CODE_CLOSED, staying alive to do so
-// until its registry's actor tree stops: a stopped actor would drop the
-// requests still arriving, unanswered. It answers Closed. Local only (the
-// owning registry's Close sends it), so it is a Go type.
-type Close struct{}
-
-// Closed answers Close.
-type Closed struct{}
-
 // Receive implements actor.Actor.
 func (a *databaseActor) Receive(c actor.Context) {
 	if a.s.closed.Load() {
-		if reply := FailedReply(c.Message(), &messages.Error{
+		if reply := failedReply(c.Message(), &messages.Error{
 			Code: messages.Code_CODE_CLOSED, Database: a.s.name, Message: "database closed: its registry is closed",
 		}); reply != nil {
 			if c.Sender() != nil {
@@ -70,22 +74,22 @@ func (a *databaseActor) Receive(c actor.Context) {
 	a.faults.Hit(faults.DatabaseReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
 		if c.Sender() != nil {
-			c.Respond(FailedReply(c.Message(), &messages.Error{
+			c.Respond(failedReply(c.Message(), &messages.Error{
 				Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name, Message: "invalid deadline timestamp"}))
 		}
 		return
 	}
 	switch m := c.Message().(type) {
-	case *Close:
+	case *inproc.CloseDatabase:
 		if n := a.s.refCount.Load(); n > 0 {
 			a.s.logger.Warn("dbactor: closing a database that is still connected", "ref_count", n)
 		}
 		open := a.s.Connected()
 		a.s.Shutdown()
 		if open {
-			a.s.Publish(c.ActorSystem(), &messages.DatabaseDisconnected{Database: a.s.name, Forced: true})
+			a.s.publish(c.ActorSystem(), &messages.DatabaseDisconnected{Database: a.s.name, Forced: true})
 		}
-		c.Respond(&Closed{})
+		c.Respond(&inproc.DatabaseClosed{})
 	case *messages.Connect:
 		defer a.keepConsistent()()
 		res := a.connect(c.ActorSystem(), m)
@@ -97,12 +101,12 @@ func (a *databaseActor) Receive(c actor.Context) {
 		defer a.keepConsistent()()
 		res := a.disconnect(m)
 		if res.GetClosed() {
-			a.s.Publish(c.ActorSystem(), &messages.DatabaseDisconnected{Database: a.s.name, Forced: m.GetForce()})
+			a.s.publish(c.ActorSystem(), &messages.DatabaseDisconnected{Database: a.s.name, Forced: m.GetForce()})
 		}
 		c.Respond(res)
 	case *messages.GetStatus:
 		c.Respond(a.s.Status())
-	case *messages.Query, *messages.Exec, *PeerStatement:
+	case *messages.Query, *messages.Exec, *inproc.PeerStatement:
 		a.statement(c) // on a query worker: the mailbox never waits for SQL
 	case *actor.Stopped:
 		a.drain.Stopped(c.ActorSystem())
@@ -112,7 +116,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 		if c.Sender() != nil {
 			e := &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: a.s.name,
 				Message: fmt.Sprintf("database actor does not handle %T: send it to the registry", m)}
-			reply := FailedReply(m, e) // the reply type the sender waits for
+			reply := failedReply(m, e) // the reply type the sender waits for
 			if reply == nil {
 				reply = &messages.Status{Database: a.s.name, Error: e}
 			}
@@ -169,16 +173,16 @@ func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (re
 	// 0 → 1: count first (databasez D1), undone on any failure below.
 	s.refCount.Store(1)
 	start := time.Now()
-	s.Publish(sys, &messages.DatabaseConnecting{Database: s.name})
+	s.publish(sys, &messages.DatabaseConnecting{Database: s.name})
 	defer func() {
 		switch {
 		case res == nil: // crashed: keepConsistent undoes it, the caller gets an internal error
-			s.Publish(sys, &messages.DatabaseConnectFailed{Database: s.name,
+			s.publish(sys, &messages.DatabaseConnectFailed{Database: s.name,
 				Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: s.name, Message: "connect crashed"}})
 		case len(res.GetErrors()) > 0:
-			s.Publish(sys, &messages.DatabaseConnectFailed{Database: s.name, Error: res.GetErrors()[0]})
+			s.publish(sys, &messages.DatabaseConnectFailed{Database: s.name, Error: res.GetErrors()[0]})
 		default:
-			s.Publish(sys, &messages.DatabaseConnected{Database: s.name, DurationMs: time.Since(start).Milliseconds()})
+			s.publish(sys, &messages.DatabaseConnected{Database: s.name, DurationMs: time.Since(start).Milliseconds()})
 		}
 	}()
 	if err := runHook(ctx, s.hooks.OnConnect); err != nil {
@@ -265,7 +269,7 @@ func (a *databaseActor) failure(code messages.Code, what string, ctx context.Con
 		// the message still names the step.
 		code = messages.Code_CODE_TIMEOUT
 	}
-	e := a.s.ErrorOf(code, what, err)
+	e := a.s.errorOf(code, what, err)
 	a.s.logger.Debug("dbactor: request failed", "code", code.String(), "error", e.Message)
 	return e
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/deadline"
-	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
@@ -24,12 +24,11 @@ func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
 // spawn starts one database actor on a SQLite file, as the supervisor would.
 func spawn(t *testing.T, hooks actors.Hooks) (*actor.ActorSystem, *actors.State) {
 	t.Helper()
-	cfg, err := dsn.Parse("sqlite:///" + filepath.Join(t.TempDir(), "a.db"))
+	s, err := actors.NewState("a", "sqlite:///"+filepath.Join(t.TempDir(), "a.db"), actors.StateOptions{Hooks: hooks})
 	require.NoError(t, err)
 	sys := testdb.ActorSystem(t)
-	s := actors.NewState("a", cfg, actors.StateOptions{Hooks: hooks})
 	pid := sys.Root.Spawn(actors.DatabaseProps(s))
-	s.SetPID(pid)
+	require.True(t, pid.Equal(s.PID()), "spawning records the PID")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -150,7 +149,7 @@ func TestCloseMakesATombstone(t *testing.T) {
 	sys, s := spawn(t, actors.Hooks{})
 	ask(t, sys, s.PID(), &messages.Connect{})
 	ask(t, sys, s.PID(), &messages.Connect{})
-	require.IsType(t, &actors.Closed{}, ask(t, sys, s.PID(), &actors.Close{}))
+	require.IsType(t, &inproc.DatabaseClosed{}, ask(t, sys, s.PID(), &inproc.CloseDatabase{}))
 	require.True(t, s.Closed())
 	require.False(t, s.Connected())
 	require.EqualValues(t, 0, s.RefCount())

@@ -12,11 +12,11 @@
 // when a panic restarts the actor, the new instance picks up the same State,
 // so neither the pool nor the count is lost. When its registry closes, the
 // actor closes the pool for good and answers every later request with
-// CODE_CLOSED until the actor tree stops (Close).
+// CODE_CLOSED until the actor tree stops.
 //
 // Statements sent as messages (messages.Query, messages.Exec) run on query
 // workers, never in the mailbox (QueryOptions). One that came from a peer
-// on another node arrives wrapped in a PeerStatement and is held to the
+// on another node arrives wrapped (by its registry) and is held to the
 // peer's grant: read-only unless it may write, as its PostgreSQL role if
 // it has one, and at most QueryOptions.PerPeer running at once per peer
 // (the peer's next ones wait, at most QueryOptions.PerPeerQueue of them,

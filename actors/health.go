@@ -225,23 +225,23 @@ func (s *State) check(ctx context.Context, p pinger) (err error) {
 // down records the outage and publishes DatabaseDown; false when the loop
 // has been stopped meanwhile (the database is closing: no outage to tell).
 func (s *State) down(ctx context.Context, sys *actor.ActorSystem, err error) bool {
-	e := s.ErrorOf(messages.Code_CODE_CONNECT_FAILED, "health ping", err)
+	e := s.errorOf(messages.Code_CODE_CONNECT_FAILED, "health ping", err)
 	now := time.Now()
 	if !s.setHealth(ctx, func(h *health) { *h = health{state: messages.Health_HEALTH_DEGRADED, since: now, last: e} }) {
 		return false
 	}
 	s.logger.Warn("dbactor: database unreachable; probing with backoff", "error", e.GetMessage())
-	s.Publish(sys, &messages.DatabaseDown{Database: s.name, Error: e, Since: timestamppb.New(now)})
+	s.publish(sys, &messages.DatabaseDown{Database: s.name, Error: e, Since: timestamppb.New(now)})
 	return true
 }
 
 func (s *State) probeFailed(ctx context.Context, sys *actor.ActorSystem, err error, attempt uint32, next time.Duration) bool {
-	e := s.ErrorOf(messages.Code_CODE_CONNECT_FAILED, "recovery probe", err)
+	e := s.errorOf(messages.Code_CODE_CONNECT_FAILED, "recovery probe", err)
 	if !s.setHealth(ctx, func(h *health) { h.last, h.probes = e, attempt }) {
 		return false
 	}
 	s.logger.Debug("dbactor: recovery probe failed", "attempt", attempt, "next_probe", next, "error", e.GetMessage())
-	s.Publish(sys, &messages.DatabaseProbeFailed{Database: s.name, Error: e, Attempt: attempt, NextProbeMs: next.Milliseconds()})
+	s.publish(sys, &messages.DatabaseProbeFailed{Database: s.name, Error: e, Attempt: attempt, NextProbeMs: next.Milliseconds()})
 	return true
 }
 
@@ -252,7 +252,7 @@ func (s *State) up(ctx context.Context, sys *actor.ActorSystem) {
 		return
 	}
 	s.logger.Info("dbactor: database reachable again", "down_for", now.Sub(was.since), "failed_probes", was.probes)
-	s.Publish(sys, &messages.DatabaseUp{
+	s.publish(sys, &messages.DatabaseUp{
 		Database: s.name, DownSince: timestamppb.New(was.since), At: timestamppb.New(now), FailedProbes: was.probes,
 	})
 }

@@ -21,11 +21,15 @@ import (
 
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 )
+
+// PeerStatement is what a registry wraps a peer's statement in.
+type PeerStatement = inproc.PeerStatement
 
 // A database actor on a pool of one connection, so that what one
 // statement leaves on its connection is what the next one finds.

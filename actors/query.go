@@ -21,6 +21,7 @@ import (
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -185,7 +186,7 @@ type job struct {
 	// req is the *messages.Query or *messages.Exec: a PeerStatement's
 	// Request, which peer then constrains.
 	req      any
-	peer     *PeerStatement // nil: a local statement, trusted
+	peer     *inproc.PeerStatement // nil: a local statement, trusted
 	sql      string
 	args     []any
 	deadline time.Time
@@ -211,8 +212,8 @@ func (j *job) reply(msg any) {
 func (a *databaseActor) statement(c actor.Context) {
 	s := a.s
 	j := &job{sys: c.ActorSystem(), faults: a.faults, sender: c.Sender(), req: c.Message()}
-	if p, ok := j.req.(*PeerStatement); ok {
-		j.peer, j.req = p, p.request()
+	if p, ok := j.req.(*inproc.PeerStatement); ok {
+		j.peer, j.req = p, p.Req()
 	}
 	var vals []*messages.Value
 	var ts *timestamppb.Timestamp
@@ -223,7 +224,7 @@ func (a *databaseActor) statement(c actor.Context) {
 		j.sql, vals, ts = m.GetSql(), m.GetArgs(), m.GetDeadline()
 	default:
 		// A PeerStatement around anything else is refused, never run.
-		if reply := FailedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: s.name,
+		if reply := failedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Database: s.name,
 			Message: fmt.Sprintf("PeerStatement: Request is %T, not a *messages.Query or *messages.Exec", j.req)}); reply != nil && c.Sender() != nil {
 			c.Respond(reply)
 		}
@@ -252,7 +253,7 @@ func (s *State) admit(j *job, vals []*messages.Value, ts *timestamppb.Timestamp)
 	}
 	args, err := sqlvalue.Args(vals)
 	if err != nil {
-		return s.ErrorOf(messages.Code_CODE_INVALID_ARGUMENT, kind(j.req), err)
+		return s.errorOf(messages.Code_CODE_INVALID_ARGUMENT, kind(j.req), err)
 	}
 	j.args = args
 	now := time.Now()
@@ -524,7 +525,7 @@ func (s *State) crashed(j *job, r any) any {
 	reason := crash.Wrap(r, s.Scrub).Reason
 	s.logger.Error("dbactor: query worker crashed; carrying on", "message", fmt.Sprintf("%T", j.req),
 		"reason", reason, "stack", s.Scrub(string(debug.Stack())))
-	s.Publish(j.sys, &messages.ActorCrashed{Actor: s.PID().GetId(), Database: s.name,
+	s.publish(j.sys, &messages.ActorCrashed{Actor: s.PID().GetId(), Database: s.name,
 		MessageType: fmt.Sprintf("%T", j.req), Reason: reason, Directive: "resume"})
 	return messages.FailedReply(j.req, &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: s.name,
 		Message: kind(j.req) + ": query worker crashed: " + reason})
@@ -681,7 +682,7 @@ func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job,
 		for i, v := range vals {
 			val, err := sqlvalue.FromScan(v, types[i])
 			if err != nil {
-				return s.ErrorOf(messages.Code_CODE_UNSUPPORTED, fmt.Sprintf("Query: column %q", cts[i].Name()), err)
+				return s.errorOf(messages.Code_CODE_UNSUPPORTED, fmt.Sprintf("Query: column %q", cts[i].Name()), err)
 			}
 			row.Values[i] = val
 		}
@@ -703,16 +704,16 @@ func (s *State) classify(ctx context.Context, db *sql.DB, err error) *messages.E
 	case errors.As(err, &me):
 		return me
 	case s.life.Err() != nil:
-		return s.ErrorOf(messages.Code_CODE_CLOSED, "database closed while the statement ran", err)
+		return s.errorOf(messages.Code_CODE_CLOSED, "database closed while the statement ran", err)
 	case errors.Is(err, ErrSandboxClosed), errors.Is(context.Cause(ctx), errDisconnected):
-		return s.ErrorOf(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement ran", err)
+		return s.errorOf(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement ran", err)
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
-		return s.ErrorOf(messages.Code_CODE_TIMEOUT, "deadline passed while the statement ran", err)
+		return s.errorOf(messages.Code_CODE_TIMEOUT, "deadline passed while the statement ran", err)
 	case errors.As(err, &pgErr):
-		return s.ErrorOf(messages.Code_CODE_QUERY, "", err)
+		return s.errorOf(messages.Code_CODE_QUERY, "", err)
 	case s.DB() != db:
 		// The pool closed between taking it and using it.
-		return s.ErrorOf(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement ran", err)
+		return s.errorOf(messages.Code_CODE_NOT_CONNECTED, messages.DisplayName(s.name)+" was disconnected while the statement ran", err)
 	}
-	return s.ErrorOf(messages.Code_CODE_QUERY, "", err)
+	return s.errorOf(messages.Code_CODE_QUERY, "", err)
 }

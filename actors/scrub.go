@@ -11,13 +11,14 @@ import (
 
 // Scrub removes the database's passwords from msg, for error texts built
 // from driver errors outside the actor (schema operations, queries).
-// Besides its own URL's, it removes those given to AlsoScrub: a statement
-// or an error on one database can quote another's password.
+// Besides its own URL's, it removes those of the other databases of its
+// registry (plumbing.AlsoScrub): a statement or an error on one database
+// can quote another's password.
 func (s *State) Scrub(msg string) string { return dsn.Scrub(msg, s.secrets...) }
 
-// AlsoScrub adds secrets to those Scrub removes: the passwords of the
+// alsoScrub adds secrets to those Scrub removes: the passwords of the
 // other databases of its registry. Call it before the database is used.
-func (s *State) AlsoScrub(secrets ...string) {
+func (s *State) alsoScrub(secrets ...string) {
 	s.secrets = append(s.secrets[:len(s.secrets):len(s.secrets)], secrets...)
 }
 
@@ -25,10 +26,10 @@ func (s *State) AlsoScrub(secrets ...string) {
 // when its pool closes.
 func (s *State) Memory() bool { return s.cfg.SQLite != nil && s.cfg.SQLite.Memory }
 
-// ErrorOf turns err into a protocol error about this database: the
+// errorOf turns err into a protocol error about this database: the
 // SQLSTATE kept, every configured password scrubbed from the text, what
 // (when not "") naming the failing step.
-func (s *State) ErrorOf(code messages.Code, what string, err error) *messages.Error {
+func (s *State) errorOf(code messages.Code, what string, err error) *messages.Error {
 	msg := err.Error()
 	if what != "" {
 		msg = what + ": " + msg
@@ -41,5 +42,5 @@ func (s *State) ErrorOf(code messages.Code, what string, err error) *messages.Er
 	return e
 }
 
-// Secrets are the passwords of the database's own URL.
-func (s *State) Secrets() []string { return s.cfg.Secrets() }
+// secretsOf are the passwords of the database's own URL.
+func (s *State) secretsOf() []string { return s.cfg.Secrets() }

@@ -87,8 +87,18 @@ type StateOptions struct {
 	Query QueryOptions
 }
 
-// NewState prepares the state of database name ("" is the main database).
-func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
+// NewState prepares the state of database name ("" is the main database)
+// at url, a PostgreSQL or SQLite database URL; the error is the URL's
+// (its passwords removed).
+func NewState(name, url string, opts StateOptions) (*State, error) {
+	cfg, err := dsn.Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	return newState(name, cfg, opts), nil
+}
+
+func newState(name string, cfg *dsn.Config, opts StateOptions) *State {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -120,17 +130,15 @@ func NewState(name string, cfg *dsn.Config, opts StateOptions) *State {
 // Name is the database's name in its registry ("" for the main database).
 func (s *State) Name() string { return s.name }
 
-// Dialect is the database's SQL dialect.
-func (s *State) Dialect() dsn.Dialect { return s.cfg.Dialect }
+// Dialect is the database's SQL dialect: "postgres" or "sqlite".
+func (s *State) Dialect() string { return string(s.cfg.Dialect) }
 
 // RedactedURL is the configured URL with its password replaced.
 func (s *State) RedactedURL() string { return s.cfg.Redacted }
 
-// PID is the database actor's PID, nil before it is spawned.
+// PID is the database actor's PID, nil before it is spawned
+// (DatabaseProps records it).
 func (s *State) PID() *actor.PID { return s.pid.Load() }
-
-// SetPID records the PID the actor was spawned under.
-func (s *State) SetPID(pid *actor.PID) { s.pid.Store(pid) }
 
 // Pool is the open pgx pool (PostgreSQL only), nil when closed.
 func (s *State) Pool() *pgxpool.Pool { return s.pool.Load() }
@@ -138,10 +146,10 @@ func (s *State) Pool() *pgxpool.Pool { return s.pool.Load() }
 // DB is the open *sql.DB, nil when closed.
 func (s *State) DB() *sql.DB { return s.db.Load() }
 
-// SQLite is the open SQLite database with its schemas (attached database
+// sqliteDB is the open SQLite database with its schemas (attached database
 // files, see internal/sqlite): CreateSchema, DropSchema and Schemas go
 // through it. Its SQL() is DB(). nil when closed and for PostgreSQL.
-func (s *State) SQLite() *sqlite.DB { return s.sqlite.Load() }
+func (s *State) sqliteDB() *sqlite.DB { return s.sqlite.Load() }
 
 // RefCount is the current ref count.
 func (s *State) RefCount() int64 { return s.refCount.Load() }

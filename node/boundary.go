@@ -23,9 +23,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/peer"
 	"github.com/dbactor/dbactor/messages"
-	"github.com/dbactor/dbactor/supervisor"
 )
 
 // The trust boundary sits in gRPC, beneath Proto.Actor's endpoint reader:
@@ -676,7 +676,7 @@ func (b *boundary) dropped(p Peer, typeName, target, why string) {
 		b.logger.Warn("dbactor: node: dropped a message from a peer", "peer", p.Identity, "address", p.Address,
 			"type", typeName, "target", target, "reason", why)
 	}
-	supervisor.Notify(b.system, nil, b.logger, nil, &messages.MessageDropped{
+	events.Publish(b.system, nil, b.logger, nil, &messages.MessageDropped{
 		Peer: p.Identity, Address: p.Address, MessageType: typeName, Target: target, Reason: why})
 }
 
@@ -688,7 +688,7 @@ func (b *boundary) denied(ev *messages.AccessDenied) {
 		b.logger.Warn("dbactor: node: refused a peer's request", "peer", ev.GetPeer(), "address", ev.GetAddress(),
 			"op", ev.GetOp(), "database", ev.GetDatabase(), "type", ev.GetMessageType(), "reason", ev.GetReason())
 	}
-	supervisor.Notify(b.system, nil, b.logger, nil, ev)
+	events.Publish(b.system, nil, b.logger, nil, ev)
 }
 
 // clip cuts a peer-chosen text short for the node to keep.

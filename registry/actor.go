@@ -7,11 +7,13 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
+	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
+	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -67,11 +69,11 @@ func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Superviso
 func failedReply(req any, e *messages.Error) any {
 	switch req.(type) {
 	case *closeRequest:
-		return &supervisor.Closed{}
+		return &inproc.SupervisorClosed{}
 	case *spawnCallback:
 		return &spawnedCallback{result: &messages.CallbackResult{Error: e}}
 	}
-	return supervisor.FailedReply(req, e)
+	return inproc.FailedReply(req, e)
 }
 
 // closeRequest starts the registry's Close. Local only: no other node may
@@ -153,7 +155,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		}
 	case *closeRequest:
 		if a.p.closed || a.refusal != nil {
-			c.Respond(&supervisor.Closed{})
+			c.Respond(&inproc.SupervisorClosed{})
 			return
 		}
 		a.p.closed = true
@@ -163,7 +165,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		go func() {
 			defer func() {
 				if r := recover(); r != nil && sender != nil {
-					sys.Root.Send(sender, &supervisor.Closed{Err: &messages.Error{Code: messages.Code_CODE_INTERNAL,
+					sys.Root.Send(sender, &inproc.SupervisorClosed{Err: &messages.Error{Code: messages.Code_CODE_INTERNAL,
 						Message: "close crashed: " + crash.Wrap(r, p.scrub).Reason}})
 				}
 			}()
@@ -173,7 +175,7 @@ func (a *registryActor) Receive(c actor.Context) {
 					p.logger.Warn("dbactor: close: schema work still running")
 				}
 			}
-			sys.Root.RequestWithCustomSender(sup, &supervisor.Close{}, sender)
+			sys.Root.RequestWithCustomSender(sup, &inproc.CloseSupervisor{}, sender)
 		}()
 	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *spawnCallback,
 		*messages.CreateSchema, *messages.DropSchema, *messages.CreateAll, *messages.DropAll, *messages.GetSchemas:
@@ -184,13 +186,13 @@ func (a *registryActor) Receive(c actor.Context) {
 		a.handle(c, m)
 	case *messages.Connect:
 		if e := a.refuse(); e != nil {
-			c.Respond(supervisor.FailedReply(m, e))
+			c.Respond(inproc.FailedReply(m, e))
 			return
 		}
 		h, e := a.holderFor(c, m.GetOwner())
 		switch {
 		case e != nil:
-			c.Respond(supervisor.FailedReply(m, e))
+			c.Respond(inproc.FailedReply(m, e))
 		case h != nil:
 			if !a.wait(c, a.allForces > 0) {
 				a.trackedConnect(c, m, h)
@@ -200,7 +202,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		}
 	case *messages.Disconnect:
 		if e := a.refuse(); e != nil {
-			c.Respond(supervisor.FailedReply(m, e))
+			c.Respond(inproc.FailedReply(m, e))
 			return
 		}
 		if m.GetForce() {
@@ -212,7 +214,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		h, e := a.holderFor(c, m.GetOwner())
 		switch {
 		case e != nil:
-			c.Respond(supervisor.FailedReply(m, e))
+			c.Respond(inproc.FailedReply(m, e))
 		case h != nil:
 			a.trackedDisconnect(c, m, h)
 		default:
@@ -220,19 +222,19 @@ func (a *registryActor) Receive(c actor.Context) {
 		}
 	case *messages.GetStatus, *messages.ListDatabases:
 		if e := a.refuse(); e != nil {
-			c.Respond(supervisor.FailedReply(m, e))
+			c.Respond(inproc.FailedReply(m, e))
 			return
 		}
 		c.Forward(a.supervisor)
 	case *messages.Query, *messages.Exec:
 		if e := a.refuse(); e != nil {
-			c.Respond(supervisor.FailedReply(m, e))
+			c.Respond(inproc.FailedReply(m, e))
 			return
 		}
 		if p, remote := peerOf(c); remote && !p.Trusted {
 			// Constrained by the peer's grant all the way to the worker:
 			// only the registry can make this wrapper, no peer can send one.
-			c.RequestWithCustomSender(a.supervisor, &actors.PeerStatement{
+			c.RequestWithCustomSender(a.supervisor, &inproc.PeerStatement{
 				Request: m.(proto.Message), Peer: p.Identity, Write: p.Write, Role: p.Role}, c.Sender())
 			return
 		}
@@ -264,8 +266,8 @@ func (a *registryActor) survive(c actor.Context) {
 		}
 	}
 	sys := c.ActorSystem()
-	actors.PublishSafely(sys, &actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective}, a.p.logger, a.p.scrub)
-	supervisor.Notify(sys, a.p.opts.events, a.p.logger, a.p.scrub, &messages.ActorCrashed{
+	events.Publish(sys, nil, a.p.logger, a.p.scrub, &actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective})
+	events.Publish(sys, a.p.opts.events, a.p.logger, a.p.scrub, &messages.ActorCrashed{
 		Actor: c.Self().GetId(), MessageType: fmt.Sprintf("%T", c.Message()), Reason: reason, Directive: "resume",
 	})
 }
@@ -306,10 +308,10 @@ func (a *registryActor) start(c actor.Context) {
 	}
 	a.limits = a.p.cfg.Peers.withDefaults()
 	a.p.owner.Store(c.Self())
-	pid, err := c.SpawnNamed(supervisor.Props(a.p.members, supervisor.Options{
-		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout, Held: &a.p.held,
-		Scrub: a.p.scrub, Events: a.p.opts.events, Answered: a.p.answeredHook(c.ActorSystem(), c.Self()),
-	}), "supervisor")
+	pid, err := c.SpawnNamed(plumbing.SupervisorProps(a.p.members, supervisor.Options{
+		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout,
+		Scrub: a.p.scrub, Events: a.p.opts.events,
+	}, plumbing.SupervisorHooks{Held: &a.p.held, Answered: a.p.answeredHook(c.ActorSystem(), c.Self())}), "supervisor")
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}
 		return

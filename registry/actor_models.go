@@ -13,9 +13,9 @@ import (
 
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
-	"github.com/dbactor/dbactor/supervisor"
 )
 
 // The registry actor's model, callback and schema requests. Models and
@@ -46,7 +46,7 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 	}
 	a.deliver(c, out)
 	if reg.Changed {
-		supervisor.Notify(c.ActorSystem(), a.p.opts.events, a.p.logger, a.p.scrub, a.p.book.event(reg.Entry))
+		events.Publish(c.ActorSystem(), a.p.opts.events, a.p.logger, a.p.scrub, a.p.book.event(reg.Entry))
 	}
 	if c.Sender() != nil { // the model's copy is work thrown away without one
 		c.Respond(&messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})

@@ -8,6 +8,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/internal/events"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
@@ -156,7 +158,7 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 	f := c.RequestFuture(a.supervisor, req, a.replyWindow(d.AsTime(), d != nil))
 	c.ReenterAfter(f, func(res any, err error) {
 		if err != nil {
-			res = supervisor.FailedReply(req, supervisor.RequestError(target.GetDatabase(), err))
+			res = inproc.FailedReply(req, supervisor.RequestError(target.GetDatabase(), err))
 		}
 		a.settle(c, op, res)
 		c.Respond(res)
@@ -168,7 +170,7 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 func (a *registryActor) trackedConnect(c actor.Context, m *messages.Connect, h *holder) {
 	if h.peer != "" {
 		if counts, _ := a.peerCounts(h.peer); counts >= a.limits.Counts {
-			c.Respond(supervisor.FailedReply(m, quotaError(h.peer, "counts", a.limits.Counts)))
+			c.Respond(inproc.FailedReply(m, quotaError(h.peer, "counts", a.limits.Counts)))
 			return
 		}
 	}
@@ -317,7 +319,7 @@ func (a *registryActor) resume(c actor.Context) {
 func (a *registryActor) refuseWaiting(c actor.Context) {
 	for _, r := range a.waiting {
 		if r.sender != nil {
-			c.Send(r.sender, supervisor.FailedReply(r.msg, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry is closed"}))
+			c.Send(r.sender, inproc.FailedReply(r.msg, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry is closed"}))
 		}
 	}
 	a.waiting = nil
@@ -480,7 +482,7 @@ func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disco
 				ev.Errors = append(ev.Errors, r.GetErrors()...)
 			}
 		}
-		supervisor.Notify(sys, p.opts.events, p.logger, p.scrub, ev)
+		events.Publish(sys, p.opts.events, p.logger, p.scrub, ev)
 	}()
 }
 

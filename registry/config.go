@@ -14,8 +14,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dbactor/dbactor/actors"
-	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/ident"
+	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -281,12 +281,12 @@ func (p *plan) build() error {
 			errs = append(errs, &ConfigError{Database: name, Err: errors.New("Config.Database is empty: give the main database's URL")})
 			return
 		}
-		c, err := dsn.Parse(url)
+		st, err := actors.NewState(name, url, stateOpts(name))
 		if err != nil {
 			errs = append(errs, &ConfigError{Database: name, Err: err})
 			return
 		}
-		p.members = append(p.members, supervisor.Member{Name: name, State: actors.NewState(name, c, stateOpts(name)), Owned: true})
+		p.members = append(p.members, supervisor.Member{Name: name, State: st, Owned: true})
 	}
 	owned("", p.cfg.Database)
 	if p.cfg.Schema != "" {
@@ -338,11 +338,11 @@ func (p *plan) build() error {
 	// (a statement, a panic value): each scrubs them all.
 	var secrets []string
 	for _, m := range p.members {
-		secrets = append(secrets, m.State.Secrets()...)
+		secrets = append(secrets, plumbing.Secrets(m.State)...)
 	}
 	for _, m := range p.members {
 		if m.Owned {
-			m.State.AlsoScrub(secrets...)
+			plumbing.AlsoScrub(m.State, secrets...)
 		}
 	}
 	for name := range p.opts.hooks {

@@ -14,8 +14,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 	"github.com/dbactor/dbactor/supervisor"
@@ -336,7 +336,7 @@ func TestCrashWhileClosing(t *testing.T) {
 	require.NoError(t, reg.Connect(ctx))
 	db := reg.Database()
 	once(t, sys, faults.DatabaseReceive, func(self *actor.PID, msg any) bool {
-		_, ok := msg.(*actors.Close)
+		_, ok := msg.(*inproc.CloseDatabase)
 		return ok && self.Equal(db.PID())
 	}, "bug in close")
 	start := time.Now()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -31,7 +32,7 @@ func (d *Database) Run(ctx context.Context, fn func(ctx context.Context, q actor
 	}
 	s := d.state
 	if s.RefCount() == 0 && !s.Closed() {
-		s.Publish(d.caller.System, &messages.DatabaseNotConnected{Database: d.name, Refused: s.ForceRollback()})
+		plumbing.Publish(s, d.caller.System, &messages.DatabaseNotConnected{Database: d.name, Refused: s.ForceRollback()})
 		if s.ForceRollback() {
 			return fmt.Errorf("%w: %s is a force-rollback database: connect it (reg.Connect, registry.Run) before Run", ErrNotConnected, messages.DisplayName(d.name))
 		}

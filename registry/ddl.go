@@ -9,6 +9,7 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/ident"
+	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/internal/sqlite"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
@@ -18,6 +19,9 @@ import (
 // runs each request in one transaction (its DDL is transactional, so a
 // failure leaves nothing behind); SQLite creates and drops schemas as
 // attached files first, then runs the table statements in one transaction.
+
+// dialect is s's SQL dialect.
+func dialect(s *actors.State) dsn.Dialect { return dsn.Dialect(s.Dialect()) }
 
 func sqlDB(s *actors.State) (*sql.DB, error) {
 	if db := s.DB(); db != nil {
@@ -32,7 +36,7 @@ func closedMeanwhile(s *actors.State) error {
 }
 
 func sqliteOf(s *actors.State) (*sqlite.DB, error) {
-	if sq := s.SQLite(); sq != nil {
+	if sq := plumbing.SQLite(s); sq != nil {
 		return sq, nil
 	}
 	return nil, closedMeanwhile(s)
@@ -117,9 +121,9 @@ func createSchema(ctx context.Context, s *actors.State, schema string, ifNotExis
 		if schema != "" {
 			mine = slices.DeleteFunc(slices.Clone(ms), func(m *models.Model) bool { return m.Schema() != "" })
 		}
-		tables = createTables(s.Dialect(), mine, func(m *models.Model) string { return tableSchema(m, schema, registrySchema) }, ifNotExists)
+		tables = createTables(dialect(s), mine, func(m *models.Model) string { return tableSchema(m, schema, registrySchema) }, ifNotExists)
 	}
-	if s.Dialect() == dsn.SQLite {
+	if dialect(s) == dsn.SQLite {
 		sq, err := sqliteOf(s)
 		if err != nil {
 			return err
@@ -135,7 +139,7 @@ func createSchema(ctx context.Context, s *actors.State, schema string, ifNotExis
 				return err
 			}
 		}
-		if err := execTx(ctx, db, s.Dialect(), tables); err != nil {
+		if err := execTx(ctx, db, dialect(s), tables); err != nil {
 			if created { // leave nothing behind, as PostgreSQL's rollback does
 				_ = sq.DropSchema(context.WithoutCancel(ctx), schema, true, true)
 			}
@@ -147,7 +151,7 @@ func createSchema(ctx context.Context, s *actors.State, schema string, ifNotExis
 	if schema != "" {
 		stmts = append(stmts, "CREATE SCHEMA "+ifNot(ifNotExists, "IF NOT EXISTS ")+ident.Quote(schema))
 	}
-	return execTx(ctx, db, s.Dialect(), append(stmts, tables...))
+	return execTx(ctx, db, dialect(s), append(stmts, tables...))
 }
 
 // dropSchema is Edgy's Schema.drop_schema on one database: the schema, or
@@ -158,9 +162,9 @@ func dropSchema(ctx context.Context, s *actors.State, schema string, cascade, if
 		return err
 	}
 	if schema == "" {
-		return execTx(ctx, db, s.Dialect(), dropTables(s.Dialect(), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, ifExists))
+		return execTx(ctx, db, dialect(s), dropTables(dialect(s), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, ifExists))
 	}
-	if s.Dialect() == dsn.SQLite {
+	if dialect(s) == dsn.SQLite {
 		sq, err := sqliteOf(s)
 		if err != nil {
 			return err
@@ -168,7 +172,7 @@ func dropSchema(ctx context.Context, s *actors.State, schema string, cascade, if
 		return sq.DropSchema(ctx, schema, ifExists, cascade)
 	}
 	q := "DROP SCHEMA " + ifNot(ifExists, "IF EXISTS ") + ident.Quote(schema) + ifNot(cascade, " CASCADE")
-	return execTx(ctx, db, s.Dialect(), []string{q})
+	return execTx(ctx, db, dialect(s), []string{q})
 }
 
 // ownSchemas lists the schemas of models bound to one, other than skip.
@@ -194,8 +198,8 @@ func createAll(ctx context.Context, s *actors.State, ms []*models.Model, registr
 	if registrySchema != "" {
 		schemas = append([]string{registrySchema}, schemas...)
 	}
-	tables := createTables(s.Dialect(), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, true)
-	if s.Dialect() == dsn.SQLite {
+	tables := createTables(dialect(s), ms, func(m *models.Model) string { return tableSchema(m, "", registrySchema) }, true)
+	if dialect(s) == dsn.SQLite {
 		sq, err := sqliteOf(s)
 		if err != nil {
 			return err
@@ -205,13 +209,13 @@ func createAll(ctx context.Context, s *actors.State, ms []*models.Model, registr
 				return err
 			}
 		}
-		return execTx(ctx, db, s.Dialect(), tables)
+		return execTx(ctx, db, dialect(s), tables)
 	}
 	var stmts []string
 	for _, name := range schemas {
 		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+ident.Quote(name))
 	}
-	return execTx(ctx, db, s.Dialect(), append(stmts, tables...))
+	return execTx(ctx, db, dialect(s), append(stmts, tables...))
 }
 
 // dropAll is Edgy's drop_all on one database: the registry schema with
@@ -230,7 +234,7 @@ func dropAll(ctx context.Context, s *actors.State, ms []*models.Model, registryS
 
 // schemasOf is the database's default schema and the schemas that exist.
 func schemasOf(ctx context.Context, s *actors.State) (string, []string, error) {
-	if s.Dialect() == dsn.SQLite {
+	if dialect(s) == dsn.SQLite {
 		sq, err := sqliteOf(s)
 		if err != nil {
 			return "", nil, err

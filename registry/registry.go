@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
@@ -209,7 +210,7 @@ func (r *Registry) shutdown() {
 	ctx, cancel = context.WithTimeout(context.Background(), 5*r.caller.Timeout+time.Second)
 	if reply, err := request.Request(ctx, r.caller.System, r.pid, &closeRequest{}, 0); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", request.Err(err)))
-	} else if c, ok := reply.(*supervisor.Closed); ok && c.Err != nil {
+	} else if c, ok := reply.(*inproc.SupervisorClosed); ok && c.Err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", c.Err))
 	}
 	cancel()

@@ -8,9 +8,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
+	"github.com/dbactor/dbactor/internal/events"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -32,7 +33,7 @@ func (a *supervisorActor) direct(c actor.Context, ts *timestamppb.Timestamp, for
 	mb := a.members[0]
 	pid := mb.State.PID()
 	if pid == nil || mb.State.Closed() {
-		reply := FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: mb.Name, Message: "database closed"})
+		reply := inproc.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: mb.Name, Message: "database closed"})
 		a.answered(req, reply)
 		c.Respond(reply)
 		return
@@ -56,10 +57,10 @@ func (a *supervisorActor) direct(c actor.Context, ts *timestamppb.Timestamp, for
 			if r := recover(); r != nil {
 				reason := crash.Wrap(r, a.opts.Scrub).Reason
 				a.opts.Logger.Error("dbactor: supervisor operation crashed", "message", fmt.Sprintf("%T", req), "reason", reason)
-				Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.ActorCrashed{
+				events.Publish(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.ActorCrashed{
 					Actor: "supervisor operation", MessageType: fmt.Sprintf("%T", req), Reason: reason, Directive: "resume",
 				})
-				out = FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
+				out = inproc.FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
 					Message: fmt.Sprintf("supervisor crashed handling %T: %s", req, reason)})
 				a.answered(req, out)
 				if sender != nil {
@@ -105,7 +106,7 @@ func (a *supervisorActor) directConnected(sys *actor.ActorSystem, pid *actor.PID
 	}
 	if !a.hold() {
 		sys.Root.Send(pid, &messages.Disconnect{})
-		return FailedReply(&messages.Connect{}, closedError())
+		return inproc.FailedReply(&messages.Connect{}, closedError())
 	}
 	return reply
 }
@@ -183,7 +184,7 @@ func (a *supervisorActor) expired(c actor.Context) bool {
 		ts, t = m.GetDeadline(), m.GetTarget()
 	case *messages.Exec:
 		ts, t = m.GetDeadline(), m.GetTarget()
-	case *actors.PeerStatement:
+	case *inproc.PeerStatement:
 		ts = m.GetDeadline()
 		if m != nil {
 			if r, ok := m.Request.(interface{ GetTarget() *messages.Target }); ok {
@@ -200,7 +201,7 @@ func (a *supervisorActor) expired(c actor.Context) bool {
 	if deadline.Inner(ts.AsTime(), now).After(now) {
 		return false
 	}
-	reply := FailedReply(req, &messages.Error{Code: messages.Code_CODE_TIMEOUT, Database: t.GetDatabase(),
+	reply := inproc.FailedReply(req, &messages.Error{Code: messages.Code_CODE_TIMEOUT, Database: t.GetDatabase(),
 		Message: "deadline passed before the request reached the database actor: nothing was done"})
 	if wide {
 		a.answered(req, reply)

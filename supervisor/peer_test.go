@@ -13,7 +13,8 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/deadline"
-	"github.com/dbactor/dbactor/internal/dsn"
+	"github.com/dbactor/dbactor/internal/inproc"
+	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/internal/sqlvalue"
 	"github.com/dbactor/dbactor/internal/testdb"
@@ -22,9 +23,9 @@ import (
 
 func newState(t *testing.T, name, url string) *actors.State {
 	t.Helper()
-	cfg, err := dsn.Parse(url)
+	s, err := actors.NewState(name, url, actors.StateOptions{})
 	require.NoError(t, err)
-	return actors.NewState(name, cfg, actors.StateOptions{})
+	return s
 }
 
 func askSup(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
@@ -40,9 +41,20 @@ func askSup(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any {
 // ends, after those spawned later (their cleanups run first).
 func spawnSup(t *testing.T, sys *actor.ActorSystem, members []Member, opts Options) *actor.PID {
 	t.Helper()
-	pid := sys.Root.Spawn(Props(members, opts))
+	return spawnProps(t, sys, members, Props(members, opts))
+}
+
+// spawnRegistrySup is spawnSup for a registry's supervisor, with its hooks.
+func spawnRegistrySup(t *testing.T, sys *actor.ActorSystem, members []Member, opts Options, hooks plumbing.SupervisorHooks) *actor.PID {
+	t.Helper()
+	return spawnProps(t, sys, members, plumbing.SupervisorProps(members, opts, hooks))
+}
+
+func spawnProps(t *testing.T, sys *actor.ActorSystem, members []Member, props *actor.Props) *actor.PID {
+	t.Helper()
+	pid := sys.Root.Spawn(props)
 	t.Cleanup(func() {
-		r := askSup(t, sys, pid, &Close{}).(*Closed)
+		r := askSup(t, sys, pid, &inproc.CloseSupervisor{}).(*inproc.SupervisorClosed)
 		require.NoError(t, r.Err)
 		require.NoError(t, sys.Root.StopFuture(pid).Wait())
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -101,7 +113,7 @@ func TestPeerStatementToSharedDatabase(t *testing.T) {
 
 			shared := &messages.Target{Database: "shared"}
 			require.Nil(t, replyErr(t, askSup(t, sys, user, &messages.Exec{Target: shared, Sql: "CREATE TABLE t (n INTEGER)"})))
-			require.Nil(t, replyErr(t, askSup(t, sys, user, &actors.PeerStatement{Peer: "p", Write: true,
+			require.Nil(t, replyErr(t, askSup(t, sys, user, &inproc.PeerStatement{Peer: "p", Write: true,
 				Request: &messages.Exec{Target: shared, Sql: "INSERT INTO t VALUES (1)"}})))
 
 			for _, req := range []proto.Message{
@@ -109,18 +121,18 @@ func TestPeerStatementToSharedDatabase(t *testing.T) {
 				&messages.Query{Target: shared, Sql: "DELETE FROM t RETURNING n"},
 				&messages.Exec{Target: shared, Sql: "SELECT 1; DELETE FROM t"},
 			} {
-				e := replyErr(t, askSup(t, sys, user, &actors.PeerStatement{Peer: "p", Request: req}))
+				e := replyErr(t, askSup(t, sys, user, &inproc.PeerStatement{Peer: "p", Request: req}))
 				require.NotNil(t, e, "%v", req)
 				require.Equal(t, "shared", e.GetDatabase(), "relabelled")
 			}
-			r := askSup(t, sys, user, &actors.PeerStatement{Peer: "p", Request: &messages.Query{Target: shared, Sql: "SELECT n FROM t"}}).(*messages.QueryResult)
+			r := askSup(t, sys, user, &inproc.PeerStatement{Peer: "p", Request: &messages.Query{Target: shared, Sql: "SELECT n FROM t"}}).(*messages.QueryResult)
 			require.Nil(t, r.GetError())
 			require.EqualValues(t, 1, r.GetRows()[0].GetValues()[0].GetInt())
 
 			// Refusals come back in the Request's reply type.
-			r = askSup(t, sys, user, &actors.PeerStatement{Peer: "p", Request: &messages.Query{Target: &messages.Target{Database: "nope"}, Sql: "SELECT 1"}}).(*messages.QueryResult)
+			r = askSup(t, sys, user, &inproc.PeerStatement{Peer: "p", Request: &messages.Query{Target: &messages.Target{Database: "nope"}, Sql: "SELECT 1"}}).(*messages.QueryResult)
 			require.ErrorIs(t, r.GetError(), messages.ErrUnknownDatabase)
-			c := askSup(t, sys, user, &actors.PeerStatement{Peer: "p", Request: &messages.Connect{}}).(*messages.ConnectResult)
+			c := askSup(t, sys, user, &inproc.PeerStatement{Peer: "p", Request: &messages.Connect{}}).(*messages.ConnectResult)
 			require.ErrorIs(t, c.GetErrors()[0], messages.ErrInvalidArgument)
 
 			require.Nil(t, replyErr(t, askSup(t, sys, user, &messages.Disconnect{})))
@@ -136,7 +148,7 @@ func TestWithDeadlineKeepsPeerStatement(t *testing.T) {
 		&messages.Query{Target: &messages.Target{Database: "x"}, Sql: "SELECT $1", Args: args, MaxRows: 3, MaxBytes: 4},
 		&messages.Exec{Target: &messages.Target{Database: "x"}, Sql: "SELECT $1", Args: args},
 	} {
-		out, ok := withDeadline(&actors.PeerStatement{Request: req, Peer: "p", Write: true, Role: "r"}, d).(*actors.PeerStatement)
+		out, ok := withDeadline(&inproc.PeerStatement{Request: req, Peer: "p", Write: true, Role: "r"}, d).(*inproc.PeerStatement)
 		require.True(t, ok)
 		require.Equal(t, "p", out.Peer)
 		require.True(t, out.Write)
@@ -145,8 +157,8 @@ func TestWithDeadlineKeepsPeerStatement(t *testing.T) {
 		require.Nil(t, out.Request.(interface{ GetTarget() *messages.Target }).GetTarget(), "addressed to the database actor itself")
 		require.NotSame(t, req, out.Request)
 	}
-	require.IsType(t, &messages.QueryResult{}, FailedReply(&actors.PeerStatement{Request: &messages.Query{}}, &messages.Error{}))
-	require.IsType(t, &messages.ExecResult{}, FailedReply(&actors.PeerStatement{Request: &messages.Exec{}}, &messages.Error{}))
+	require.IsType(t, &messages.QueryResult{}, inproc.FailedReply(&inproc.PeerStatement{Request: &messages.Query{}}, &messages.Error{}))
+	require.IsType(t, &messages.ExecResult{}, inproc.FailedReply(&inproc.PeerStatement{Request: &messages.Exec{}}, &messages.Error{}))
 }
 
 // A request whose deadline has passed before it reached a database actor
@@ -155,16 +167,16 @@ func TestExpiredOnArrival(t *testing.T) {
 	sys := testdb.ActorSystem(t)
 	var mu sync.Mutex
 	var answered []any
-	opts := Options{Answered: func(_, reply any) {
+	opts, hooks := Options{}, plumbing.SupervisorHooks{Answered: func(_, reply any) {
 		mu.Lock()
 		answered = append(answered, reply)
 		mu.Unlock()
 	}}
 	x := newState(t, "", "sqlite:///"+filepath.Join(t.TempDir(), "x.db"))
-	single := spawnSup(t, sys, []Member{{Name: "", State: x, Owned: true}}, opts) // direct relay
+	single := spawnRegistrySup(t, sys, []Member{{Name: "", State: x, Owned: true}}, opts, hooks) // direct relay
 	y := newState(t, "", "sqlite:///"+filepath.Join(t.TempDir(), "y.db"))
 	z := newState(t, "z", "sqlite:///"+filepath.Join(t.TempDir(), "z.db"))
-	fan := spawnSup(t, sys, []Member{{Name: "", State: y, Owned: true}, {Name: "z", State: z, Owned: true}, {Name: "shared", State: x}}, opts)
+	fan := spawnRegistrySup(t, sys, []Member{{Name: "", State: y, Owned: true}, {Name: "z", State: z, Owned: true}, {Name: "shared", State: x}}, opts, hooks)
 
 	past := deadline.Proto(time.Now().Add(-time.Hour))
 	shared := &messages.Target{Database: "shared"}
@@ -180,7 +192,7 @@ func TestExpiredOnArrival(t *testing.T) {
 		{fan, &messages.Connect{Target: &messages.Target{Database: "z"}, Deadline: past}},
 		{fan, &messages.Query{Target: shared, Sql: "SELECT 1", Deadline: past}},
 		{fan, &messages.Exec{Sql: "SELECT 1", Deadline: past}},
-		{fan, &actors.PeerStatement{Peer: "p", Request: &messages.Query{Target: shared, Sql: "SELECT 1", Deadline: past}}},
+		{fan, &inproc.PeerStatement{Peer: "p", Request: &messages.Query{Target: shared, Sql: "SELECT 1", Deadline: past}}},
 	} {
 		e := replyErr(t, askSup(t, sys, tc.pid, tc.req))
 		require.NotNil(t, e, "%T", tc.req)

@@ -6,8 +6,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/crash"
+	"github.com/dbactor/dbactor/internal/events"
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -43,7 +44,7 @@ func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, c
 	if sender != nil {
 		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Database: database,
 			Message: fmt.Sprintf("actor %s crashed handling %T: %s", child.GetId(), msg, text)}
-		if reply := FailedReply(msg, e); reply != nil {
+		if reply := inproc.FailedReply(msg, e); reply != nil {
 			sys.Root.Send(sender, reply)
 		}
 	}
@@ -60,8 +61,8 @@ func (s *Strategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, c
 	if scrub == nil {
 		scrub = func(s string) string { return s }
 	}
-	actors.PublishSafely(sys, &actor.SupervisorEvent{Child: child, Reason: text, Directive: s.Directive}, logger, scrub)
-	Notify(sys, s.Events, logger, s.Scrub, &messages.ActorCrashed{
+	events.Publish(sys, nil, logger, scrub, &actor.SupervisorEvent{Child: child, Reason: text, Directive: s.Directive})
+	events.Publish(sys, s.Events, logger, s.Scrub, &messages.ActorCrashed{
 		Actor: child.GetId(), Database: database, MessageType: fmt.Sprintf("%T", msg), Reason: text, Directive: directive,
 	})
 	if s.Directive == actor.RestartDirective {
@@ -80,27 +81,3 @@ var Restart = &Strategy{Directive: actor.RestartDirective}
 // actor below them. One value for all registries, because Proto.Actor keeps
 // one guardian per strategy value for good.
 var Resume = &Strategy{Directive: actor.ResumeDirective}
-
-// FailedReply is the reply of the right type for a request that failed
-// before it was handled, or nil when req is not a request.
-func FailedReply(req any, e *messages.Error) any {
-	switch req.(type) {
-	case *Close:
-		return &Closed{Err: e}
-	case *actors.Close:
-		return &actors.Closed{}
-	}
-	return actors.FailedReply(req, e) // a PeerStatement: its Request's reply type
-}
-
-// Notify publishes ev on sys's EventStream, then passes it to hook (when
-// set); a panic in either is logged with scrub applied (nil scrub: none).
-func Notify(sys *actor.ActorSystem, hook func(messages.Event), logger *slog.Logger, scrub func(string) string, ev messages.Event) {
-	if scrub == nil {
-		scrub = func(s string) string { return s }
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	actors.Emit(sys, hook, ev, logger, scrub)
-}

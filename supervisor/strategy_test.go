@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -45,14 +46,14 @@ func TestStrategyAnswersTheCrashedRequest(t *testing.T) {
 	got := make(chan any, 1)
 	sender := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
-		case *messages.ConnectResult, *messages.DisconnectResult, *messages.Status, *messages.DatabaseList, *Closed:
+		case *messages.ConnectResult, *messages.DisconnectResult, *messages.Status, *messages.DatabaseList, *inproc.SupervisorClosed:
 			got <- m
 		}
 	}))
 	t.Cleanup(func() { _ = sys.Root.StopFuture(sender).Wait() })
 	child := actor.NewPID(sys.Address(), "db")
 	s := Restart
-	for _, req := range []any{&messages.Connect{}, &messages.Disconnect{}, &messages.GetStatus{}, &messages.ListDatabases{}, &Close{}} {
+	for _, req := range []any{&messages.Connect{}, &messages.Disconnect{}, &messages.GetStatus{}, &messages.ListDatabases{}, &inproc.CloseSupervisor{}} {
 		s.HandleFailure(sys, &fakeSupervisor{}, child, actor.NewRestartStatistics(), "boom",
 			&actor.MessageEnvelope{Message: req, Sender: sender})
 		select {
@@ -67,7 +68,7 @@ func TestStrategyAnswersTheCrashedRequest(t *testing.T) {
 				e = r.GetError()
 			case *messages.DatabaseList:
 				e = r.GetError()
-			case *Closed:
+			case *inproc.SupervisorClosed:
 				e = r.Err
 			}
 			require.ErrorIs(t, e, messages.ErrInternal, "%T", req)
@@ -76,5 +77,5 @@ func TestStrategyAnswersTheCrashedRequest(t *testing.T) {
 			t.Fatalf("no reply for a crashed %T", req)
 		}
 	}
-	require.Nil(t, FailedReply("not a request", &messages.Error{}))
+	require.Nil(t, inproc.FailedReply("not a request", &messages.Error{}))
 }

@@ -17,7 +17,10 @@ import (
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/drain"
+	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/faults"
+	"github.com/dbactor/dbactor/internal/inproc"
+	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -40,39 +43,27 @@ type Options struct {
 	// the caller's deadline has passed, releasing shared databases, and
 	// closing owned ones.
 	RollbackTimeout time.Duration
-	// Held counts the registry-wide connects not yet matched by a
-	// disconnect. The registry keeps it so that it can release shared
-	// databases even when it is stopped without Close; nil: the supervisor
-	// keeps its own.
-	Held *atomic.Int64
 	// Scrub removes passwords from text (crash reasons); nil: identity.
 	Scrub func(string) string
 	// Events, when set, receives the ActorCrashed events of the supervisor's
 	// children (after the actor system's EventStream).
 	Events func(messages.Event)
-	// Answered, when set, is called once for every registry-wide Connect
-	// or Disconnect (no target) the supervisor's operations answer, with
-	// the answer, just before it is sent (reply nil: the operation
-	// crashed). It runs on the goroutine that answers; it must not block.
-	// A crash in the supervisor's Receive itself, or a request drained
-	// while it stops, is answered without it: the registry's strategy
-	// covers the first.
-	Answered func(req, reply any)
 }
-
-// Close asks the supervisor to refuse further requests, wait for those in
-// flight, release what its registry still holds on databases shared from
-// other registries, and close its own databases for good (see actors.Close:
-// each first answers every request already queued). Local only — no other node may close a
-// registry — so it is a Go type, not a protocol message.
-type Close struct{}
-
-// Closed answers Close.
-type Closed struct{ Err error }
 
 // Props returns the supervisor's props. members lists the main database
 // first, then the extras in registry order.
 func Props(members []Member, opts Options) *actor.Props {
+	return props(members, opts, plumbing.SupervisorHooks{})
+}
+
+// A registry's supervisor: Props with the registry's hooks.
+func init() {
+	plumbing.SupervisorProps = func(members, opts any, hooks plumbing.SupervisorHooks) *actor.Props {
+		return props(members.([]Member), opts.(Options), hooks)
+	}
+}
+
+func props(members []Member, opts Options, hooks plumbing.SupervisorHooks) *actor.Props {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -82,14 +73,14 @@ func Props(members []Member, opts Options) *actor.Props {
 	if opts.RollbackTimeout <= 0 {
 		opts.RollbackTimeout = 10 * time.Second
 	}
-	if opts.Held == nil {
-		opts.Held = new(atomic.Int64)
+	if hooks.Held == nil {
+		hooks.Held = new(atomic.Int64)
 	}
 	if opts.Scrub == nil {
 		opts.Scrub = func(s string) string { return s }
 	}
-	core := &core{members: members, opts: opts}
-	core.drain = drain.New(func(req any) any { return FailedReply(req, closedError()) })
+	core := &core{members: members, opts: opts, hooks: hooks}
+	core.drain = drain.New(func(req any) any { return inproc.FailedReply(req, closedError()) })
 	children := &Strategy{Directive: actor.RestartDirective, Logger: opts.Logger, Events: opts.Events, Scrub: opts.Scrub,
 		Database: func(pid *actor.PID) string {
 			for _, mb := range members {
@@ -104,7 +95,7 @@ func Props(members []Member, opts Options) *actor.Props {
 		actor.WithSupervisor(children), core.drain.Props(),
 		actor.WithReceiverMiddleware(crash.Guard(opts.Scrub, func(c actor.ReceiverContext, msg any, cr *crash.Crash) {
 			opts.Logger.Error("dbactor: supervisor crashed handling a lifecycle message; carrying on", "message", fmt.Sprintf("%T", msg), "reason", cr.Reason)
-			Notify(c.ActorSystem(), opts.Events, opts.Logger, opts.Scrub, &messages.ActorCrashed{
+			events.Publish(c.ActorSystem(), opts.Events, opts.Logger, opts.Scrub, &messages.ActorCrashed{
 				Actor: c.Self().GetId(), MessageType: fmt.Sprintf("%T", msg), Reason: cr.Reason, Directive: "ignored",
 			})
 		})),
@@ -116,6 +107,7 @@ func Props(members []Member, opts Options) *actor.Props {
 type core struct {
 	members []Member
 	opts    Options
+	hooks   plumbing.SupervisorHooks // a registry's; Held never nil
 	ops     sync.WaitGroup
 	// closing is set by Close; only Receive reads or writes it.
 	closing bool
@@ -137,7 +129,7 @@ func (c *core) hold() bool {
 	if c.stopped {
 		return false
 	}
-	c.opts.Held.Add(1)
+	c.hooks.Held.Add(1)
 	return true
 }
 
@@ -158,7 +150,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	a.faults.Hit(faults.SupervisorReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
 		if c.Sender() != nil {
-			c.Respond(FailedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
+			c.Respond(inproc.FailedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
 		}
 		return
 	}
@@ -183,8 +175,8 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		case !a.closing && a.single():
 			a.direct(c, m.GetDeadline(), false)
 		case a.closing:
-			a.answered(m, FailedReply(m, closedError()))
-			c.Respond(FailedReply(m, closedError()))
+			a.answered(m, inproc.FailedReply(m, closedError()))
+			c.Respond(inproc.FailedReply(m, closedError()))
 		default:
 			a.fanOut(c, m.GetDeadline(), a.connectAll, nil)
 		}
@@ -195,8 +187,8 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		case !a.closing && a.single():
 			a.direct(c, m.GetDeadline(), m.GetForce())
 		case a.closing:
-			a.answered(m, FailedReply(m, closedError()))
-			c.Respond(FailedReply(m, closedError()))
+			a.answered(m, inproc.FailedReply(m, closedError()))
+			c.Respond(inproc.FailedReply(m, closedError()))
 		default:
 			force := m.GetForce()
 			// Claimed before anything is sent, so a stop of the registry
@@ -224,7 +216,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		a.forward(c, orMain(m.GetTarget()), m.GetDeadline())
 	case *messages.Exec:
 		a.forward(c, orMain(m.GetTarget()), m.GetDeadline())
-	case *actors.PeerStatement:
+	case *inproc.PeerStatement:
 		// Routed like its Request, and handed on whole: the database
 		// actor holds the statement to the peer's grant.
 		var req proto.Message
@@ -237,7 +229,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		case *messages.Exec:
 			a.forward(c, orMain(r.GetTarget()), r.GetDeadline())
 		default:
-			if reply := FailedReply(m, &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
+			if reply := inproc.FailedReply(m, &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
 				Message: fmt.Sprintf("PeerStatement: Request is %T, not a *messages.Query or *messages.Exec", req)}); reply != nil && c.Sender() != nil {
 				c.Respond(reply)
 			}
@@ -248,9 +240,9 @@ func (a *supervisorActor) Receive(c actor.Context) {
 			list.Databases = append(list.Databases, messages.Relabel(mb.State.Status(), mb.Name).(*messages.Status))
 		}
 		c.Respond(list)
-	case *Close:
+	case *inproc.CloseSupervisor:
 		if a.closing {
-			c.Respond(&Closed{})
+			c.Respond(&inproc.SupervisorClosed{})
 			return
 		}
 		a.closing = true
@@ -258,9 +250,9 @@ func (a *supervisorActor) Receive(c actor.Context) {
 		go func() { // not one of ops: it waits for them
 			defer a.survive(sys, sender, m, nil)
 			a.waitOps()
-			err := a.release(sys, int(a.opts.Held.Swap(0)))
+			err := a.release(sys, int(a.hooks.Held.Swap(0)))
 			a.closeOwned(sys)
-			sys.Root.Send(sender, &Closed{Err: err})
+			sys.Root.Send(sender, &inproc.SupervisorClosed{Err: err})
 		}()
 	}
 }
@@ -271,7 +263,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *timestamppb.Timestamp) {
 	name, req := t.GetDatabase(), c.Message()
 	if a.closing {
-		c.Respond(FailedReply(req, closedError()))
+		c.Respond(inproc.FailedReply(req, closedError()))
 		return
 	}
 	for _, mb := range a.members {
@@ -281,7 +273,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 		pid := mb.State.PID()
 		switch {
 		case pid == nil, mb.State.Closed():
-			c.Respond(FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: name, Message: "database actor not running"}))
+			c.Respond(inproc.FailedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Database: name, Message: "database actor not running"}))
 		case mb.Owned:
 			c.Forward(pid)
 		default:
@@ -295,7 +287,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 				defer cancel()
 				reply, err := a.request(ctx, sys, pid, withDeadline(req, inner))
 				if err != nil {
-					reply = FailedReply(req, RequestError(name, err))
+					reply = inproc.FailedReply(req, RequestError(name, err))
 				}
 				if sender != nil {
 					sys.Root.Send(sender, messages.Relabel(reply, name))
@@ -304,7 +296,7 @@ func (a *supervisorActor) forward(c actor.Context, t *messages.Target, ts *times
 		}
 		return
 	}
-	c.Respond(FailedReply(req, &messages.Error{
+	c.Respond(inproc.FailedReply(req, &messages.Error{
 		Code: messages.Code_CODE_UNKNOWN_DATABASE, Database: name,
 		Message: fmt.Sprintf("unknown database %q: not the main database and not configured in extra", name),
 	}))
@@ -324,7 +316,7 @@ func withDeadline(req any, d time.Time) any {
 		return &messages.Query{Sql: m.GetSql(), Args: m.GetArgs(), MaxRows: m.GetMaxRows(), MaxBytes: m.GetMaxBytes(), Deadline: deadline.Proto(d)}
 	case *messages.Exec:
 		return &messages.Exec{Sql: m.GetSql(), Args: m.GetArgs(), Deadline: deadline.Proto(d)}
-	case *actors.PeerStatement:
+	case *inproc.PeerStatement:
 		// The same grant around the re-addressed request: a constraint
 		// dropped here would run a peer's statement unconstrained.
 		if m == nil {
@@ -349,11 +341,11 @@ func orMain(t *messages.Target) *messages.Target {
 // reports whether there was one to take.
 func (a *supervisorActor) unhold() bool {
 	for {
-		n := a.opts.Held.Load()
+		n := a.hooks.Held.Load()
 		if n == 0 {
 			return false
 		}
-		if a.opts.Held.CompareAndSwap(n, n-1) {
+		if a.hooks.Held.CompareAndSwap(n, n-1) {
 			return true
 		}
 	}
@@ -364,12 +356,12 @@ func closedError() *messages.Error {
 }
 
 func (a *supervisorActor) spawn(c actor.Context, mb Member) {
-	pid, err := c.SpawnNamed(actors.DatabaseProps(mb.State), ChildName(mb.Name))
+	// The spawn records the actor's PID in mb.State (DatabaseProps); a
+	// name that exists is this State's actor, recorded when it was spawned.
+	_, err := c.SpawnNamed(actors.DatabaseProps(mb.State), ChildName(mb.Name))
 	if err != nil && !errors.Is(err, actor.ErrNameExists) {
 		a.opts.Logger.Error("dbactor: spawning database actor failed", "database", messages.DisplayName(mb.Name), "error", err)
-		return
 	}
-	mb.State.SetPID(pid)
 }
 
 // fanOut runs op outside the mailbox, so the supervisor keeps serving while
@@ -404,10 +396,11 @@ func (a *supervisorActor) fanOut(c actor.Context, ts *timestamppb.Timestamp, op 
 	})
 }
 
-// answered tells Options.Answered how a registry-wide request ended.
+// answered tells the registry's Answered hook how a registry-wide request
+// ended.
 func (a *supervisorActor) answered(req, reply any) {
-	if a.opts.Answered != nil {
-		a.opts.Answered(req, reply)
+	if a.hooks.Answered != nil {
+		a.hooks.Answered(req, reply)
 	}
 }
 
@@ -425,12 +418,12 @@ func (a *supervisorActor) survive(sys *actor.ActorSystem, sender *actor.PID, req
 	reason := crash.Wrap(r, a.opts.Scrub).Reason
 	a.opts.Logger.Error("dbactor: supervisor operation crashed", "message", fmt.Sprintf("%T", req), "reason", reason)
 	if sender != nil {
-		if reply := FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
+		if reply := inproc.FailedReply(req, &messages.Error{Code: messages.Code_CODE_INTERNAL,
 			Message: fmt.Sprintf("supervisor crashed handling %T: %s", req, reason)}); reply != nil {
 			sys.Root.Send(sender, reply)
 		}
 	}
-	Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.ActorCrashed{
+	events.Publish(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.ActorCrashed{
 		Actor: "supervisor operation", MessageType: fmt.Sprintf("%T", req), Reason: reason, Directive: "resume",
 	})
 }
@@ -468,7 +461,7 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 	rolledBack = true
 	rollback := a.rollback(sys, outcomes, plan)
 	if stopped {
-		return FailedReply(&messages.Connect{}, closedError())
+		return inproc.FailedReply(&messages.Connect{}, closedError())
 	}
 	reply := ConnectReply(outcomes, expired, rollback)
 	if len(reply.GetErrors()) == 0 && !a.hold() {
@@ -477,7 +470,7 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 		defer cancel()
 		rd, _ := rctx.Deadline()
 		a.disconnectAll(rctx, sys, a.members, false, rd)
-		return FailedReply(&messages.Connect{}, closedError())
+		return inproc.FailedReply(&messages.Connect{}, closedError())
 	}
 	return reply
 }
@@ -499,7 +492,7 @@ func (a *supervisorActor) rollback(sys *actor.ActorSystem, outcomes []Outcome, p
 	defer cancel()
 	rd, _ := rctx.Deadline()
 	a.opts.Logger.Warn("dbactor: connect failed; rolling back", "rolled_back", len(plan), "databases", len(outcomes))
-	Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.RollingBack{Databases: names})
+	events.Publish(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.RollingBack{Databases: names})
 	out := a.disconnectAll(rctx, sys, undo, false, rd)
 	done := &messages.RolledBack{Databases: names}
 	for _, o := range out {
@@ -507,7 +500,7 @@ func (a *supervisorActor) rollback(sys *actor.ActorSystem, outcomes []Outcome, p
 			done.Errors = append(done.Errors, o.Err)
 		}
 	}
-	Notify(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, done)
+	events.Publish(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, done)
 	return out
 }
 
@@ -570,7 +563,7 @@ func (a *supervisorActor) closeOwned(sys *actor.ActorSystem) {
 	for _, mb := range a.members {
 		if pid := mb.State.PID(); mb.Owned && pid != nil {
 			wg.Go(func() {
-				if _, err := request.Request(ctx, sys, pid, &actors.Close{}, 0); err != nil {
+				if _, err := request.Request(ctx, sys, pid, &inproc.CloseDatabase{}, 0); err != nil {
 					a.opts.Logger.Error("dbactor: closing database", "database", messages.DisplayName(mb.Name), "error", err)
 					mb.State.Shutdown()
 				}
