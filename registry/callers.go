@@ -155,8 +155,17 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 	case *messages.Disconnect:
 		d = m.GetDeadline()
 	}
-	f := c.RequestFuture(a.supervisor, req, a.replyWindow(d.AsTime(), d != nil))
-	c.ReenterAfter(f, func(res any, err error) {
+	// A connect answered after the window was settled as failed: it is
+	// given back, so no count is held by nobody.
+	sup, sys, timeout := a.supervisor, c.ActorSystem(), a.p.timeout
+	undo := func(late any) {
+		if request.Connected(late) {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			_, _ = request.Request(ctx, sys, sup, &messages.Disconnect{Target: target}, 0)
+		}
+	}
+	request.Async(c, sup, a.replyWindow(d.AsTime(), d != nil), nil, func(*timestamppb.Timestamp) any { return req }, undo, func(res any, err error) {
 		if err != nil {
 			res = inproc.FailedReply(req, supervisor.RequestError(target.GetDatabase(), err))
 		}

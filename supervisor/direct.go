@@ -1,8 +1,8 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -12,6 +12,7 @@ import (
 	"github.com/dbactor/dbactor/internal/deadline"
 	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/inproc"
+	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -50,8 +51,11 @@ func (a *supervisorActor) direct(c actor.Context, ts *timestamppb.Timestamp, for
 		msg = &messages.Disconnect{Force: force, Deadline: inner}
 	}
 	a.ops.Add(1)
-	finish := func(reply any) {
+	finish := func(reply any, err error) {
 		defer a.ops.Done()
+		if errors.Is(err, request.ErrNoActor) {
+			reply = &messages.DisconnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Message: "database actor not running"}}}
+		}
 		var out any
 		defer func() {
 			if r := recover(); r != nil {
@@ -92,8 +96,7 @@ func (a *supervisorActor) direct(c actor.Context, ts *timestamppb.Timestamp, for
 			sys.Root.Send(pid, &messages.Disconnect{})
 		}
 	}
-	r := newRelay(sys, time.Until(d)+a.opts.RollbackTimeout, finish, late)
-	c.RequestWithCustomSender(pid, msg, r.pid)
+	request.Relay(c, sys, pid, msg, time.Until(d)+a.opts.RollbackTimeout, finish, late)
 }
 
 // directConnected is the answer to a one-database registry-wide connect,
@@ -110,62 +113,6 @@ func (a *supervisorActor) directConnected(sys *actor.ActorSystem, pid *actor.PID
 	}
 	return reply
 }
-
-// relay is a process that takes one answer and finishes a request with it,
-// on the answering goroutine. Without an answer by the timeout it finishes
-// the request with nil, and for lateGrace more hands a late answer to late.
-type relay struct {
-	sys    *actor.ActorSystem
-	pid    *actor.PID
-	mu     sync.Mutex
-	done   bool
-	finish func(reply any)
-	late   func(reply any)
-	timer  *time.Timer
-}
-
-func newRelay(sys *actor.ActorSystem, timeout time.Duration, finish, late func(any)) *relay {
-	r := &relay{sys: sys, finish: finish, late: late}
-	r.pid, _ = sys.ProcessRegistry.Add(r, "relay$"+sys.ProcessRegistry.NextId())
-	r.timer = time.AfterFunc(timeout, r.expire)
-	return r
-}
-
-func (r *relay) expire() {
-	r.mu.Lock()
-	first := !r.done
-	r.done = true
-	r.mu.Unlock()
-	if first {
-		time.AfterFunc(lateGrace, func() { r.sys.ProcessRegistry.Remove(r.pid) })
-		r.finish(nil)
-	}
-}
-
-// SendUserMessage implements actor.Process.
-func (r *relay) SendUserMessage(_ *actor.PID, message any) {
-	_, msg, _ := actor.UnwrapEnvelope(message)
-	if _, dead := msg.(*actor.DeadLetterResponse); dead {
-		msg = &messages.DisconnectResult{Errors: []*messages.Error{{Code: messages.Code_CODE_CLOSED, Message: "database actor not running"}}}
-	}
-	r.mu.Lock()
-	first := !r.done
-	r.done = true
-	r.mu.Unlock()
-	if first {
-		r.timer.Stop()
-		r.sys.ProcessRegistry.Remove(r.pid)
-		r.finish(msg)
-		return
-	}
-	r.late(msg)
-}
-
-// SendSystemMessage implements actor.Process.
-func (r *relay) SendSystemMessage(*actor.PID, any) {}
-
-// Stop implements actor.Process.
-func (r *relay) Stop(*actor.PID) {}
 
 // expired answers at once a request whose deadline leaves no time for a
 // database actor to act on it: nothing is sent on, and the caller hears

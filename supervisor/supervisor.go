@@ -598,10 +598,6 @@ func (a *supervisorActor) each(ctx context.Context, sys *actor.ActorSystem, memb
 	return out
 }
 
-// lateGrace is how long the supervisor keeps listening for a connect reply
-// after it stopped waiting, to undo a connect that succeeded too late.
-const lateGrace = 5 * time.Second
-
 func (a *supervisorActor) ask(ctx context.Context, sys *actor.ActorSystem, mb Member, msg any) Outcome {
 	o := Outcome{Database: mb.Name}
 	pid := mb.State.PID()

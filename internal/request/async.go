@@ -71,3 +71,33 @@ func Async(c actor.Context, pid *actor.PID, timeout time.Duration, refused error
 	SendSystem(sys, c.Self(), &actor.Watch{Watcher: p.pid})
 	c.RequestWithCustomSender(pid, build(deadline.Proto(p.deadline)), p.pid)
 }
+
+// Sender is what can send a request with a reply address of its own: an
+// actor.Context or a RootContext.
+type Sender interface {
+	RequestWithCustomSender(pid *actor.PID, message any, sender *actor.PID)
+}
+
+// Relay sends msg to pid through s and hands the first reply to finish on
+// the goroutine that answers — no goroutine waits for it. Without a reply
+// within timeout, finish gets ErrTimeout, and a reply after that (within
+// LateGrace) goes to late. A dead letter reaches finish as ErrNoActor.
+func Relay(s Sender, sys *actor.ActorSystem, pid *actor.PID, msg any, timeout time.Duration, finish func(reply any, err error), late func(reply any)) {
+	p := newPending(sys, pid, late, nil)
+	p.deadline = time.Now().Add(timeout)
+	var once sync.Once
+	settle := func() {
+		once.Do(func() {
+			if reply, err, ok := p.take(); ok {
+				finish(reply, err)
+				return
+			}
+			p.giveUp()
+			finish(nil, fmt.Errorf("no reply from %s within %v: %w", pid.GetId(), timeout, ErrTimeout))
+		})
+	}
+	p.notify = settle
+	timer := time.AfterFunc(timeout, settle)
+	p.over = func() { timer.Stop() }
+	s.RequestWithCustomSender(pid, msg, p.pid)
+}

@@ -138,3 +138,36 @@ func TestAsyncRefusedNotSent(t *testing.T) {
 	require.Equal(t, refused, o.err)
 	require.Nil(t, o.reply)
 }
+
+type relayed struct {
+	reply any
+	err   error
+}
+
+func TestRelay(t *testing.T) {
+	sys, pid := system(t)
+	got := make(chan relayed, 1)
+	request.Relay(sys.Root, sys, pid, "hi", time.Second, func(r any, err error) { got <- relayed{r, err} }, nil)
+	r := <-got
+	require.NoError(t, r.err)
+	require.Equal(t, "re: hi", r.reply)
+
+	request.Relay(sys.Root, sys, actor.NewPID(sys.Address(), "nobody"), "hi", time.Second, func(r any, err error) { got <- relayed{r, err} }, nil)
+	require.ErrorIs(t, (<-got).err, request.ErrNoActor)
+}
+
+// Without a reply in time, finish hears ErrTimeout; the reply that comes
+// later goes to late.
+func TestRelayTimeoutThenLate(t *testing.T) {
+	sys := testdb.ActorSystem(t)
+	release := make(chan struct{})
+	got := make(chan relayed, 1)
+	late := make(chan any, 1)
+	request.Relay(sys.Root, sys, holder(t, sys, release), "x", 20*time.Millisecond,
+		func(r any, err error) { got <- relayed{r, err} }, func(r any) { late <- r })
+	r := <-got
+	require.ErrorIs(t, r.err, request.ErrTimeout)
+	require.Nil(t, r.reply)
+	close(release)
+	require.Equal(t, "re: x", <-late)
+}
