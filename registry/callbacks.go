@@ -10,6 +10,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/regactor"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -56,29 +57,17 @@ func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn fu
 		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", messages.ErrInvalidArgument)
 	}
 	msg := client.CallbackRequest(model, nil, opts...)
-	req := &spawnCallback{props: client.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.scrub, nil))), msg: msg}
+	req := &regactor.SpawnCallback{Props: client.CallbackProps(fn).Configure(actor.WithReceiverMiddleware(crash.Guard(r.plan.Scrub, nil))), Msg: msg}
 	reply, err := r.caller.Call(ctx, r.pid, func(*timestamppb.Timestamp) any { return req }, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dbactor: register callback: %w", err)
 	}
-	res, ok := reply.(*spawnedCallback)
+	res, ok := reply.(*regactor.SpawnedCallback)
 	if !ok {
 		return nil, request.Unexpected(reply)
 	}
-	if e := res.result.GetError(); e != nil {
+	if e := res.Result.GetError(); e != nil {
 		return nil, e
 	}
-	return res.pid, nil
-}
-
-// spawnCallback asks the registry actor to spawn a callback actor from props
-// as its child and subscribe it. Local only: props do not cross nodes.
-type spawnCallback struct {
-	props *actor.Props
-	msg   *messages.RegisterCallback
-}
-
-type spawnedCallback struct {
-	pid    *actor.PID
-	result *messages.CallbackResult
+	return res.PID, nil
 }

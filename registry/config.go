@@ -1,14 +1,11 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -16,6 +13,7 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/internal/plumbing"
+	"github.com/dbactor/dbactor/internal/regactor"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
@@ -159,117 +157,59 @@ func WithName(name string) Option {
 	return func(o *options) { o.name = name }
 }
 
-// plan is a validated configuration: what the registry actor, its
-// supervisor and the facade share. It outlives actor restarts.
+// plan is a validated configuration and the registry actor's Plan built
+// from it.
 type plan struct {
-	cfg     Config
-	opts    options
-	logger  *slog.Logger
-	timeout time.Duration
-	members []supervisor.Member // main first, then extras by name
-	// err is set when the configuration is invalid: a registry actor spawned
-	// from such props answers every request with it.
-	err error
-	// owner is the registry actor using these States.
-	owner atomic.Pointer[actor.PID]
-	// closed is set by the registry actor once Close has begun; it survives
-	// a restart of that actor. Only the actor's Receive touches it.
-	closed bool
-	// held counts registry-wide connects not yet matched by a disconnect:
-	// what the registry must give back on shared databases when it stops.
-	held atomic.Int64
-	// book holds the models and callbacks; the registry actor changes it.
-	book *book
-	// work counts schema requests under way outside the registry actor:
-	// Close lets them finish (and give their counts back) first.
-	work sync.WaitGroup
-	// jobsLife ends every schema job (endJobs) when Close has waited long
-	// enough for them.
-	jobsLife context.Context
-	endJobs  context.CancelFunc
-	// supervisor is the supervisor actor, for the registry's strategy.
-	supervisor atomic.Pointer[actor.PID]
-	// tracked holds the tracked registry-wide requests under way (the
-	// registry's copy of the request → *pendingOp), for the supervisor's
-	// Answered hook.
-	tracked sync.Map
-}
-
-// waitWork waits up to d for schema requests under way and reports whether
-// they all finished.
-func (p *plan) waitWork(d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { p.work.Wait(); close(done) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
+	cfg  Config
+	opts options
+	*regactor.Plan
 }
 
 func newPlan(cfg Config, opts ...Option) *plan {
 	p := basePlan(cfg, opts...)
-	p.err = p.build()
-	if p.err == nil {
-		p.err = p.buildBook(nil)
+	p.noteShared()
+	p.Err = p.build()
+	if p.Err == nil {
+		p.Err = p.Init(cfg.WithContentType, nil)
 	}
 	return p
 }
 
 // basePlan applies opts and the defaults; members and book come after.
 func basePlan(cfg Config, opts ...Option) *plan {
-	p := &plan{cfg: cfg}
-	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
+	p := &plan{cfg: cfg, Plan: &regactor.Plan{Schema: cfg.Schema,
+		Limits: regactor.Limits{Counts: cfg.Peers.Counts, Owners: cfg.Peers.Owners, Callbacks: cfg.Peers.Callbacks}}}
 	for _, o := range opts {
 		o(&p.opts)
 	}
-	p.logger = p.opts.logger
-	if p.logger == nil {
-		p.logger = slog.New(slog.DiscardHandler)
+	p.Events = p.opts.events
+	p.Logger = p.opts.logger
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	p.timeout = cfg.Timeout
-	if p.timeout <= 0 {
-		p.timeout = DefaultTimeout
+	p.Timeout = cfg.Timeout
+	if p.Timeout <= 0 {
+		p.Timeout = DefaultTimeout
 	}
 	return p
 }
 
-// buildBook makes the model book: the content-type model and its callback
-// when configured, then the models of src (a registry being copied).
-func (p *plan) buildBook(src *book) error {
-	dbs := map[string]bool{}
-	for _, m := range p.members {
-		dbs[m.Name] = true
-	}
-	p.book = newBook(p.cfg.Schema, dbs)
-	if p.cfg.WithContentType {
-		if err := p.book.setContentType(); err != nil {
-			return err
+// noteShared records the actor system of each shared database: the
+// registry actor refuses to run in another.
+func (p *plan) noteShared() {
+	p.Systems = map[string]*actor.ActorSystem{}
+	for _, sh := range p.opts.shared {
+		if sh.db != nil {
+			p.Systems[sh.name] = sh.db.caller.System
 		}
 	}
-	if src == nil {
-		return nil
-	}
-	view := src.view.Load()
-	for _, m := range view.models {
-		if view.contentType != nil && m == view.contentType {
-			continue
-		}
-		if _, _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {
-			return fmt.Errorf("dbactor: copying model %q: %w", m.Name(), err)
-		}
-	}
-	return nil
 }
 
 // build validates everything and reports every problem at once.
 func (p *plan) build() error {
 	var errs []error
 	stateOpts := func(name string) actors.StateOptions {
-		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.logger, DefaultTimeout: p.timeout,
+		return actors.StateOptions{Hooks: p.opts.hooks[name], Logger: p.Logger, DefaultTimeout: p.Timeout,
 			Health: p.cfg.Health, Events: p.opts.events, ForceRollback: p.opts.rollback[name], Instrument: p.opts.instrument,
 			Query: p.cfg.Query}
 	}
@@ -286,7 +226,7 @@ func (p *plan) build() error {
 			errs = append(errs, &ConfigError{Database: name, Err: err})
 			return
 		}
-		p.members = append(p.members, supervisor.Member{Name: name, State: st, Owned: true})
+		p.Members = append(p.Members, supervisor.Member{Name: name, State: st, Owned: true})
 	}
 	owned("", p.cfg.Database)
 	if p.cfg.Schema != "" {
@@ -323,13 +263,13 @@ func (p *plan) build() error {
 			errs = append(errs, &ConfigError{Database: e.name, Err: fmt.Errorf("%w: extra database name %q is empty", ErrInvalidName, e.name)})
 			continue
 		case trimmed != e.name:
-			p.logger.Warn("dbactor: extra database name has surrounding whitespace", "name", e.name)
+			p.Logger.Warn("dbactor: extra database name has surrounding whitespace", "name", e.name)
 		}
 		if e.db != nil {
 			if _, ok := p.opts.hooks[e.name]; ok {
 				errs = append(errs, &ConfigError{Database: e.name, Err: errors.New("hooks of a shared database belong to the registry that owns it")})
 			}
-			p.members = append(p.members, supervisor.Member{Name: e.name, State: e.db.state})
+			p.Members = append(p.Members, supervisor.Member{Name: e.name, State: e.db.state})
 			continue
 		}
 		owned(e.name, e.url)
@@ -337,53 +277,34 @@ func (p *plan) build() error {
 	// Any log line or error of one database may quote another's password
 	// (a statement, a panic value): each scrubs them all.
 	var secrets []string
-	for _, m := range p.members {
+	for _, m := range p.Members {
 		secrets = append(secrets, plumbing.Secrets(m.State)...)
 	}
-	for _, m := range p.members {
+	for _, m := range p.Members {
 		if m.Owned {
 			plumbing.AlsoScrub(m.State, secrets...)
 		}
 	}
 	for name := range p.opts.hooks {
-		if !slices.ContainsFunc(p.members, func(m supervisor.Member) bool { return m.Name == name }) && name != "" {
+		if !slices.ContainsFunc(p.Members, func(m supervisor.Member) bool { return m.Name == name }) && name != "" {
 			if _, isExtra := p.cfg.Extra[name]; !isExtra {
 				errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("WithHooks: %w", ErrUnknownDatabase)})
 			}
 		}
 	}
 	for name := range p.opts.rollback {
-		i := slices.IndexFunc(p.members, func(m supervisor.Member) bool { return m.Name == name })
+		i := slices.IndexFunc(p.Members, func(m supervisor.Member) bool { return m.Name == name })
 		switch {
 		case i < 0:
 			if _, isExtra := p.cfg.Extra[name]; !isExtra || name == "" {
 				errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("WithForceRollback: %w", ErrUnknownDatabase)})
 			}
-		case !p.members[i].Owned:
+		case !p.Members[i].Owned:
 			errs = append(errs, &ConfigError{Database: name, Err: errors.New("WithForceRollback: a shared database's sandbox belongs to the registry that owns it")})
-		case p.members[i].State.Memory():
+		case p.Members[i].State.Memory():
 			// Its one connection would be the sandbox's: DDL and DB() would wait forever.
 			errs = append(errs, &ConfigError{Database: name, Err: fmt.Errorf("%w: WithForceRollback on an in-memory SQLite database (its only connection would be the sandbox's); use a file", ErrUnsupported)})
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// scrub removes the password of every database of the registry from text.
-func (p *plan) scrub(text string) string {
-	for _, m := range p.members {
-		text = m.State.Scrub(text)
-	}
-	return text
-}
-
-// owned lists the states this registry owns (and closes).
-func (p *plan) owned() []*actors.State {
-	var out []*actors.State
-	for _, m := range p.members {
-		if m.Owned {
-			out = append(out, m.State)
-		}
-	}
-	return out
 }

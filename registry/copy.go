@@ -26,15 +26,16 @@ func (r *Registry) Copy(ctx context.Context, opts ...Option) (*Registry, error) 
 		return nil, fmt.Errorf("dbactor: copy: %w", request.Err(err))
 	}
 	// The source's logger unless opts name another.
-	p := basePlan(r.plan.cfg, append([]Option{WithLogger(r.plan.logger)}, opts...)...)
+	p := basePlan(r.plan.cfg, append([]Option{WithLogger(r.plan.Logger)}, opts...)...)
 	if len(p.opts.shared) > 0 || len(p.opts.hooks) > 0 {
 		return nil, &ConfigError{Err: fmt.Errorf("%w: Copy takes WithLogger and WithName only", ErrInvalidConfig)}
 	}
 	for _, db := range r.order {
 		p.opts.shared = append(p.opts.shared, sharedDB{name: db.name, db: db})
-		p.members = append(p.members, memberOf(db))
+		p.Members = append(p.Members, memberOf(db))
 	}
-	if err := p.buildBook(r.plan.book); err != nil {
+	p.noteShared()
+	if err := p.Init(p.cfg.WithContentType, r.plan.Plan); err != nil {
 		return nil, err
 	}
 	return start(r.caller.System, p)

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/models"
@@ -32,7 +31,7 @@ func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...models.Opti
 	if err != nil {
 		return nil, err
 	}
-	m, ok := r.plan.book.get(name)
+	m, ok := r.plan.Model(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: model %q was deleted as it was registered", ErrUnknownModel, name)
 	}
@@ -43,17 +42,17 @@ func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...models.Opti
 // content-type model of a registry with Config.WithContentType); the error
 // matches ErrUnknownModel when there is none.
 func (r *Registry) Model(name string) (*models.Model, error) {
-	if m, ok := r.plan.book.get(name); ok {
+	if m, ok := r.plan.Model(name); ok {
 		return m, nil
 	}
 	return nil, fmt.Errorf("%w: registry has no %q model", ErrUnknownModel, name)
 }
 
 // Models returns the registered models in registration order.
-func (r *Registry) Models() []*models.Model { return r.plan.book.models() }
+func (r *Registry) Models() []*models.Model { return r.plan.Models() }
 
 // ContentType is the content-type model, nil unless Config.WithContentType.
-func (r *Registry) ContentType() *models.Model { return r.plan.book.view.Load().contentType }
+func (r *Registry) ContentType() *models.Model { return r.plan.ContentType() }
 
 // DeleteModel removes the model registered under name and reports whether
 // there was one (Edgy's delete_model). Its table is left alone.
@@ -64,11 +63,11 @@ func (r *Registry) DeleteModel(ctx context.Context, name string) (bool, error) {
 // Callbacks is the number of callbacks kept for later registrations (a
 // one-time callback that fired, or the callbacks of an actor that stopped,
 // are no longer counted).
-func (r *Registry) Callbacks() int { return r.plan.book.view.Load().callbacks }
+func (r *Registry) Callbacks() int { return r.plan.Callbacks() }
 
 // TableNames returns the registered models' tables, sorted, each once.
 func (r *Registry) TableNames() []string {
-	return append([]string(nil), r.plan.book.view.Load().tables...)
+	return r.plan.TableNames()
 }
 
 // InitModels computes every registered model's table metadata now instead
@@ -85,11 +84,4 @@ func (r *Registry) InvalidateModels() {
 	for _, m := range r.Models() {
 		m.Invalidate()
 	}
-}
-
-// modelsOf lists the models bound to database, in dependency order (a
-// referenced table first).
-func modelsOf(all []*models.Model, database string) ([]*models.Model, error) {
-	mine := slices.DeleteFunc(slices.Clone(all), func(m *models.Model) bool { return m.Database() != database })
-	return models.SortByDependencies(mine)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/regactor"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
@@ -34,6 +35,20 @@ type Registry struct {
 	closeErr  error         // written before closeDone is closed
 }
 
+// Props returns the props of a registry actor for cfg, to spawn it as a child
+// of your own actor (or anywhere) and talk to it with messages: every
+// request of the protocol (see Registry.PID; client.Async from inside an
+// actor). An invalid cfg does not panic: the
+// actor answers every request with an ErrInvalidConfig error. Spawn the
+// props once; the databases they describe belong to that one actor. You
+// choose its name when you spawn it (WithName applies to New only). When
+// its parent stops it, it closes its databases and gives back what it holds
+// on shared ones; a restart by the parent's strategy keeps pools and counts.
+func Props(cfg Config, opts ...Option) *actor.Props {
+	return regactor.Props(newPlan(cfg, opts...).Plan)
+}
+
+
 // New spawns a registry actor in system (or, when system is nil, in a new
 // quiet actor system of its own, shut down by Close) and returns its facade.
 // Every configuration problem is reported at once, joined, and matches
@@ -45,8 +60,8 @@ func New(system *actor.ActorSystem, cfg Config, opts ...Option) (*Registry, erro
 
 // start spawns the registry actor of p and builds its facade.
 func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
-	if p.err != nil {
-		return nil, p.err
+	if p.Err != nil {
+		return nil, p.Err
 	}
 	own := system == nil
 	for _, s := range p.opts.shared {
@@ -55,10 +70,10 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 		}
 	}
 	if own {
-		system = NewActorSystem(p.logger)
+		system = NewActorSystem(p.Logger)
 	}
 	// A root-level actor is supervised by its guardian strategy.
-	rp := props(p).Configure(actor.WithGuardian(supervisor.Resume))
+	rp := regactor.Props(p.Plan).Configure(actor.WithGuardian(supervisor.Resume))
 	var pid *actor.PID
 	if p.opts.name != "" {
 		var err error
@@ -73,7 +88,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 	}
 	g := &request.Gate{}
 	r := &Registry{
-		caller:    &request.Caller{System: system, Gates: []*request.Gate{g}, Timeout: p.timeout},
+		caller:    &request.Caller{System: system, Gates: []*request.Gate{g}, Timeout: p.Timeout},
 		gate:      g,
 		pid:       pid,
 		plan:      p,
@@ -82,7 +97,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 		closeDone: make(chan struct{}),
 	}
 	// The supervisor answers once it has spawned every database actor.
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
 	defer cancel()
 	if _, err := request.Request(ctx, system, pid, &messages.ListDatabases{}, 0); err != nil {
 		_ = request.WaitStopped(ctx, system, pid, false)
@@ -91,14 +106,14 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 		}
 		return nil, fmt.Errorf("dbactor: starting registry: %w", request.Err(err))
 	}
-	for _, m := range p.members {
+	for _, m := range p.Members {
 		db := &Database{name: m.Name, state: m.State, caller: r.caller, owner: pid, ownerGate: g}
 		if !m.Owned {
 			// Closed to this registry's callers when either registry closes.
 			owner := p.shared(m.Name)
 			db.owner = owner.owner
 			db.ownerGate = owner.ownerGate
-			db.caller = &request.Caller{System: system, Gates: []*request.Gate{g, owner.ownerGate}, Timeout: p.timeout}
+			db.caller = &request.Caller{System: system, Gates: []*request.Gate{g, owner.ownerGate}, Timeout: p.Timeout}
 		}
 		r.order = append(r.order, db)
 		if m.Name == "" {
@@ -208,7 +223,7 @@ func (r *Registry) shutdown() {
 	// the supervisor waits for operations, releases shared databases and
 	// closes its own, each within Config.Timeout.
 	ctx, cancel = context.WithTimeout(context.Background(), 5*r.caller.Timeout+time.Second)
-	if reply, err := request.Request(ctx, r.caller.System, r.pid, &closeRequest{}, 0); err != nil {
+	if reply, err := request.Request(ctx, r.caller.System, r.pid, &regactor.Close{}, 0); err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", request.Err(err)))
 	} else if c, ok := reply.(*inproc.SupervisorClosed); ok && c.Err != nil {
 		errs = append(errs, fmt.Errorf("dbactor: close: %w", c.Err))
@@ -228,7 +243,7 @@ func (r *Registry) shutdown() {
 
 func (r *Registry) waitPools(ctx context.Context) error {
 	var errs []error
-	for _, s := range r.plan.owned() {
+	for _, s := range r.plan.Owned() {
 		if err := s.WaitClosed(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("dbactor: close: %w", request.Err(err)))
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/regactor"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -115,7 +116,7 @@ func (r *Registry) jobCall(ctx context.Context, build func(*timestamppb.Timestam
 		return msg
 	}, nil)
 	if msg != nil && err != nil && ctx.Err() != nil {
-		r.caller.System.Root.Send(r.pid, &cancelJob{key: msg})
+		r.caller.System.Root.Send(r.pid, &regactor.CancelJob{Key: msg})
 	}
 	return reply, err
 }

@@ -1,4 +1,4 @@
-package registry
+package regactor
 
 import (
 	"fmt"
@@ -88,7 +88,7 @@ func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) 
 		return none, nil, err
 	}
 	if !b.databases[m.Database()] {
-		return none, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", ErrUnknownDatabase, m.Name(), m.Database())
+		return none, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", messages.ErrUnknownDatabase, m.Name(), m.Database())
 	}
 	// The registry's own callbacks run before the view is published: no
 	// reader sees the model before they have (the content_type column).

@@ -1,4 +1,4 @@
-package registry
+package regactor
 
 import (
 	"context"
@@ -141,11 +141,11 @@ func schemaFailure(t target, err error, scrub func(string) string) *messages.Err
 	return e
 }
 
-// cancelJob asks the registry actor to cancel the schema job of the
-// request key: its local caller gave up. Local only (a remote request is a
+// CancelJob asks the registry actor to cancel the schema job of the
+// request Key: its local caller gave up. Local only (a remote request is a
 // different value, and runs to its deadline); a job that ended, or never
 // started, is not there to cancel.
-type cancelJob struct{ key any }
+type CancelJob struct{ Key any }
 
 // jobDone tells the registry actor that the job of key has ended.
 type jobDone struct{ key any }

@@ -1,4 +1,4 @@
-package registry
+package regactor
 
 import (
 	"context"
@@ -18,38 +18,27 @@ import (
 	"github.com/dbactor/dbactor/supervisor"
 )
 
-// Props returns the props of a registry actor for cfg, to spawn it as a child
-// of your own actor (or anywhere) and talk to it with messages: every
-// request of the protocol (see Registry.PID; ConnectFrom and its siblings
-// from inside an actor). An invalid cfg does not panic: the
-// actor answers every request with an ErrInvalidConfig error. Spawn the
-// props once; the databases they describe belong to that one actor. You
-// choose its name when you spawn it (WithName applies to New only). When
-// its parent stops it, it closes its databases and gives back what it holds
-// on shared ones; a restart by the parent's strategy keeps pools and counts.
-func Props(cfg Config, opts ...Option) *actor.Props {
-	return props(newPlan(cfg, opts...))
-}
-
-func props(p *plan) *actor.Props {
+// Props returns the props of the registry actor of p. Spawn them once: the
+// databases they describe belong to that one actor.
+func Props(p *Plan) *actor.Props {
 	d := drain.New(func(req any) any {
 		return failedReply(req, &messages.Error{Code: messages.Code_CODE_CLOSED, Message: "registry stopped"})
 	})
 	return actor.PropsFromProducerWithActorSystem(func(sys *actor.ActorSystem) actor.Actor {
 		return &registryActor{p: p, drain: d, faults: faults.For(sys)}
 	},
-		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.scrub, nil)))
+		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.Scrub, nil)))
 }
 
 // childStrategy supervises the registry's children: the supervisor resumes,
 // because restarting it would stop every database actor below it; every
 // other child is a callback actor made from a Go func and restarts (a
 // panicking callback loses its event, nothing else).
-type childStrategy struct{ p *plan }
+type childStrategy struct{ p *Plan }
 
 // HandleFailure implements actor.SupervisorStrategy.
 func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
-	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.logger, Events: s.p.opts.events, Scrub: s.p.scrub}
+	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.Logger, Events: s.p.Events, Scrub: s.p.Scrub}
 	if sp := s.p.supervisor.Load(); sp != nil && sp.Equal(child) {
 		st.Directive = actor.ResumeDirective
 		// A tracked request the crash ate: the registry settles it as
@@ -68,23 +57,24 @@ func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Superviso
 // actor takes, local ones included; nil when req is no request.
 func failedReply(req any, e *messages.Error) any {
 	switch req.(type) {
-	case *closeRequest:
+	case *Close:
 		return &inproc.SupervisorClosed{}
-	case *spawnCallback:
-		return &spawnedCallback{result: &messages.CallbackResult{Error: e}}
+	case *SpawnCallback:
+		return &SpawnedCallback{Result: &messages.CallbackResult{Error: e}}
 	}
 	return inproc.FailedReply(req, e)
 }
 
-// closeRequest starts the registry's Close. Local only: no other node may
-// close a registry, so it is a Go type, not a protocol message.
-type closeRequest struct{}
+// Close starts the registry's Close. Local only: no other node may close a
+// registry, so it is a Go type, not a protocol message. The answer is an
+// inproc.SupervisorClosed.
+type Close struct{}
 
 // registryActor fronts the supervisor: it refuses requests once closed (or
 // when misconfigured) and hands the rest on. It owns the databases' States:
 // when it stops for good, it closes them.
 type registryActor struct {
-	p          *plan
+	p          *Plan
 	supervisor *actor.PID
 	refusal    *messages.Error
 	drain      *drain.Drain
@@ -101,7 +91,7 @@ type registryActor struct {
 	allConnects, allForces int
 	waiting                []waitingRequest
 	// limits bound each peer's holders (byPeer: by identity).
-	limits PeerLimits
+	limits Limits
 	byPeer map[string]map[*holder]bool
 	// jobs cancels each schema job under way, by its request.
 	jobs map[any]context.CancelFunc
@@ -130,14 +120,14 @@ func (a *registryActor) Receive(c actor.Context) {
 			// refused second spawn stopping must not switch it on for it.
 			a.drain.Stopped(c.ActorSystem())
 			a.p.release(c.ActorSystem())
-			for _, s := range a.p.owned() {
+			for _, s := range a.p.Owned() {
 				s.Shutdown()
 			}
 		}
 	case *settled:
 		a.settle(c, m.op, m.reply)
-	case *cancelJob:
-		if cancel, ok := a.jobs[m.key]; ok {
+	case *CancelJob:
+		if cancel, ok := a.jobs[m.Key]; ok {
 			cancel()
 		}
 	case *jobDone:
@@ -151,9 +141,9 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		if n := a.p.book.unsubscribe(m.GetWho()); n > 0 {
-			a.p.logger.Debug("dbactor: callback actor stopped; its callbacks are dropped", "actor", m.GetWho().String(), "callbacks", n)
+			a.p.Logger.Debug("dbactor: callback actor stopped; its callbacks are dropped", "actor", m.GetWho().String(), "callbacks", n)
 		}
-	case *closeRequest:
+	case *Close:
 		if a.p.closed || a.refusal != nil {
 			c.Respond(&inproc.SupervisorClosed{})
 			return
@@ -166,18 +156,18 @@ func (a *registryActor) Receive(c actor.Context) {
 			defer func() {
 				if r := recover(); r != nil && sender != nil {
 					sys.Root.Send(sender, &inproc.SupervisorClosed{Err: &messages.Error{Code: messages.Code_CODE_INTERNAL,
-						Message: "close crashed: " + crash.Wrap(r, p.scrub).Reason}})
+						Message: "close crashed: " + crash.Wrap(r, p.Scrub).Reason}})
 				}
 			}()
-			if !p.waitWork(p.timeout) {
+			if !p.waitWork(p.Timeout) {
 				p.endJobs() // cut short; each still gives its count back
-				if !p.waitWork(p.timeout) {
-					p.logger.Warn("dbactor: close: schema work still running")
+				if !p.waitWork(p.Timeout) {
+					p.Logger.Warn("dbactor: close: schema work still running")
 				}
 			}
 			sys.Root.RequestWithCustomSender(sup, &inproc.CloseSupervisor{}, sender)
 		}()
-	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *spawnCallback,
+	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *SpawnCallback,
 		*messages.CreateSchema, *messages.DropSchema, *messages.CreateAll, *messages.DropAll, *messages.GetSchemas:
 		if e := a.refuse(); e != nil {
 			respond(c, failedReply(m, e))
@@ -257,8 +247,8 @@ func (a *registryActor) survive(c actor.Context) {
 	if r == nil {
 		return
 	}
-	reason := crash.Wrap(r, a.p.scrub).Reason
-	a.p.logger.Error("dbactor: registry actor crashed handling a message; carrying on", "message", fmt.Sprintf("%T", c.Message()), "reason", reason)
+	reason := crash.Wrap(r, a.p.Scrub).Reason
+	a.p.Logger.Error("dbactor: registry actor crashed handling a message; carrying on", "message", fmt.Sprintf("%T", c.Message()), "reason", reason)
 	if sender := c.Sender(); sender != nil {
 		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: fmt.Sprintf("registry crashed handling %T: %s", c.Message(), reason)}
 		if reply := failedReply(c.Message(), e); reply != nil {
@@ -266,8 +256,8 @@ func (a *registryActor) survive(c actor.Context) {
 		}
 	}
 	sys := c.ActorSystem()
-	events.Publish(sys, nil, a.p.logger, a.p.scrub, &actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective})
-	events.Publish(sys, a.p.opts.events, a.p.logger, a.p.scrub, &messages.ActorCrashed{
+	events.Publish(sys, nil, a.p.Logger, a.p.Scrub, &actor.SupervisorEvent{Child: c.Self(), Reason: reason, Directive: actor.ResumeDirective})
+	events.Publish(sys, a.p.Events, a.p.Logger, a.p.Scrub, &messages.ActorCrashed{
 		Actor: c.Self().GetId(), MessageType: fmt.Sprintf("%T", c.Message()), Reason: reason, Directive: "resume",
 	})
 }
@@ -280,7 +270,7 @@ func (a *registryActor) handle(c actor.Context, msg any) {
 		a.deleteModel(c, m)
 	case *messages.RegisterCallback:
 		respond(c, a.registerCallback(c, m, nil, false))
-	case *spawnCallback:
+	case *SpawnCallback:
 		a.spawnCallback(c, m)
 	default:
 		a.schemaRequest(c, m)
@@ -288,8 +278,8 @@ func (a *registryActor) handle(c actor.Context, msg any) {
 }
 
 func (a *registryActor) start(c actor.Context) {
-	if a.p.err != nil {
-		a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Message: a.p.err.Error()}
+	if a.p.Err != nil {
+		a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Message: a.p.Err.Error()}
 		return
 	}
 	// One set of States, one actor: a second spawn of the same props would
@@ -299,18 +289,18 @@ func (a *registryActor) start(c actor.Context) {
 			Message: "these registry props are already spawned as " + owner.GetId()}
 		return
 	}
-	for _, s := range a.p.opts.shared {
-		if s.db.caller.System != c.ActorSystem() {
-			a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Database: s.name,
+	for _, name := range a.p.sharedNames() {
+		if a.p.Systems[name] != c.ActorSystem() {
+			a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Database: name,
 				Message: "WithExtraDatabase: the database belongs to another actor system"}
 			return
 		}
 	}
-	a.limits = a.p.cfg.Peers.withDefaults()
+	a.limits = a.p.Limits.withDefaults()
 	a.p.owner.Store(c.Self())
-	pid, err := c.SpawnNamed(plumbing.SupervisorProps(a.p.members, supervisor.Options{
-		Logger: a.p.logger, DefaultTimeout: a.p.timeout, RollbackTimeout: a.p.timeout,
-		Scrub: a.p.scrub, Events: a.p.opts.events,
+	pid, err := c.SpawnNamed(plumbing.SupervisorProps(a.p.Members, supervisor.Options{
+		Logger: a.p.Logger, DefaultTimeout: a.p.Timeout, RollbackTimeout: a.p.Timeout,
+		Scrub: a.p.Scrub, Events: a.p.Events,
 	}, plumbing.SupervisorHooks{Held: &a.p.held, Answered: a.p.answeredHook(c.ActorSystem(), c.Self())}), "supervisor")
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}
@@ -333,9 +323,9 @@ func (a *registryActor) refuse() *messages.Error {
 // release gives back, without waiting, what the registry still holds on
 // shared databases when it stops without Close (say, its parent stopped
 // it): Close has released them already and left nothing held.
-func (p *plan) release(sys *actor.ActorSystem) {
+func (p *Plan) release(sys *actor.ActorSystem) {
 	n := p.held.Swap(0)
-	for _, m := range p.members {
+	for _, m := range p.Members {
 		if pid := m.State.PID(); !m.Owned && pid != nil {
 			for range n {
 				sys.Root.Send(pid, &messages.Disconnect{})

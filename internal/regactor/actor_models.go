@@ -1,4 +1,4 @@
-package registry
+package regactor
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 	}
 	a.deliver(c, out)
 	if reg.Changed {
-		events.Publish(c.ActorSystem(), a.p.opts.events, a.p.logger, a.p.scrub, a.p.book.event(reg.Entry))
+		events.Publish(c.ActorSystem(), a.p.Events, a.p.Logger, a.p.Scrub, a.p.book.event(reg.Entry))
 	}
 	if c.Sender() != nil { // the model's copy is work thrown away without one
 		c.Respond(&messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
@@ -119,19 +119,19 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 	return &messages.CallbackResult{Fired: uint32(len(out)), Stored: sub.Stored}
 }
 
-func (a *registryActor) spawnCallback(c actor.Context, m *spawnCallback) {
-	if e := callbackRequestError(m.msg); e != nil {
+func (a *registryActor) spawnCallback(c actor.Context, m *SpawnCallback) {
+	if e := callbackRequestError(m.Msg); e != nil {
 		// Refused before the actor exists: nothing to stop again.
-		respond(c, &spawnedCallback{result: &messages.CallbackResult{Error: e}})
+		respond(c, &SpawnedCallback{Result: &messages.CallbackResult{Error: e}})
 		return
 	}
 	a.callbacks++
-	pid, err := c.SpawnNamed(m.props, "callbacks/"+strconv.Itoa(a.callbacks))
+	pid, err := c.SpawnNamed(m.Props, "callbacks/"+strconv.Itoa(a.callbacks))
 	if err != nil {
-		respond(c, &spawnedCallback{result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}})
+		respond(c, &SpawnedCallback{Result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}})
 		return
 	}
-	respond(c, &spawnedCallback{pid: pid, result: a.registerCallback(c, m.msg, pid, true)})
+	respond(c, &SpawnedCallback{PID: pid, Result: a.registerCallback(c, m.Msg, pid, true)})
 }
 
 // deliver sends events in order. An owned callback actor whose one-time
@@ -195,13 +195,13 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 		return
 	}
 	all := a.p.book.models()
-	regSchema := a.p.cfg.Schema
+	regSchema := a.p.Schema
 	job := &schemaJob{
 		system:            sys,
 		targets:           targets,
-		deadline:          deadline.Inner(deadline.FromMessage(ts, time.Now(), a.p.timeout), time.Now()),
-		disconnectTimeout: a.p.timeout,
-		scrub:             a.p.scrub,
+		deadline:          deadline.Inner(deadline.FromMessage(ts, time.Now(), a.p.Timeout), time.Now()),
+		disconnectTimeout: a.p.Timeout,
+		scrub:             a.p.Scrub,
 	}
 	var list *messages.SchemaList
 	switch m := msg.(type) {
@@ -240,7 +240,7 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 		defer func() {
 			if r := recover(); r != nil && sender != nil { // a bug: answer, not a dead process
 				sys.Root.Send(sender, failedReply(msg, &messages.Error{Code: messages.Code_CODE_INTERNAL,
-					Message: "schema work crashed: " + crash.Wrap(r, a.p.scrub).Reason}))
+					Message: "schema work crashed: " + crash.Wrap(r, a.p.Scrub).Reason}))
 			}
 		}()
 		errs := job.do(ctx)
@@ -278,11 +278,11 @@ func validSchema(name string) *messages.Error {
 // resolve maps database names to their States, in the given order. A
 // database named twice (or under two names, shared twice) is refused: the
 // second pass would fail ("already exists") after the first had changed it.
-func (p *plan) resolve(names []string) ([]target, *messages.Error) {
+func (p *Plan) resolve(names []string) ([]target, *messages.Error) {
 	out := make([]target, 0, len(names))
 	for _, n := range names {
 		found := false
-		for _, m := range p.members {
+		for _, m := range p.Members {
 			if m.Name == n {
 				found = true
 				// A name given twice counts once. Two names of one shared

@@ -1,4 +1,4 @@
-package registry
+package regactor
 
 import (
 	"context"
@@ -272,4 +272,11 @@ func schemasOf(ctx context.Context, s *actors.State) (string, []string, error) {
 		return "", nil, fmt.Errorf("listing schemas: %w", err)
 	}
 	return def.String, list, nil
+}
+
+// modelsOf lists the models bound to database, in dependency order (a
+// referenced table first).
+func modelsOf(all []*models.Model, database string) ([]*models.Model, error) {
+	mine := slices.DeleteFunc(slices.Clone(all), func(m *models.Model) bool { return m.Database() != database })
+	return models.SortByDependencies(mine)
 }

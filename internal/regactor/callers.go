@@ -1,4 +1,4 @@
-package registry
+package regactor
 
 import (
 	"context"
@@ -125,7 +125,7 @@ type settled struct {
 
 // answeredHook is the supervisor's Answered: it tells the registry at self
 // about tracked requests only.
-func (p *plan) answeredHook(sys *actor.ActorSystem, self *actor.PID) func(req, reply any) {
+func (p *Plan) answeredHook(sys *actor.ActorSystem, self *actor.PID) func(req, reply any) {
 	return func(req, reply any) {
 		if op, tracked := p.tracked.LoadAndDelete(req); tracked {
 			sys.Root.Send(self, &settled{op: op.(*pendingOp), reply: reply})
@@ -157,7 +157,7 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 	}
 	// A connect answered after the window was settled as failed: it is
 	// given back, so no count is held by nobody.
-	sup, sys, timeout := a.supervisor, c.ActorSystem(), a.p.timeout
+	sup, sys, timeout := a.supervisor, c.ActorSystem(), a.p.Timeout
 	undo := func(late any) {
 		if request.Connected(late) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -199,7 +199,7 @@ func (a *registryActor) trackedDisconnect(c actor.Context, m *messages.Disconnec
 	case m.GetTarget() != nil && h.dbs[db] > 0:
 		h.dbs[db]--
 	default:
-		a.p.logger.Debug("dbactor: disconnect from a caller that holds no count; nothing given back", "caller", h.key)
+		a.p.Logger.Debug("dbactor: disconnect from a caller that holds no count; nothing given back", "caller", h.key)
 		c.Respond(&messages.DisconnectResult{})
 		return
 	}
@@ -465,7 +465,7 @@ func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disco
 	} else {
 		ev.Databases = []*messages.DatabaseCount{{Database: one.GetTarget().GetDatabase(), Count: 1}}
 	}
-	a.p.logger.Info("dbactor: a caller went away holding counts; giving them back",
+	a.p.Logger.Info("dbactor: a caller went away holding counts; giving them back",
 		"caller", h.key, "reason", h.gone, "connects", ev.Connects, "databases", len(ev.Databases))
 	sys, sup, p := c.ActorSystem(), a.supervisor, a.p
 	if p.closed {
@@ -476,11 +476,11 @@ func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disco
 		defer p.work.Done()
 		defer func() {
 			if r := recover(); r != nil {
-				p.logger.Error("dbactor: giving back a caller's counts crashed", "caller", h.key)
+				p.Logger.Error("dbactor: giving back a caller's counts crashed", "caller", h.key)
 			}
 		}()
 		for _, req := range reqs {
-			ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
 			reply, err := request.Request(ctx, sys, sup, req, 0)
 			cancel()
 			if err != nil {
@@ -491,7 +491,7 @@ func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disco
 				ev.Errors = append(ev.Errors, r.GetErrors()...)
 			}
 		}
-		events.Publish(sys, p.opts.events, p.logger, p.scrub, ev)
+		events.Publish(sys, p.Events, p.Logger, p.Scrub, ev)
 	}()
 }
 
@@ -500,7 +500,7 @@ func (a *registryActor) giveBack(c actor.Context, h *holder, one *messages.Disco
 // its rollback (bounded by the timeout) at the latest.
 func (a *registryActor) replyWindow(d time.Time, set bool) time.Duration {
 	if !set {
-		d = time.Now().Add(a.p.timeout)
+		d = time.Now().Add(a.p.Timeout)
 	}
-	return max(time.Until(d), 0) + a.p.timeout + time.Second
+	return max(time.Until(d), 0) + a.p.Timeout + time.Second
 }

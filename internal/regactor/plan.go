@@ -1,0 +1,159 @@
+package regactor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
+	"github.com/dbactor/dbactor/supervisor"
+)
+
+// Plan is one registry actor's configuration — validated by the registry
+// package, and not changed once Props is called — and the state that
+// outlives the actor's instances (pools, counts and models survive a
+// restart by a parent's strategy).
+type Plan struct {
+	// Schema is the registry schema (Config.Schema).
+	Schema string
+	// Timeout bounds what a request carries no deadline for.
+	Timeout time.Duration
+	Logger  *slog.Logger
+	// Events is the registry's event hook (WithEventHook).
+	Events func(messages.Event)
+	// Members are the databases: main first, then extras by name.
+	Members []supervisor.Member
+	// Limits bound what one peer on another node may make the registry
+	// keep.
+	Limits Limits
+	// Systems holds, by name, the actor system of each database shared
+	// from another registry: the registry refuses to run in another.
+	Systems map[string]*actor.ActorSystem
+	// Err, when set, is the invalid configuration: a registry actor
+	// spawned from such a plan answers every request with it.
+	Err error
+
+	// owner is the registry actor using these States.
+	owner atomic.Pointer[actor.PID]
+	// closed is set by the registry actor once Close has begun; it
+	// survives a restart of that actor. Only the actor's Receive touches
+	// it.
+	closed bool
+	// held counts registry-wide connects not yet matched by a disconnect:
+	// what the registry must give back on shared databases when it stops.
+	held atomic.Int64
+	// book holds the models and callbacks; only the registry actor
+	// changes it, and readers see the views it publishes.
+	book *book
+	// work counts schema requests under way outside the registry actor:
+	// Close lets them finish (and give their counts back) first.
+	work sync.WaitGroup
+	// jobsLife ends every schema job (endJobs) when Close has waited long
+	// enough for them.
+	jobsLife context.Context
+	endJobs  context.CancelFunc
+	// supervisor is the supervisor actor, for the registry's strategy.
+	supervisor atomic.Pointer[actor.PID]
+	// tracked holds the tracked registry-wide requests under way (the
+	// registry's copy of the request → *pendingOp), for the supervisor's
+	// Answered hook.
+	tracked sync.Map
+}
+
+// Init makes the model book once the members are set: the content-type
+// model and its callback when withContentType, then the models of from (a
+// registry being copied; nil for none).
+func (p *Plan) Init(withContentType bool, from *Plan) error {
+	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
+	dbs := map[string]bool{}
+	for _, m := range p.Members {
+		dbs[m.Name] = true
+	}
+	p.book = newBook(p.Schema, dbs)
+	if withContentType {
+		if err := p.book.setContentType(); err != nil {
+			return err
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	view := from.book.view.Load()
+	for _, m := range view.models {
+		if view.contentType != nil && m == view.contentType {
+			continue
+		}
+		if _, _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {
+			return fmt.Errorf("dbactor: copying model %q: %w", m.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Model is the model registered under name, from any goroutine.
+func (p *Plan) Model(name string) (*models.Model, bool) { return p.book.get(name) }
+
+// Models are the registered models in registration order.
+func (p *Plan) Models() []*models.Model { return p.book.models() }
+
+// ContentType is the content-type model, nil without content types.
+func (p *Plan) ContentType() *models.Model { return p.book.view.Load().contentType }
+
+// Callbacks counts the callbacks kept for later registrations.
+func (p *Plan) Callbacks() int { return p.book.view.Load().callbacks }
+
+// TableNames are the registered models' tables, sorted, each once.
+func (p *Plan) TableNames() []string { return slices.Clone(p.book.view.Load().tables) }
+
+// waitWork waits up to d for schema requests under way and reports whether
+// they all finished.
+func (p *Plan) waitWork(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { p.work.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Scrub removes the password of every database of the registry from text.
+func (p *Plan) Scrub(text string) string {
+	for _, m := range p.Members {
+		text = m.State.Scrub(text)
+	}
+	return text
+}
+
+// Owned lists the states this registry owns (and closes).
+func (p *Plan) Owned() []*actors.State {
+	var out []*actors.State
+	for _, m := range p.Members {
+		if m.Owned {
+			out = append(out, m.State)
+		}
+	}
+	return out
+}
+
+// sharedNames are the members shared from other registries.
+func (p *Plan) sharedNames() []string {
+	var out []string
+	for _, m := range p.Members {
+		if !m.Owned {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
