@@ -48,7 +48,6 @@ func Props(cfg Config, opts ...Option) *actor.Props {
 	return regactor.Props(newPlan(cfg, opts...).Plan)
 }
 
-
 // New spawns a registry actor in system (or, when system is nil, in a new
 // quiet actor system of its own, shut down by Close) and returns its facade.
 // Every configuration problem is reported at once, joined, and matches
