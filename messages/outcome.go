@@ -119,8 +119,14 @@ func Relabel(reply any, name string) any {
 	}
 	switch r := reply.(type) {
 	case *ConnectResult:
+		if len(r.GetErrors()) == 0 {
+			return reply // nothing names a database
+		}
 		return &ConnectResult{Opened: r.GetOpened(), Errors: relabel(r.GetErrors())}
 	case *DisconnectResult:
+		if len(r.GetErrors()) == 0 {
+			return reply
+		}
 		return &DisconnectResult{Closed: r.GetClosed(), Errors: relabel(r.GetErrors())}
 	case *Status:
 		st := proto.Clone(r).(*Status)

@@ -68,7 +68,8 @@ func (d *Database) DB() *sql.DB { return d.state.DB() }
 func (d *Database) Connect(ctx context.Context) (bool, error) {
 	return request1(ctx, d, func(t *messages.Target) ops.Op[bool] {
 		op := ops.Connect(d.name, t, nil)
-		op.Undo, op.UndoTo = &messages.Disconnect{Target: ops.Target(d.state.Name())}, d.owner
+		op.Undo = func() any { return &messages.Disconnect{Target: ops.Target(d.state.Name())} }
+		op.UndoTo = d.owner
 		return op
 	})
 }
@@ -102,21 +103,12 @@ func (d *Database) Status(ctx context.Context) (Status, error) {
 // is gone (a dead letter: nothing was done), it asks the owning registry
 // instead, which answers for the database or that it is closed.
 func request1[T any](ctx context.Context, d *Database, op func(target *messages.Target) ops.Op[T]) (T, error) {
-	var noActor bool
-	try := func(o ops.Op[T]) ops.Op[T] {
-		read := o.Read
-		o.Read = func(reply any, err error) (T, error) {
-			noActor = errors.Is(err, request.ErrNoActor)
-			return read(reply, err)
-		}
-		return o
-	}
-	v, err := ops.Do(ctx, d.caller, d.state.PID(), try(op(nil)))
+	v, err := ops.Do(ctx, d.caller, d.state.PID(), op(nil))
 	for range 3 {
-		if !noActor {
+		if !errors.Is(err, request.ErrNoActor) {
 			break
 		}
-		v, err = ops.Do(ctx, d.caller, d.owner, try(op(ops.Target(d.state.Name()))))
+		v, err = ops.Do(ctx, d.caller, d.owner, op(ops.Target(d.state.Name())))
 	}
 	return v, err
 }

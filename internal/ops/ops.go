@@ -27,9 +27,10 @@ const DefaultTimeout = 30 * time.Second
 type Op[T any] struct {
 	// Build makes the request, given the deadline to put in it.
 	Build func(*timestamppb.Timestamp) any
-	// Undo, when set, gives back a connect that succeeded after its
-	// caller gave up; it is sent to UndoTo (nil: where the request went).
-	Undo   any
+	// Undo, when set, makes the message that gives back a connect that
+	// succeeded after its caller gave up; it is sent to UndoTo (nil: where
+	// the request went). Made only when needed.
+	Undo   func() any
 	UndoTo *actor.PID
 	// Refused, when set, is the outcome at once: nothing is sent.
 	Refused error
@@ -51,7 +52,7 @@ func Do[T any](ctx context.Context, c *request.Caller, pid *actor.PID, op Op[T])
 		}
 		undo = func(late any) {
 			if request.Connected(late) {
-				c.GiveBack(to, op.Undo)
+				c.GiveBack(to, op.Undo())
 			}
 		}
 	}
@@ -72,7 +73,7 @@ func Async[T any](c actor.Context, pid *actor.PID, timeout time.Duration, op Op[
 			if request.Connected(late) {
 				ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 				defer cancel()
-				_, _ = request.Request(ctx, sys, pid, op.Undo, 0)
+				_, _ = request.Request(ctx, sys, pid, op.Undo(), 0)
 			}
 		}
 	}
@@ -96,7 +97,7 @@ func Target(database string) *messages.Target { return &messages.Target{Database
 func ConnectAll(owner *messages.Pid) Op[bool] {
 	return Op[bool]{
 		Build: func(ts *timestamppb.Timestamp) any { return &messages.Connect{Deadline: ts, Owner: owner} },
-		Undo:  &messages.Disconnect{Owner: owner},
+		Undo:  func() any { return &messages.Disconnect{Owner: owner} },
 		Read: func(reply any, err error) (bool, error) {
 			if err != nil {
 				return false, fmt.Errorf("dbactor: connect: %w", err)
@@ -135,7 +136,7 @@ func Connect(name string, target *messages.Target, owner *messages.Pid) Op[bool]
 		Build: func(ts *timestamppb.Timestamp) any {
 			return &messages.Connect{Target: target, Deadline: ts, Owner: owner}
 		},
-		Undo: &messages.Disconnect{Target: target, Owner: owner},
+		Undo: func() any { return &messages.Disconnect{Target: target, Owner: owner} },
 		Read: func(reply any, err error) (bool, error) {
 			if err != nil {
 				return false, &messages.ConnectError{Database: name, Err: err}

@@ -14,7 +14,7 @@ func (b *book) setContentType() error {
 		return err
 	}
 	ct := reg.Entry.Model
-	b.contentType = ct // published by subscribe
+	b.contentType = ct // set once, before the actor runs
 	b.subscribe("", new(false), callbackTarget{run: func(m *models.Model) { injectContentType(ct, m) }})
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +50,7 @@ type Plan struct {
 	// what the registry must give back on shared databases when it stops.
 	held atomic.Int64
 	// book holds the models and callbacks; only the registry actor
-	// changes it, and readers see the views it publishes.
+	// changes it.
 	book *book
 	// work counts schema requests under way outside the registry actor:
 	// Close lets them finish (and give their counts back) first.
@@ -86,9 +85,8 @@ func (p *Plan) Init(withContentType bool, from *Plan) error {
 	if from == nil {
 		return nil
 	}
-	view := from.book.view.Load()
-	for _, m := range view.models {
-		if view.contentType != nil && m == view.contentType {
+	for _, m := range from.book.models() {
+		if m == from.book.contentType {
 			continue
 		}
 		if _, _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {
@@ -105,13 +103,13 @@ func (p *Plan) Model(name string) (*models.Model, bool) { return p.book.get(name
 func (p *Plan) Models() []*models.Model { return p.book.models() }
 
 // ContentType is the content-type model, nil without content types.
-func (p *Plan) ContentType() *models.Model { return p.book.view.Load().contentType }
+func (p *Plan) ContentType() *models.Model { return p.book.contentType }
 
 // Callbacks counts the callbacks kept for later registrations.
-func (p *Plan) Callbacks() int { return p.book.view.Load().callbacks }
+func (p *Plan) Callbacks() int { return p.book.callbacks() }
 
 // TableNames are the registered models' tables, sorted, each once.
-func (p *Plan) TableNames() []string { return slices.Clone(p.book.view.Load().tables) }
+func (p *Plan) TableNames() []string { return p.book.tableNames() }
 
 // waitWork waits up to d for schema requests under way and reports whether
 // they all finished.
