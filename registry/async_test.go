@@ -180,7 +180,7 @@ type fromResult struct {
 	err  error
 }
 
-// connectFrom runs ConnectDatabaseFrom (or ConnectFrom when database is nil)
+// connectFrom runs Async.ConnectDatabase (or Async.Connect when database is nil)
 // in the host and returns the continuation's channel.
 func connectFrom(sys *actor.ActorSystem, pid, reg *actor.PID, database *string, timeout time.Duration) chan fromResult {
 	ch := make(chan fromResult, 2)

@@ -137,8 +137,7 @@ func (p *plan) shared(name string) *Database {
 // PID is the registry actor: send it any request of the protocol
 // (messages.Connect, Disconnect, GetStatus, ListDatabases, the schema,
 // model and callback requests), from the root context or from any actor —
-// from inside an actor, ConnectFrom and its siblings do it without
-// blocking Receive.
+// from inside an actor, client.Async does it without blocking Receive.
 func (r *Registry) PID() *actor.PID { return r.pid }
 
 // System is the actor system the registry runs in. When New made it (a nil

@@ -55,12 +55,12 @@
 //
 // One dbactor op is db.Connect + db.Disconnect on a database that is already
 // connected (ref count 1 → 2 → 1: the database actor only counts), i.e. two
-// requests through the facade — gates, deadline, internal/ask, the actor's
+// requests through the facade — gates, deadline, internal/request, the actor's
 // middleware and reply. The reference op is one bare Proto.Actor
 // request/response: Root.RequestFuture(pid, &messages.Connect{}, timeout)
 // .Result() to an actor in the same actor system that answers with an empty
-// messages.ConnectResult. RequestFuture, not internal/ask, because the
-// target is dbactor against Proto.Actor itself: internal/ask is dbactor's own
+// messages.ConnectResult. RequestFuture, not internal/request, because the
+// target is dbactor against Proto.Actor itself: internal/request is dbactor's own
 // request path (it replaces futures on the facade) and is part of what is
 // measured; and both do the same kind of work per request (register a
 // temporary process, arm a timer, wait on a channel), so the comparison is

@@ -36,7 +36,7 @@ import (
 //   - dbactor: client.Connect + client.Disconnect on a client.Client
 //     (registry-wide, counts 1 → 2 → 1): two round trips through the
 //     client facade (gates, deadline, the watch of the registry's node,
-//     internal/ask), the registry actor (tracking the client's counts),
+//     internal/request), the registry actor (tracking the client's counts),
 //     the supervisor and the database actor on the other node.
 //   - reference: two bare request/responses to the echo actor with
 //     internal/request.Request, the very mechanism the client sends its
