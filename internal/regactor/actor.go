@@ -30,6 +30,18 @@ func Props(p *Plan) *actor.Props {
 		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.Scrub, nil)))
 }
 
+// supervisorName is the supervisor's name under the registry actor.
+const supervisorName = "supervisor"
+
+// selfOf is the registry actor a strategy runs for: Proto.Actor runs a
+// parent's strategy on the parent, with its context as sup.
+func selfOf(sup actor.Supervisor) *actor.PID {
+	if s, ok := sup.(interface{ Self() *actor.PID }); ok {
+		return s.Self()
+	}
+	return nil
+}
+
 // childStrategy supervises the registry's children: the supervisor resumes,
 // because restarting it would stop every database actor below it; every
 // other child is a callback actor made from a Go func and restarts (a
@@ -39,16 +51,13 @@ type childStrategy struct{ p *Plan }
 // HandleFailure implements actor.SupervisorStrategy.
 func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
 	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.Logger, Events: s.p.Events, Scrub: s.p.Scrub}
-	if sp := s.p.supervisor.Load(); sp != nil && sp.Equal(child) {
+	if self := selfOf(sup); self != nil && child.GetAddress() == self.GetAddress() && child.GetId() == self.GetId()+"/"+supervisorName {
 		st.Directive = actor.ResumeDirective
 		// A tracked request the crash ate: the registry settles it as
-		// failed (its claim restored) before Strategy answers the caller.
+		// failed (its claim restored) before Strategy answers the caller
+		// (its mailbox has this before the caller's next request).
 		_, msg, _ := actor.UnwrapEnvelope(message)
-		if op, tracked := s.p.tracked.LoadAndDelete(msg); tracked {
-			if self := s.p.owner.Load(); self != nil {
-				sys.Root.Send(self, &settled{op: op.(*pendingOp)})
-			}
-		}
+		sys.Root.Send(self, &answered{req: msg})
 	}
 	st.HandleFailure(sys, sup, child, rs, reason, message)
 }
@@ -93,6 +102,9 @@ type registryActor struct {
 	// limits bound each peer's holders (byPeer: by identity).
 	limits Limits
 	byPeer map[string]map[*holder]bool
+	// tracked holds the tracked registry-wide requests under way at the
+	// supervisor (the registry's copy of the request → its op).
+	tracked map[any]*pendingOp
 	// jobs cancels each schema job under way, by its request.
 	jobs map[any]context.CancelFunc
 	// faults is the system's test fault injector: nil in production.
@@ -124,8 +136,8 @@ func (a *registryActor) Receive(c actor.Context) {
 				s.Shutdown()
 			}
 		}
-	case *settled:
-		a.settle(c, m.op, m.reply)
+	case *answered:
+		a.answer(c, m)
 	case *CancelJob:
 		if cancel, ok := a.jobs[m.Key]; ok {
 			cancel()
@@ -301,13 +313,12 @@ func (a *registryActor) start(c actor.Context) {
 	pid, err := c.SpawnNamed(plumbing.SupervisorProps(a.p.Members, supervisor.Options{
 		Logger: a.p.Logger, DefaultTimeout: a.p.Timeout, RollbackTimeout: a.p.Timeout,
 		Scrub: a.p.Scrub, Events: a.p.Events,
-	}, plumbing.SupervisorHooks{Held: &a.p.held, Answered: a.p.answeredHook(c.ActorSystem(), c.Self())}), "supervisor")
+	}, plumbing.SupervisorHooks{Held: &a.p.held, Answered: answeredHook(c.ActorSystem(), c.Self())}), supervisorName)
 	if err != nil {
 		a.refusal = &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning supervisor: " + err.Error()}
 		return
 	}
 	a.supervisor = pid
-	a.p.supervisor.Store(pid)
 }
 
 func (a *registryActor) refuse() *messages.Error {

@@ -116,21 +116,34 @@ type pendingOp struct {
 	forceAll, forceDB uint64
 }
 
-// settled tells the registry actor how a tracked registry-wide request
-// ended (the supervisor's Answered hook); reply nil: it crashed.
-type settled struct {
-	op    *pendingOp
+// answered tells the registry actor how a registry-wide request it sent
+// the supervisor ended (the supervisor's Answered hook, before the caller
+// hears); reply nil: the supervisor crashed on it. The registry settles
+// the ones it tracks.
+type answered struct {
+	req   any
 	reply any
 }
 
-// answeredHook is the supervisor's Answered: it tells the registry at self
-// about tracked requests only.
-func (p *Plan) answeredHook(sys *actor.ActorSystem, self *actor.PID) func(req, reply any) {
-	return func(req, reply any) {
-		if op, tracked := p.tracked.LoadAndDelete(req); tracked {
-			sys.Root.Send(self, &settled{op: op.(*pendingOp), reply: reply})
-		}
+// answeredHook is the supervisor's Answered: it tells the registry at self.
+func answeredHook(sys *actor.ActorSystem, self *actor.PID) func(req, reply any) {
+	return func(req, reply any) { sys.Root.Send(self, &answered{req: req, reply: reply}) }
+}
+
+// answer settles a tracked registry-wide request the supervisor answered.
+func (a *registryActor) answer(c actor.Context, m *answered) {
+	if op, ok := a.tracked[m.req]; ok {
+		delete(a.tracked, m.req)
+		a.settle(c, op, m.reply)
 	}
+}
+
+// trackOn records op as under way at the supervisor.
+func (a *registryActor) trackOn(req any, op *pendingOp) {
+	if a.tracked == nil {
+		a.tracked = map[any]*pendingOp{}
+	}
+	a.tracked[req] = op
 }
 
 // track sends a tracked request on. A registry-wide one goes to the
@@ -144,7 +157,7 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 		if _, connect := req.(*messages.Connect); connect {
 			a.allConnects++
 		}
-		a.p.tracked.Store(req, op)
+		a.trackOn(req, op)
 		c.RequestWithCustomSender(a.supervisor, req, c.Sender())
 		return
 	}
@@ -345,7 +358,7 @@ func (a *registryActor) force(c actor.Context, m *messages.Disconnect) {
 	}
 	req := &messages.Disconnect{Force: true, Deadline: m.GetDeadline(), Owner: m.GetOwner()}
 	a.allForces++
-	a.p.tracked.Store(req, &pendingOp{req: req})
+	a.trackOn(req, &pendingOp{req: req})
 	c.RequestWithCustomSender(a.supervisor, req, c.Sender())
 }
 

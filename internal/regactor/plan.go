@@ -40,7 +40,8 @@ type Plan struct {
 	// spawned from such a plan answers every request with it.
 	Err error
 
-	// owner is the registry actor using these States.
+	// owner is the registry actor using these States: props spawned a
+	// second time refuse to run.
 	owner atomic.Pointer[actor.PID]
 	// closed is set by the registry actor once Close has begun; it
 	// survives a restart of that actor. Only the actor's Receive touches
@@ -59,12 +60,6 @@ type Plan struct {
 	// enough for them.
 	jobsLife context.Context
 	endJobs  context.CancelFunc
-	// supervisor is the supervisor actor, for the registry's strategy.
-	supervisor atomic.Pointer[actor.PID]
-	// tracked holds the tracked registry-wide requests under way (the
-	// registry's copy of the request → *pendingOp), for the supervisor's
-	// Answered hook.
-	tracked sync.Map
 }
 
 // Init makes the model book once the members are set: the content-type
