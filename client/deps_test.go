@@ -9,6 +9,8 @@ import (
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
+	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/registry"
 )
 
 // A program that only attaches to a registry on another node links neither
@@ -29,4 +31,10 @@ func TestLinksNoDriver(t *testing.T) {
 // database actor's result bound.
 func TestMaxRequestMatchesNodes(t *testing.T) {
 	require.EqualValues(t, actors.MaxBytesLimit, client.MaxRequest)
+}
+
+// One default timeout for every facade.
+func TestDefaultTimeoutsAgree(t *testing.T) {
+	require.Equal(t, ops.DefaultTimeout, client.DefaultTimeout)
+	require.Equal(t, registry.DefaultTimeout, client.DefaultTimeout)
 }

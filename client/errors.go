@@ -1,12 +1,14 @@
 package client
 
 import (
-	"github.com/dbactor/dbactor/internal/ops"
+	"time"
+
 	"github.com/dbactor/dbactor/messages"
 )
 
-// DefaultTimeout bounds a call whose context has no deadline.
-const DefaultTimeout = ops.DefaultTimeout
+// DefaultTimeout bounds a call whose context has no deadline (and an Async
+// call with no Timeout).
+const DefaultTimeout = 30 * time.Second
 
 // The errors a client's calls return match these sentinels (the protocol's,
 // which the registry package re-exports under the same names) with
