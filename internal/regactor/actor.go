@@ -51,7 +51,10 @@ type childStrategy struct{ p *Plan }
 // HandleFailure implements actor.SupervisorStrategy.
 func (s childStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
 	st := &supervisor.Strategy{Directive: actor.RestartDirective, Logger: s.p.Logger, Events: s.p.Events, Scrub: s.p.Scrub}
-	if self := selfOf(sup); self != nil && child.GetAddress() == self.GetAddress() && child.GetId() == self.GetId()+"/"+supervisorName {
+	// By id alone: the registry's PID and its child's may carry different
+	// addresses (remote started in between), and ids are unique in a
+	// process.
+	if self := selfOf(sup); self != nil && child.GetId() == self.GetId()+"/"+supervisorName {
 		st.Directive = actor.ResumeDirective
 		// A tracked request the crash ate: the registry settles it as
 		// failed (its claim restored) before Strategy answers the caller

@@ -169,16 +169,22 @@ func (a *registryActor) track(c actor.Context, h *holder, req any, target *messa
 		d = m.GetDeadline()
 	}
 	// A connect answered after the window was settled as failed: it is
-	// given back, so no count is held by nobody.
-	sup, sys, timeout := a.supervisor, c.ActorSystem(), a.p.Timeout
+	// given back, so no count is held by nobody — to the database's own
+	// actor, which outlives this registry's supervisor (a shared one
+	// outlives the registry).
+	sys, timeout := c.ActorSystem(), a.p.Timeout
+	var db *actor.PID
+	if ts, e := a.p.resolve([]string{target.GetDatabase()}); e == nil {
+		db = ts[0].state.PID()
+	}
 	undo := func(late any) {
-		if request.Connected(late) {
+		if request.Connected(late) && db != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			_, _ = request.Request(ctx, sys, sup, &messages.Disconnect{Target: target}, 0)
+			_, _ = request.Request(ctx, sys, db, &messages.Disconnect{}, 0)
 		}
 	}
-	request.Async(c, sup, a.replyWindow(d.AsTime(), d != nil), nil, func(*timestamppb.Timestamp) any { return req }, undo, func(res any, err error) {
+	request.Async(c, a.supervisor, a.replyWindow(d.AsTime(), d != nil), nil, func(*timestamppb.Timestamp) any { return req }, undo, func(res any, err error) {
 		if err != nil {
 			res = inproc.FailedReply(req, supervisor.RequestError(target.GetDatabase(), err))
 		}

@@ -49,6 +49,7 @@ func Async(c actor.Context, pid *actor.PID, timeout time.Duration, refused error
 	p.notify = settle
 	p.watched = c.Self()
 	p.deadline = time.Now().Add(timeout)
+	p.register()
 	timer := time.AfterFunc(timeout, settle)
 	c.ReenterAfter(fut, func(any, error) {
 		timer.Stop()
@@ -86,6 +87,7 @@ func Relay(s Sender, sys *actor.ActorSystem, pid *actor.PID, msg any, timeout ti
 	p := newPending(sys, pid, late, nil)
 	p.deadline = time.Now().Add(timeout)
 	var once sync.Once
+	var timer *time.Timer
 	settle := func() {
 		once.Do(func() {
 			if reply, err, ok := p.take(); ok {
@@ -97,7 +99,17 @@ func Relay(s Sender, sys *actor.ActorSystem, pid *actor.PID, msg any, timeout ti
 		})
 	}
 	p.notify = settle
-	timer := time.AfterFunc(timeout, settle)
-	p.over = func() { timer.Stop() }
+	var mu sync.Mutex
+	p.over = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	p.register()
+	mu.Lock()
+	timer = time.AfterFunc(timeout, settle)
+	mu.Unlock()
 	s.RequestWithCustomSender(pid, msg, p.pid)
 }

@@ -63,14 +63,19 @@ type Pending struct {
 // late returned).
 func Send(sys *actor.ActorSystem, pid *actor.PID, msg any, late func(reply any), over func()) *Pending {
 	p := newPending(sys, pid, late, over)
+	p.register()
 	sys.Root.RequestWithCustomSender(pid, msg, p.pid)
 	return p
 }
 
+// newPending makes a Pending; set its other fields, then register it.
 func newPending(sys *actor.ActorSystem, pid *actor.PID, late func(any), over func()) *Pending {
-	p := &Pending{sys: sys, target: pid, late: late, over: over, ready: make(chan struct{})}
-	p.pid, _ = sys.ProcessRegistry.Add(p, "req$"+sys.ProcessRegistry.NextId())
-	return p
+	return &Pending{sys: sys, target: pid, late: late, over: over, ready: make(chan struct{})}
+}
+
+// register gives p its reply address: from here on it may be called.
+func (p *Pending) register() {
+	p.pid, _ = p.sys.ProcessRegistry.Add(p, "req$"+p.sys.ProcessRegistry.NextId())
 }
 
 // Wait waits for the reply until ctx ends or lost (nil: never) is closed,
