@@ -48,7 +48,7 @@ bench:
 
 reliability:
 	$(WITH_PG); \
-	$(GO) test -race -count=1 -timeout 20m -run Reliability -v ./tests/... 2>&1 | bash scripts/reliability-table.sh
+	DBACTOR_RELIABILITY=1 $(GO) test -race -count=1 -timeout 20m -run Reliability -v ./tests/... 2>&1 | bash scripts/reliability-table.sh
 
 security:
 	$(WITH_PG); \

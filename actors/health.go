@@ -5,11 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -17,22 +22,32 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// Health defaults (Elixir DBConnection's idle pings and backoff, scaled to
-// pools that keep connections for minutes).
+// Health defaults: an outage is seen within Interval + Timeout (1.25 s),
+// and a recovery within BackoffMax plus one connect.
 const (
-	DefaultHealthInterval = 5 * time.Second
-	DefaultHealthTimeout  = 5 * time.Second
-	DefaultBackoffMin     = 500 * time.Millisecond
-	DefaultBackoffMax     = 30 * time.Second
+	DefaultHealthInterval = 250 * time.Millisecond
+	DefaultHealthTimeout  = time.Second
+	DefaultBackoffMin     = 100 * time.Millisecond
+	DefaultBackoffMax     = 500 * time.Millisecond
 )
 
 // HealthOptions configure a connected database's health checks.
+//
+// A PostgreSQL database is pinged on a connection of its own, outside the
+// pool: a pool whose connections are all in use is checked as promptly as
+// an idle one, and a ping never waits behind queries (nor times out
+// because of them). That is one more server connection per database. An
+// SQLite database is pinged through its pool, unless every connection is
+// in use. A statement that fails with a connection-class error (a dropped
+// connection, a refused dial, a server shutting down) starts a check at
+// once.
 type HealthOptions struct {
-	// Interval between idle pings while healthy. 0 means
+	// Interval between pings while healthy. 0 means
 	// DefaultHealthInterval; negative turns health checks off (Status then
 	// reports HEALTH_HEALTHY while connected, as nothing is checked).
 	Interval time.Duration
-	// Timeout bounds each ping and probe. 0 means DefaultHealthTimeout.
+	// Timeout bounds each ping and probe: a server that does not answer
+	// within it is down. 0 means DefaultHealthTimeout.
 	Timeout time.Duration
 	// BackoffMin and BackoffMax bound the randomized exponential backoff
 	// between recovery probes while degraded: every wait lies in
@@ -75,30 +90,78 @@ type watcher struct {
 }
 
 // pinger is what the health loop checks: the pool it was started for, not
-// whatever the State holds later.
+// whatever the State holds later. Only the loop's goroutine uses it.
 type pinger struct {
 	pool   *pgxpool.Pool
 	db     *sql.DB
 	faults *faults.Injector // the database actor's: nil in production
+	// conn is the PostgreSQL probe connection, dialled from the pool's
+	// config; nil until dialled and after a failure.
+	conn *pgx.Conn
 }
 
-// busy reports a pool whose connections are all in use: its users' queries
-// are the check then, and a ping would only queue behind them (and time out
-// on a busy but healthy server).
-func (p pinger) busy() bool {
+// busy reports an SQLite pool whose connections are all in use: a ping
+// would queue behind its users (and time out on a busy but healthy
+// database). PostgreSQL pings on a connection of their own.
+func (p *pinger) busy() bool {
 	if p.pool != nil {
-		st := p.pool.Stat()
-		return st.AcquiredConns() >= st.MaxConns()
+		return false
 	}
 	st := p.db.Stats()
 	return st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections
 }
 
-func (p pinger) ping(ctx context.Context) error {
-	if p.pool != nil {
-		return p.pool.Ping(ctx)
+// ping pings once within timeout. A PostgreSQL probe connection that
+// fails is closed; when it was an old one that failed for another reason
+// than silence (the server dropped it), a fresh one is tried at once, so
+// only an outage fails.
+func (p *pinger) ping(ctx context.Context, timeout time.Duration) error {
+	if p.pool == nil {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return p.db.PingContext(ctx) // not a statement: SQL echo stays quiet
 	}
-	return p.db.PingContext(ctx) // not a statement: SQL echo stays quiet
+	old := p.conn != nil
+	err := p.pingConn(ctx, timeout)
+	if err != nil && old && !errors.Is(err, errNoAnswer) && ctx.Err() == nil {
+		err = p.pingConn(ctx, timeout)
+	}
+	return err
+}
+
+// errNoAnswer: the server did not answer a ping within the health timeout.
+var errNoAnswer = errors.New("no answer")
+
+func (p *pinger) pingConn(ctx context.Context, timeout time.Duration) (err error) {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			p.close()
+			if pctx.Err() != nil && ctx.Err() == nil {
+				err = fmt.Errorf("%w within %s: %w", errNoAnswer, timeout, err)
+			}
+		}
+	}()
+	if p.conn == nil {
+		cfg := p.pool.Config().ConnConfig.Copy()
+		cfg.Tracer = nil // its failures are the loop's own, not a statement's
+		if p.conn, err = pgx.ConnectConfig(pctx, cfg); err != nil {
+			return err
+		}
+	}
+	return p.conn.Ping(pctx)
+}
+
+// close closes the probe connection, if any.
+func (p *pinger) close() {
+	if p.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = p.conn.Close(ctx)
+	p.conn = nil
 }
 
 // startHealth starts the health loop for the pool just opened (the actor
@@ -119,7 +182,7 @@ func (s *State) startHealth(sys *actor.ActorSystem, inj *faults.Injector) {
 	}
 	ctx, stop := context.WithCancel(s.life)
 	s.watch = &watcher{stop: stop, done: make(chan struct{})}
-	go s.healthLoop(ctx, sys, pinger{pool: s.pool.Load(), db: db, faults: inj}, s.watch.done)
+	go s.healthLoop(ctx, sys, &pinger{pool: s.pool.Load(), db: db, faults: inj}, s.watch.done)
 }
 
 // stopHealth ends the health loop, if any, without waiting for it: it may
@@ -146,8 +209,61 @@ func returned(done chan struct{}) bool {
 	}
 }
 
-func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p pinger, done chan struct{}) {
+// failed is told of a statement that failed: a connection-class failure
+// wakes the health loop for a check now. It does nothing on success, so
+// the query path pays only the call.
+func (s *State) failed(err error) {
+	if err == nil || !connectionClass(err) {
+		return
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default: // a check is due already
+	}
+}
+
+// connectionClass reports an error that says the server or the way to it
+// failed, not the statement: a dial, a dropped or reset connection, a
+// server shutting down (SQLSTATE class 08, 57P01–57P03). A cancelled or
+// timed-out context is the caller's.
+func connectionClass(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	if e, ok := errors.AsType[interface {
+		error
+		Code() int
+	}](err); ok {
+		// SQLite's (modernc): the file, not the statement, failed.
+		switch e.Code() & 0xff {
+		case sqliteIOErr, sqliteCorrupt, sqliteFull, sqliteCantOpen, sqliteNotADB:
+			return true
+		}
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// SQLite's primary result codes of a failing file (sqlite3.h).
+const (
+	sqliteIOErr    = 10
+	sqliteCorrupt  = 11
+	sqliteFull     = 13
+	sqliteCantOpen = 14
+	sqliteNotADB   = 26
+)
+
+func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p *pinger, done chan struct{}) {
 	defer close(done)
+	defer p.close()
 	t := time.NewTimer(s.healthOpts.Interval)
 	defer t.Stop()
 	for {
@@ -155,15 +271,10 @@ func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p pinger
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.wake:
 		}
-		if !p.busy() {
-			// A pooled connection the server dropped fails once; the second
-			// ping gets a fresh one, so only a real outage fails twice.
-			if err := s.check(ctx, p); err != nil {
-				if err = s.check(ctx, p); err != nil && s.down(ctx, sys, err) {
-					s.recover(ctx, sys, p)
-				}
-			}
+		if err := s.check(ctx, p); err != nil && s.down(ctx, sys, err) {
+			s.recover(ctx, sys, p)
 		}
 		t.Reset(s.healthOpts.Interval)
 	}
@@ -171,7 +282,7 @@ func (s *State) healthLoop(ctx context.Context, sys *actor.ActorSystem, p pinger
 
 // recover probes with randomized exponential backoff until a probe
 // succeeds or ctx ends.
-func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p pinger) {
+func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p *pinger) {
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     s.healthOpts.BackoffMin,
 		RandomizationFactor: backoff.DefaultRandomizationFactor,
@@ -193,6 +304,12 @@ func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p pinger) {
 		}
 		err := s.check(ctx, p)
 		if err == nil {
+			// Statements that failed during the outage asked for checks
+			// that are answered now.
+			select {
+			case <-s.wake:
+			default:
+			}
 			s.up(ctx, sys)
 			return
 		}
@@ -206,26 +323,33 @@ func (s *State) recover(ctx context.Context, sys *actor.ActorSystem, p pinger) {
 
 // check runs one ping bounded by the health timeout. A panic in it (a test's
 // injected fault, a driver bug) is a failed ping, not a dead process.
-func (s *State) check(ctx context.Context, p pinger) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.healthOpts.Timeout)
-	defer cancel()
+func (s *State) check(ctx context.Context, p *pinger) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("health ping panicked: %v", r)
+			err = fmt.Errorf("panicked: %v", r)
 		}
 	}()
 	p.faults.Hit(faults.HealthPing, s.PID(), s)
-	err = p.ping(ctx)
-	if err != nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("health ping: no answer within %s: %w", s.healthOpts.Timeout, err)
+	if p.busy() {
+		return nil // its users' statements are the check, and report failures
 	}
-	return err
+	return p.ping(ctx, s.healthOpts.Timeout)
+}
+
+// healthError is a failed ping or probe as a protocol error: CODE_TIMEOUT
+// when the server did not answer, CODE_CONNECT_FAILED otherwise.
+func (s *State) healthError(what string, err error) *messages.Error {
+	code := messages.Code_CODE_CONNECT_FAILED
+	if errors.Is(err, errNoAnswer) {
+		code = messages.Code_CODE_TIMEOUT
+	}
+	return s.errorOf(code, what, err)
 }
 
 // down records the outage and publishes DatabaseDown; false when the loop
 // has been stopped meanwhile (the database is closing: no outage to tell).
 func (s *State) down(ctx context.Context, sys *actor.ActorSystem, err error) bool {
-	e := s.errorOf(messages.Code_CODE_CONNECT_FAILED, "health ping", err)
+	e := s.healthError("health ping", err)
 	now := time.Now()
 	if !s.setHealth(ctx, func(h *health) { *h = health{state: messages.Health_HEALTH_DEGRADED, since: now, last: e} }) {
 		return false
@@ -236,7 +360,7 @@ func (s *State) down(ctx context.Context, sys *actor.ActorSystem, err error) boo
 }
 
 func (s *State) probeFailed(ctx context.Context, sys *actor.ActorSystem, err error, attempt uint32, next time.Duration) bool {
-	e := s.errorOf(messages.Code_CODE_CONNECT_FAILED, "recovery probe", err)
+	e := s.healthError("recovery probe", err)
 	if !s.setHealth(ctx, func(h *health) { h.last, h.probes = e, attempt }) {
 		return false
 	}
@@ -244,7 +368,6 @@ func (s *State) probeFailed(ctx context.Context, sys *actor.ActorSystem, err err
 	s.publish(sys, &messages.DatabaseProbeFailed{Database: s.name, Error: e, Attempt: attempt, NextProbeMs: next.Milliseconds()})
 	return true
 }
-
 func (s *State) up(ctx context.Context, sys *actor.ActorSystem) {
 	now := time.Now()
 	var was health

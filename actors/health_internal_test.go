@@ -2,9 +2,15 @@ package actors
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -13,9 +19,11 @@ import (
 	"github.com/dbactor/dbactor/internal/testdb"
 )
 
-// A pool whose connections are all in use is busy: the health loop does
-// not queue a ping behind its users (which would time out on a healthy but
-// busy server and report an outage that is none).
+// An SQLite pool whose connections are all in use is busy: the health loop
+// does not queue a ping behind its users (which would time out on a healthy
+// but busy database and report an outage that is none). A PostgreSQL pool
+// is never busy: its pings go over a connection of their own, answered
+// while every pooled connection is taken.
 func TestPingerBusy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -25,8 +33,8 @@ func TestPingerBusy(t *testing.T) {
 		sdb, err := sqlite.Open(cfg.SQLite)
 		require.NoError(t, err)
 		defer sdb.Close()
-		p := pinger{db: sdb.SQL()}
-		require.NoError(t, p.ping(ctx))
+		p := &pinger{db: sdb.SQL()}
+		require.NoError(t, p.ping(ctx, time.Second))
 		require.False(t, p.busy())
 		conn, err := sdb.SQL().Conn(ctx) // the memory database's one connection
 		require.NoError(t, err)
@@ -41,19 +49,66 @@ func TestPingerBusy(t *testing.T) {
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		require.NoError(t, err)
 		defer pool.Close()
-		p := pinger{pool: pool}
-		require.NoError(t, p.ping(ctx))
+		p := &pinger{pool: pool}
+		defer p.close()
 		a, err := pool.Acquire(ctx)
 		require.NoError(t, err)
-		require.False(t, p.busy())
 		b, err := pool.Acquire(ctx)
 		require.NoError(t, err)
-		require.True(t, p.busy())
+		require.False(t, p.busy())
+		require.NoError(t, p.ping(ctx, time.Second), "every pooled connection taken: the probe's own answers")
+		require.NotNil(t, p.conn)
+		first := p.conn
+		require.NoError(t, p.ping(ctx, time.Second))
+		require.Same(t, first, p.conn, "the probe connection is kept")
+		require.Equal(t, int32(2), pool.Stat().TotalConns(), "and is not the pool's")
+
+		// The server drops the probe's connection: the next ping dials a
+		// fresh one and succeeds, so a terminated backend is no outage.
+		_, err = a.Exec(ctx, "SELECT pg_terminate_backend($1)", first.PgConn().PID())
+		require.NoError(t, err)
+		require.NoError(t, p.ping(ctx, time.Second))
+		require.NotSame(t, first, p.conn)
 		a.Release()
 		b.Release()
-		require.False(t, p.busy())
 	})
 }
+
+// Connection-class errors wake the health loop; a statement's own errors
+// and the caller's cancelled context do not.
+func TestConnectionClass(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil-safe syntax error", &pgconn.PgError{Code: "42601"}, false},
+		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
+		{"admin shutdown", &pgconn.PgError{Code: "57P01"}, true},
+		{"cannot connect now", &pgconn.PgError{Code: "57P03"}, true},
+		{"query canceled", &pgconn.PgError{Code: "57014"}, false},
+		{"eof", fmt.Errorf("read: %w", io.EOF), true},
+		{"unexpected eof", io.ErrUnexpectedEOF, true},
+		{"refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{"canceled", context.Canceled, false},
+		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
+		{"sqlite io", sqliteCode(sqliteIOErr | 3<<8), true},
+		{"sqlite full", sqliteCode(sqliteFull), true},
+		{"sqlite constraint", sqliteCode(19), false},
+		{"plain", errors.New("no rows"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, connectionClass(tc.err))
+		})
+	}
+}
+
+type sqliteCode int
+
+func (c sqliteCode) Error() string { return fmt.Sprintf("sqlite error %d", int(c)) }
+func (c sqliteCode) Code() int     { return int(c) }
 
 func TestHealthOptionsDefaults(t *testing.T) {
 	t.Parallel()

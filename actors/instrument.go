@@ -27,10 +27,10 @@ type Instrumentation struct {
 	Opened func(database string, pool *pgxpool.Pool, db *sql.DB) (closing func())
 }
 
-// tracer is the QueryTracer of a new PostgreSQL pool: echo and
-// instrumentation together, or nil.
+// tracer is the QueryTracer of a new PostgreSQL pool: health, echo and
+// instrumentation together.
 func (s *State) tracer() pgx.QueryTracer {
-	var ts []pgx.QueryTracer
+	ts := []pgx.QueryTracer{healthTracer{s}}
 	if s.cfg.Echo {
 		ts = append(ts, s.echo())
 	}
@@ -39,13 +39,53 @@ func (s *State) tracer() pgx.QueryTracer {
 			ts = append(ts, t)
 		}
 	}
-	switch len(ts) {
-	case 0:
-		return nil
-	case 1:
+	if len(ts) == 1 {
 		return ts[0]
 	}
 	return multitracer.New(ts...)
+}
+
+// healthTracer tells the health loop of statements and dials that failed
+// (State.failed); a success costs it nothing but the call.
+type healthTracer struct{ s *State }
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (healthTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (t healthTracer) TraceQueryEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if d.Err != nil {
+		t.s.failed(d.Err)
+	}
+}
+
+// TraceBatchStart implements pgx.BatchTracer.
+func (healthTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+// TraceBatchQuery implements pgx.BatchTracer.
+func (healthTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (t healthTracer) TraceBatchEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) {
+	if d.Err != nil {
+		t.s.failed(d.Err)
+	}
+}
+
+// TraceConnectStart implements pgx.ConnectTracer.
+func (healthTracer) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
+	return ctx
+}
+
+// TraceConnectEnd implements pgx.ConnectTracer: a pool that cannot dial.
+func (t healthTracer) TraceConnectEnd(_ context.Context, d pgx.TraceConnectEndData) {
+	if d.Err != nil {
+		t.s.failed(d.Err)
+	}
 }
 
 // statement is what a new SQLite pool tells of each statement, or nil.

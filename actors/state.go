@@ -60,6 +60,9 @@ type State struct {
 	superuserWarned atomic.Bool
 	hmu             sync.Mutex
 	h               health
+	// wake asks the health loop for a check now: a statement failed with a
+	// connection-class error (see failed).
+	wake chan struct{}
 
 	queries queries // the Query and Exec workers, see query.go
 }
@@ -124,6 +127,7 @@ func newState(name string, cfg *dsn.Config, opts StateOptions) *State {
 		forceRollback:  opts.ForceRollback,
 		instrument:     opts.Instrument,
 		queries:        queries{opts: opts.Query.withDefaults()},
+		wake:           make(chan struct{}, 1),
 	}
 }
 
@@ -188,9 +192,7 @@ func (s *State) open(ctx context.Context) error {
 	switch s.cfg.Dialect {
 	case dsn.Postgres:
 		pcfg := s.cfg.Postgres.Copy()
-		if t := s.tracer(); t != nil {
-			pcfg.ConnConfig.Tracer = t
-		}
+		pcfg.ConnConfig.Tracer = s.tracer()
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return err
@@ -212,6 +214,7 @@ func (s *State) open(ctx context.Context) error {
 		if f := s.statement(); f != nil {
 			sdb.SetEcho(f)
 		}
+		sdb.SetOnError(s.failed)
 		if err := sdb.SQL().PingContext(ctx); err != nil {
 			sdb.Close()
 			return err

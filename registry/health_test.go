@@ -254,3 +254,49 @@ func TestHealthEventConsumersMisbehave(t *testing.T) {
 	requireCount(t, reg.Database(), 0, false)
 	require.Contains(t, logs.String(), "EventStream subscriber panicked")
 }
+
+// TestHealthStatementFailureWakesCheck: a statement that fails with a
+// connection-class error (here its backend was terminated) starts a health
+// check at once, long before the next ping is due; the check finds the
+// server up, so nothing is reported. A statement's own error (a syntax
+// error) starts none.
+func TestHealthStatementFailureWakesCheck(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: backends[1].url(t), // PostgreSQL
+		Health:   actors.HealthOptions{Interval: time.Hour},
+	}, hook)
+	var pings atomic.Int32
+	disarm := faults.For(sys).Arm(faults.HealthPing, func(self *actor.PID, _ any) {
+		if self.Equal(reg.Database().PID()) {
+			pings.Add(1)
+		}
+	})
+	defer disarm()
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	pool := reg.Database().Pool()
+
+	_, err := pool.Exec(ctx, "SELEC 1")
+	require.Error(t, err)
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "SELECT pg_terminate_backend($1)", conn.Conn().PgConn().PID())
+	require.NoError(t, err)
+	require.Zero(t, pings.Load(), "a syntax error is the statement's, not the server's")
+	_, err = conn.Exec(ctx, "SELECT 1")
+	require.Error(t, err, "its backend is gone")
+	conn.Release()
+	require.Eventually(t, func() bool { return pings.Load() >= 1 }, 10*time.Second, time.Millisecond, "a check started at once")
+	require.Equal(t, client.Healthy, status(t, reg.Database()).Health, "the server is up: no outage")
+	select {
+	case ev := <-log.hook:
+		if _, down := ev.(*messages.DatabaseDown); down {
+			t.Fatalf("a dropped connection reported as an outage: %v", ev)
+		}
+	default:
+	}
+	require.NoError(t, reg.Disconnect(ctx))
+}

@@ -8,6 +8,10 @@
 #
 #   RELIABILITY|<scenario>|<faults injected>|<ops attempted>|<succeeded>|<failed with typed error>|<hung>|<counts exact yes/no>|<goroutines leaked>
 #
+# and the health scenarios (tests/reliability_health_test.go) one line
+#
+#   HEALTH|<fault>|<load>|<ms to degraded>|<ms to healthy>|<false alarms>|<pass/FAIL>
+#
 # This script copies its input to stdout unchanged and, at the end, prints
 # those lines as a table. It exits non-zero when the output shows a failure
 # (a FAIL or panic line, a scenario with hung > 0, counts not exact or
@@ -16,12 +20,14 @@
 set -uo pipefail
 
 rows=()
+health=()
 failed=0
 while IFS= read -r line || [ -n "$line" ]; do
 	printf '%s\n' "$line"
 	trimmed=${line#"${line%%[![:space:]]*}"}
 	case "$trimmed" in
 	RELIABILITY\|*) rows+=("$trimmed") ;;
+	HEALTH\|*) health+=("$trimmed") ;;
 	FAIL | 'FAIL '* | FAIL$'\t'* | '--- FAIL:'* | 'panic:'*) failed=1 ;;
 	esac
 done
@@ -45,6 +51,24 @@ else
 		if [ "$hung" != 0 ] || [ "$exact" != yes ] || [ "$leaked" != 0 ]; then
 			failed=1
 		fi
+	done
+fi
+
+if [ ${#health[@]} -gt 0 ]; then
+	echo
+	echo "## Health detection (default HealthOptions; targets: degraded within 1500 ms of the fault, healthy within 1000 ms of recovery, no false alarm)"
+	echo
+	echo "| fault | load | to degraded (ms) | to healthy (ms) | false alarms | targets |"
+	echo "| --- | --- | ---: | ---: | ---: | :---: |"
+	for row in "${health[@]}"; do
+		IFS='|' read -r _ fault load degraded healthy alarms verdict extra <<<"$row"
+		if [ -n "${extra:-}" ] || [ -z "${verdict:-}" ]; then
+			echo "reliability-table.sh: malformed line: $row" >&2
+			failed=1
+			continue
+		fi
+		echo "| $fault | $load | $degraded | $healthy | $alarms | $verdict |"
+		[ "$verdict" = pass ] || failed=1
 	done
 fi
 

@@ -338,9 +338,9 @@ func newSystem(t *testing.T) *actor.ActorSystem {
 }
 
 // newRegistry creates a registry closed at cleanup, with a bounded context.
-func newRegistry(t *testing.T, sys *actor.ActorSystem, cfg registry.Config) *registry.Registry {
+func newRegistry(t *testing.T, sys *actor.ActorSystem, cfg registry.Config, opts ...registry.Option) *registry.Registry {
 	t.Helper()
-	reg, err := registry.New(sys, cfg)
+	reg, err := registry.New(sys, cfg, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -294,11 +294,14 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	if c.owner.echo == nil {
-		return c.inner.ExecContext(ctx, query, args)
+		r, err := c.inner.ExecContext(ctx, query, args)
+		c.owner.failed(err)
+		return r, err
 	}
 	start := time.Now()
 	r, err := c.inner.ExecContext(ctx, query, args)
 	c.owner.echo(ctx, query, len(args), time.Since(start), err)
+	c.owner.failed(err)
 	return r, err
 }
 
@@ -308,11 +311,14 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	if c.owner.echo == nil {
-		return c.inner.QueryContext(ctx, query, args)
+		r, err := c.inner.QueryContext(ctx, query, args)
+		c.owner.failed(err)
+		return r, err
 	}
 	start := time.Now()
 	r, err := c.inner.QueryContext(ctx, query, args)
 	c.owner.echo(ctx, query, len(args), time.Since(start), err)
+	c.owner.failed(err)
 	return r, err
 }
 

@@ -45,6 +45,20 @@ type DB struct {
 
 	// echo, when set, sees every statement (SetEcho).
 	echo func(ctx context.Context, query string, args int, took time.Duration, err error)
+	// onError, when set, sees every statement that failed (SetOnError).
+	onError func(error)
+}
+
+// SetOnError makes every statement run through the pool that fails call
+// fn with its error; a success does not call it. Call it before the pool
+// is used.
+func (d *DB) SetOnError(fn func(error)) { d.onError = fn }
+
+// failed tells onError of err, if both are set.
+func (d *DB) failed(err error) {
+	if err != nil && d.onError != nil {
+		d.onError(err)
+	}
 }
 
 // SetEcho makes every statement run through the pool call fn afterwards

@@ -64,6 +64,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	running bool
+	frozen  bool // Freeze was called and Thaw not yet
 
 	logShown atomic.Bool // a failure message already carried the log tail
 }
@@ -233,6 +234,71 @@ func (c *Cluster) Start(t testing.TB) {
 	}
 }
 
+// Freeze stops every process of the running server with SIGSTOP — the
+// postmaster first, so that it forks no new backend, then its children:
+// connections stay open and nothing answers, as on a hung host. Thaw
+// resumes them. The test's cleanup thaws a frozen server before stopping it.
+func (c *Cluster) Freeze(t testing.TB) {
+	t.Helper()
+	if err := c.signalAll(syscall.SIGSTOP); err != nil {
+		t.Fatalf("testdb: freezing PostgreSQL: %v%s", err, c.logSuffix())
+	}
+	c.mu.Lock()
+	c.frozen = true
+	c.mu.Unlock()
+}
+
+// Thaw resumes a server stopped by Freeze (SIGCONT to every process).
+func (c *Cluster) Thaw(t testing.TB) {
+	t.Helper()
+	if err := c.thaw(); err != nil {
+		t.Fatalf("testdb: thawing PostgreSQL: %v%s", err, c.logSuffix())
+	}
+}
+
+func (c *Cluster) thaw() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.frozen {
+		return nil
+	}
+	c.frozen = false
+	return c.signalAll(syscall.SIGCONT)
+}
+
+// signalAll sends sig to the postmaster, then to each of its children.
+func (c *Cluster) signalAll(sig syscall.Signal) error {
+	pm := postmasterPID(filepath.Join(c.DataDir, "postmaster.pid"))
+	if pm <= 0 {
+		return errors.New("no postmaster.pid: the server is not running")
+	}
+	if err := syscall.Kill(pm, sig); err != nil {
+		return fmt.Errorf("signalling postmaster %d: %w", pm, err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// The fields after the command (which may hold spaces) start
+		// after the last ')': state, then the parent's PID.
+		i := strings.LastIndexByte(string(stat), ')')
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pm) {
+			_ = syscall.Kill(pid, sig) // a child exiting meanwhile is no error
+		}
+	}
+	return nil
+}
+
 func (c *Cluster) start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -294,6 +360,9 @@ func (c *Cluster) waitReady(timeout time.Duration) error {
 func (c *Cluster) cleanup(t testing.TB) {
 	if t.Failed() && !c.logShown.Load() {
 		t.Logf("testdb: PostgreSQL log %s (tail):\n%s", c.LogFile, c.logTail())
+	}
+	if err := c.thaw(); err != nil {
+		t.Errorf("testdb: thawing PostgreSQL at cleanup: %v", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
