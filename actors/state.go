@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,12 +187,49 @@ func (s *State) Status() *messages.Status {
 func (s *State) Connected() bool { return s.db.Load() != nil }
 
 // open opens the pool and pings it, bounded by ctx and the connect timeout.
-func (s *State) open(ctx context.Context) error {
+// A failure because either ran out names the server and the bound that
+// fired.
+func (s *State) open(ctx context.Context) (err error) {
+	outer := ctx
+	budget := "the request's deadline"
+	if dl, ok := ctx.Deadline(); ok {
+		budget = fmt.Sprintf("the request's deadline (%s)", time.Until(dl).Round(time.Millisecond))
+	}
 	if t := s.cfg.ConnectTimeout; t > 0 { // 0: no limit but the request's deadline (libpq)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
+		defer func() {
+			if err != nil && ctx.Err() != nil && outer.Err() == nil {
+				err = fmt.Errorf("no answer from %s within connect_timeout %s: %w", s.where(), t, err)
+			}
+		}()
 	}
+	defer func() {
+		if err != nil && outer.Err() != nil {
+			err = fmt.Errorf("no answer from %s within %s: %w", s.where(), budget, err)
+		}
+	}()
+	return s.openPool(ctx)
+}
+
+// where is the server a connect goes to: host:port (each fallback too)
+// for PostgreSQL, never the user or password; the file for SQLite.
+func (s *State) where() string {
+	if s.cfg.Postgres == nil {
+		return "the database file"
+	}
+	cc := s.cfg.Postgres.ConnConfig
+	hosts := []string{net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))}
+	for _, f := range cc.Fallbacks {
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return strings.Join(hosts, ", ")
+}
+
+func (s *State) openPool(ctx context.Context) error {
 	switch s.cfg.Dialect {
 	case dsn.Postgres:
 		pcfg := s.cfg.Postgres.Copy()

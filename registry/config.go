@@ -69,11 +69,13 @@ type Hooks = actors.Hooks
 type Option func(*options)
 
 type options struct {
-	logger *slog.Logger
-	shared []sharedDB
-	hooks  map[string]Hooks
-	name   string
-	events func(messages.Event)
+	logger    *slog.Logger
+	loggerSet bool // WithLogger was given, perhaps with nil
+	retry     bool // WithConnectRetry
+	shared    []sharedDB
+	hooks     map[string]Hooks
+	name      string
+	events    func(messages.Event)
 	// rollback names the databases in a rollback sandbox.
 	rollback   map[string]bool
 	instrument actors.Instrumentation
@@ -107,10 +109,12 @@ func WithHooks(database string, hooks Hooks) Option {
 	}
 }
 
-// WithLogger sends the registry's logs (warnings, lifecycle at Debug) to
-// logger. Without it the registry logs nothing.
+// WithLogger sends the registry's logs to logger: one line for each
+// outage, recovery, rollback and release of a caller that went away
+// (warnings and info), lifecycle at Debug. Without it they go to
+// slog.Default(); WithLogger(nil) silences them.
 func WithLogger(logger *slog.Logger) Option {
-	return func(o *options) { o.logger = logger }
+	return func(o *options) { o.logger, o.loggerSet = logger, true }
 }
 
 // WithForceRollback puts databases ("" is the main database) in a rollback
@@ -183,8 +187,10 @@ func basePlan(cfg Config, opts ...Option) *plan {
 		o(&p.opts)
 	}
 	p.Events = p.opts.events
-	p.Logger = p.opts.logger
-	if p.Logger == nil {
+	switch p.Logger = p.opts.logger; {
+	case !p.opts.loggerSet:
+		p.Logger = slog.Default()
+	case p.Logger == nil:
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	p.Timeout = cfg.Timeout

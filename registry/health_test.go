@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -299,4 +300,44 @@ func TestHealthStatementFailureWakesCheck(t *testing.T) {
 	default:
 	}
 	require.NoError(t, reg.Disconnect(ctx))
+}
+
+// TestLogsGoToDefault: without WithLogger an outage and its recovery are
+// logged to slog.Default() — one line each, no password; WithLogger(nil)
+// silences the registry. Not parallel: it replaces the default logger.
+func TestLogsGoToDefault(t *testing.T) {
+	var logs lockedBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(prev)
+
+	sys := newSystem(t)
+	log, hook := newEventLog(t, sys)
+	health := actors.HealthOptions{Interval: 10 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}
+	loud := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: health}, hook)
+	qlog, qhook := newEventLog(t, sys)
+	quiet := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: health}, registry.WithLogger(nil), qhook)
+	var failing atomic.Bool
+	failing.Store(true)
+	disarm := faults.For(sys).Arm(faults.HealthPing, func(self *actor.PID, _ any) {
+		if failing.Load() && (self.Equal(loud.Database().PID()) || self.Equal(quiet.Database().PID())) {
+			panic("injected: server unreachable")
+		}
+	})
+	defer disarm()
+	ctx := testCtx(t)
+	require.NoError(t, loud.Connect(ctx))
+	require.NoError(t, quiet.Connect(ctx))
+	next[*messages.DatabaseDown](t, log.hook, 10*time.Second)
+	next[*messages.DatabaseDown](t, qlog.hook, 10*time.Second)
+	failing.Store(false)
+	next[*messages.DatabaseUp](t, log.hook, 10*time.Second)
+	next[*messages.DatabaseUp](t, qlog.hook, 10*time.Second)
+	require.NoError(t, loud.Disconnect(ctx))
+	require.NoError(t, quiet.Disconnect(ctx))
+
+	out := logs.String()
+	require.Equal(t, 1, strings.Count(out, "database unreachable"), out)
+	require.Equal(t, 1, strings.Count(out, "database reachable again"), out)
+	require.Contains(t, out, "level=WARN")
 }

@@ -170,8 +170,12 @@ func (r *Registry) Databases() []*Database { return append([]*Database(nil), r.o
 // database (errors.Join: main database first, then extras by name), then any
 // rollback failure. Nested Connects raise every count again. If ctx is
 // cancelled while the connect is under way, what it connected is
-// disconnected again.
+// disconnected again. With WithConnectRetry, a connect that fails only
+// because databases could not be reached is tried again until ctx ends.
 func (r *Registry) Connect(ctx context.Context) error {
+	if r.plan.opts.retry {
+		return r.connectRetrying(ctx)
+	}
 	_, err := ops.Do(ctx, r.caller, r.pid, ops.ConnectAll(nil))
 	return err
 }

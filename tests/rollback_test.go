@@ -135,9 +135,11 @@ func TestRollbackMissingDatabase(t *testing.T) {
 // connect, the error is a timeout, and the healthy databases are rolled back.
 func TestRollbackSilentHost(t *testing.T) {
 	addr := testdb.Blackhole(t)
-	rollbackCase(t, "postgres://postgres@"+addr+"/x?sslmode=disable", 1500*time.Millisecond, func(t *testing.T, err error) {
+	rollbackCase(t, "postgres://postgres:silent-pw@"+addr+"/x?sslmode=disable", 1500*time.Millisecond, func(t *testing.T, err error) {
 		require.ErrorIs(t, err, registry.ErrTimeout)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// It names the database, the server and the bound that fired.
+		require.Contains(t, err.Error(), `connect database "bad": no answer from `+addr+" within the request's deadline (")
 	})
 }
 
@@ -152,6 +154,7 @@ func TestConnectTimeoutFromURL(t *testing.T) {
 	start := time.Now()
 	_, err = reg.Database().Connect(context.Background())
 	require.ErrorIs(t, err, registry.ErrTimeout)
+	require.Contains(t, err.Error(), "no answer from "+addr+" within connect_timeout 1s")
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.NoError(t, reg.Close(context.Background()))
 }

@@ -1,0 +1,100 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/messages"
+)
+
+// WithConnectRetry makes Connect — and so Run, Serve and ListenAndServe —
+// wait for the databases: a connect that fails only because databases
+// could not be reached (refused, timed out, the server starting up) is
+// rolled back as always and tried again, all or nothing, with randomized
+// exponential backoff between Config.Health's BackoffMin and BackoffMax,
+// until one succeeds or ctx ends. Each failed attempt is logged. Any other
+// failure (a wrong password, a missing database, a hook's error, an
+// invalid configuration) returns at once. With a ctx that never ends,
+// Connect waits for as long as it takes.
+func WithConnectRetry() Option {
+	return func(o *options) { o.retry = true }
+}
+
+// connectRetrying is Connect under WithConnectRetry.
+func (r *Registry) connectRetrying(ctx context.Context) error {
+	h := r.plan.cfg.Health
+	lo, hi := h.BackoffMin, h.BackoffMax
+	if lo <= 0 {
+		lo = actors.DefaultBackoffMin
+	}
+	if hi <= 0 {
+		hi = actors.DefaultBackoffMax
+	}
+	hi = max(hi, lo)
+	b := &backoff.ExponentialBackOff{InitialInterval: lo, RandomizationFactor: backoff.DefaultRandomizationFactor, Multiplier: 2, MaxInterval: hi}
+	b.Reset()
+	log := r.plan.Logger
+	for attempt := 1; ; attempt++ {
+		_, err := ops.Do(ctx, r.caller, r.pid, ops.ConnectAll(nil))
+		if err == nil {
+			if attempt > 1 {
+				log.Info("dbactor: connected", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil || !unreachable(err) {
+			return err
+		}
+		wait := min(max(b.NextBackOff(), lo), hi)
+		log.Warn("dbactor: connect failed; retrying", "attempt", attempt, "next_attempt", wait, "error", oneLine(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("dbactor: gave up waiting for the databases after %d attempts (%w); the last: %w", attempt, context.Cause(ctx), err)
+		case <-t.C:
+		}
+	}
+}
+
+// unreachable reports a connect failure in which every database failed
+// only because it could not be reached: worth another attempt.
+func unreachable(err error) bool {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		if _, ok := errors.AsType[*ConnectError](e); !ok {
+			return false // a rollback failure: counts need a look, not a retry
+		}
+		if errors.Is(e, ErrTimeout) {
+			continue
+		}
+		if !errors.Is(e, ErrConnectFailed) {
+			return false
+		}
+		// The server answered: only "not now" is worth waiting for (a
+		// wrong password or database would fail forever).
+		if me, ok := errors.AsType[*messages.Error](e); ok && me.GetSqlstate() != "" {
+			if s := me.GetSqlstate(); !strings.HasPrefix(s, "08") && s != "57P03" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// oneLine is err's text on one line, for a log attribute.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

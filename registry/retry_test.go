@@ -1,0 +1,102 @@
+package registry_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dbactor/dbactor/internal/testdb"
+	"github.com/dbactor/dbactor/registry"
+)
+
+// TestConnectRetryWaitsForServer: a server down at startup and up 3 s
+// later. With WithConnectRetry, Connect waits for it, logging each failed
+// attempt without the password, and connects once it is up.
+func TestConnectRetryWaitsForServer(t *testing.T) {
+	c := testdb.StartCluster(t, testdb.ClusterOptions{Password: "retry-s3cret"})
+	c.Stop(t)
+	var logs lockedBuffer
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: c.DSN("retry-s3cret") + "&connect_timeout=1",
+		Extra:    map[string]string{"side": backends[0].url(t)},
+	}, registry.WithConnectRetry(), registry.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	connected := make(chan error, 1)
+	go func() { connected <- reg.Connect(ctx) }()
+
+	require.Eventually(t, func() bool { return strings.Count(logs.String(), "connect failed; retrying") >= 2 }, 30*time.Second, time.Millisecond)
+	select {
+	case err := <-connected:
+		t.Fatalf("Connect returned while the server is down: %v", err)
+	case <-time.After(3*time.Second - time.Since(start)):
+	}
+	c.Start(t)
+	select {
+	case err := <-connected:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("Connect did not return once the server was up")
+	}
+	require.GreaterOrEqual(t, time.Since(start), 3*time.Second)
+	for _, db := range reg.Databases() {
+		require.Equal(t, 1, status(t, db).RefCount, "%s: one count, from the attempt that succeeded", db)
+	}
+	out := logs.String()
+	require.NotContains(t, out, "retry-s3cret")
+	require.Contains(t, out, `msg="dbactor: connected" attempts=`)
+	require.NoError(t, reg.Disconnect(ctx))
+}
+
+// TestConnectRetryPermanentFailure: a database that does not exist fails
+// at once — retrying would never help — and the others are rolled back.
+func TestConnectRetryPermanentFailure(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t)
+	var logs lockedBuffer
+	reg := newRegistry(t, sys, registry.Config{
+		Database: backends[0].url(t),
+		Extra:    map[string]string{"missing": withDatabase(t, testdb.PostgresDSN(t), "dbactor_no_such_database")},
+	}, registry.WithConnectRetry(), registry.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	ctx := testCtx(t)
+	err := reg.Connect(ctx)
+	require.ErrorIs(t, err, registry.ErrConnectFailed)
+	require.NotContains(t, logs.String(), "retrying")
+	require.Equal(t, 0, status(t, reg.Database()).RefCount)
+}
+
+// TestConnectRetryUntilCtxEnds: against a port nobody listens on, Connect
+// keeps trying until its ctx ends, then returns the last failure and the
+// reason it stopped.
+func TestConnectRetryUntilCtxEnds(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: "postgres://postgres@" + testdb.ClosedPort(t) + "/x?sslmode=disable",
+	}, registry.WithConnectRetry(), registry.WithLogger(nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	err := reg.Connect(ctx)
+	require.ErrorIs(t, err, registry.ErrConnectFailed)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Contains(t, err.Error(), "gave up waiting for the databases after")
+	var ce *registry.ConnectError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "", ce.Database)
+}
+
+// withDatabase is dsn with its database name replaced.
+func withDatabase(t *testing.T, dsn, database string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.Path = "/" + database
+	return u.String()
+}
