@@ -12,7 +12,9 @@
 #
 # PostgreSQL: scripts/ensure-postgres.sh picks $DBACTOR_TEST_DATABASE, the
 # shared server on 127.0.0.1:5432, or starts a throwaway cluster (stop it with
-# scripts/stop-throwaway-postgres.sh).
+# scripts/stop-throwaway-postgres.sh). Headless Chromium (the status page's
+# browser test): scripts/ensure-chromium.sh picks $DBACTOR_CHROMIUM or
+# chromium on PATH, else apt-get installs Debian's chromium as root.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c

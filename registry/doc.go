@@ -31,6 +31,12 @@
 // Every operation is also a protobuf message (package messages) that any
 // actor can send to Registry.PID or Database.PID and get a reply.
 //
+// # Probes
+//
+// HealthHandler serves /livez, /readyz (Kubernetes probes), a JSON /status
+// and a self-refreshing HTML page of every database; Serve and
+// ListenAndServe mount it with WithHealthHandler.
+//
 // # Shutdown
 //
 // Close stops the actor tree and closes every pool the registry owns; it is

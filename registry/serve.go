@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/dbactor/dbactor/internal/healthhttp"
 )
 
 // ServeOption adjusts Serve and ListenAndServe.
@@ -14,6 +16,9 @@ type ServeOption func(*serveOptions)
 
 type serveOptions struct {
 	shutdownTimeout time.Duration
+	// health mounts HealthHandler under healthPrefix (WithHealthHandler).
+	health       bool
+	healthPrefix string
 }
 
 // ShutdownTimeout bounds the server's graceful shutdown: how long
@@ -81,6 +86,9 @@ func (r *Registry) serve(ctx context.Context, srv *http.Server, ln net.Listener,
 	}
 	if o.shutdownTimeout <= 0 {
 		o.shutdownTimeout = r.caller.Timeout
+	}
+	if o.health {
+		srv.Handler = healthhttp.Mount(o.healthPrefix, HealthHandler(r), srv.Handler)
 	}
 
 	served := make(chan error, 1)
