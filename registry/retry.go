@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/messages"
 )
@@ -49,7 +50,7 @@ func (r *Registry) connectRetrying(ctx context.Context) error {
 			}
 			return nil
 		}
-		if ctx.Err() != nil || !unreachable(err) {
+		if ctx.Err() != nil || !r.unreachable(err) {
 			return err
 		}
 		wait := min(max(b.NextBackOff(), lo), hi)
@@ -65,8 +66,9 @@ func (r *Registry) connectRetrying(ctx context.Context) error {
 }
 
 // unreachable reports a connect failure in which every database failed
-// only because it could not be reached: worth another attempt.
-func unreachable(err error) bool {
+// only because its server could not be reached: worth another attempt. An
+// SQLite file that cannot be opened does not come up later.
+func (r *Registry) unreachable(err error) bool {
 	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
@@ -74,8 +76,12 @@ func unreachable(err error) bool {
 		errs = []error{err}
 	}
 	for _, e := range errs {
-		if _, ok := errors.AsType[*ConnectError](e); !ok {
+		ce, ok := errors.AsType[*ConnectError](e)
+		if !ok {
 			return false // a rollback failure: counts need a look, not a retry
+		}
+		if d := r.named(ce.Database); d == nil || d.Dialect() != client.Postgres {
+			return false
 		}
 		if errors.Is(e, ErrTimeout) {
 			continue
@@ -97,4 +103,14 @@ func unreachable(err error) bool {
 // oneLine is err's text on one line, for a log attribute.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// named is the database called name ("" the main one), nil if none.
+func (r *Registry) named(name string) *Database {
+	for _, d := range r.order {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
 }

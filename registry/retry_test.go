@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,17 @@ func withDatabase(t *testing.T, dsn, database string) string {
 	require.NoError(t, err)
 	u.Path = "/" + database
 	return u.String()
+}
+
+// TestConnectRetrySQLiteFailsAtOnce: an SQLite file that cannot be opened
+// will not appear by waiting; Connect returns its failure at once.
+func TestConnectRetrySQLiteFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: "sqlite:///" + filepath.Join(t.TempDir(), "missing", "app.db") + "?mode=rw",
+	}, registry.WithConnectRetry(), registry.WithLogger(nil))
+	err := reg.Connect(testCtx(t))
+	require.ErrorIs(t, err, registry.ErrConnectFailed)
+	require.NotContains(t, err.Error(), "gave up waiting")
 }
