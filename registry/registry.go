@@ -69,7 +69,8 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 		}
 	}
 	if own {
-		system = NewActorSystem(p.Logger)
+		// Proto.Actor's own chatter goes only to a logger given by hand.
+		system = NewActorSystem(p.opts.logger)
 	}
 	// A root-level actor is supervised by its guardian strategy.
 	rp := regactor.Props(p.Plan).Configure(actor.WithGuardian(supervisor.Resume))
