@@ -336,7 +336,15 @@ func TestLogsGoToDefault(t *testing.T) {
 	require.NoError(t, loud.Disconnect(ctx))
 	require.NoError(t, quiet.Disconnect(ctx))
 
+	// A registry that makes its own actor system: Proto.Actor's chatter
+	// (system started, dead letters) stays out of the default logger.
+	own, err := registry.New(nil, registry.Config{Database: backends[0].url(t)})
+	require.NoError(t, err)
+	require.NoError(t, own.Connect(ctx))
+	require.NoError(t, own.Close(ctx))
+
 	out := logs.String()
+	require.NotContains(t, out, "Proto.Actor")
 	require.Equal(t, 1, strings.Count(out, "database unreachable"), out)
 	require.Equal(t, 1, strings.Count(out, "database reachable again"), out)
 	require.Contains(t, out, "level=WARN")
