@@ -29,9 +29,9 @@ type Node struct {
 //
 // Incomplete TLS material or plaintext on a host that is not loopback
 // (node.ErrInsecure) is an error found before anything listens; a port
-// already in use, or an invalid reg (registry.ErrInvalidConfig), is found
-// after, and the node is stopped again: nothing is left running on any
-// error.
+// already in use is found as remote starts, and an invalid reg
+// (registry.ErrInvalidConfig) once it has started, which is then stopped
+// again: nothing is left running on any error.
 func Start(cfg node.Config, reg registry.Config, opts ...registry.Option) (*Node, error) {
 	cfg = nodeConfig(cfg, reg)
 	n, err := node.StartClient(cfg)
