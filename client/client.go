@@ -56,8 +56,9 @@ func WithCallTimeout(d time.Duration) Option {
 
 // Attach returns a Client for the registry actor pid: a PID on another
 // node (actor.NewPID(address, name)), or a local one. For another node,
-// system must run Proto.Actor remote (node.Start does) — started before
-// Attach, since the client's own actor must be reachable from there.
+// system must run Proto.Actor remote (node.StartClient does) — started
+// before Attach, since the client's own actor must be reachable from
+// there.
 func Attach(system *actor.ActorSystem, pid *actor.PID, opts ...Option) (*Client, error) {
 	if pid == nil || pid.GetId() == "" {
 		return nil, fmt.Errorf("%w: Attach: no registry PID", ErrInvalidArgument)
@@ -140,10 +141,12 @@ func (cl *Client) ownerPid() *messages.Pid {
 	return &messages.Pid{Address: cl.owner.GetAddress(), Id: cl.owner.GetId()}
 }
 
-// maxRequest is the most bytes a request of a Client may have: what a
-// hardened node accepts from a peer at most (node.DefaultMaxRequestSize).
-// A larger one would be refused there, or break the connection.
-const maxRequest = 3 << 20
+// MaxRequest is the most bytes one request of a Client may have, encoded:
+// what a hardened node accepts from a peer at most (its
+// node.DefaultMaxRequestSize is this), and the most a database actor puts
+// in one query result. A larger request would be refused there, or break
+// the connection: the Client fails it with ErrLimitExceeded, unsent.
+const MaxRequest = 3 << 20
 
 // call runs op against the registry. Local actors in handed are handed to
 // the registry (callbacks): its node, and only its node, may then send to
@@ -154,8 +157,8 @@ func call[T any](ctx context.Context, cl *Client, op ops.Op[T], handed ...*actor
 		return zero, op.Refused
 	}
 	if m, ok := op.Build(nil).(proto.Message); ok {
-		if n := proto.Size(m); n > maxRequest {
-			return op.Read(nil, fmt.Errorf("%w: the request is %d bytes, more than a node accepts (%d): send less at once", ErrLimitExceeded, n, maxRequest))
+		if n := proto.Size(m); n > MaxRequest {
+			return op.Read(nil, fmt.Errorf("%w: the request is %d bytes, more than a node accepts (%d): send less at once", ErrLimitExceeded, n, MaxRequest))
 		}
 	}
 	pid, err := cl.pid(ctx)

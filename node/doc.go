@@ -1,13 +1,14 @@
-// Package node runs a dbactor registry on Proto.Actor's own distribution.
+// Package node puts a dbactor actor system on Proto.Actor's own
+// distribution: remote, hardened against hostile or broken peers (Harden),
+// behind a trust boundary (TLS identity, untrusted mode, Policy).
 //
-// A database node (Start) starts Proto.Actor remote first — PIDs made
-// before remote starts cannot be used from other nodes — hardened against
-// hostile or broken peers (Harden), then spawns the registry under a
-// well-known name. A node without databases (StartClient) reaches it with
-// Attach, which returns a client.Client: the same context-first calls,
-// carried by the protobuf messages of package messages.
+// A node without databases (StartClient) reaches a registry on another
+// node with Attach, which returns a client.Client: the same context-first
+// calls, carried by the protobuf messages of package messages. Such a
+// program links neither pgx nor SQLite: hosting a registry — a database
+// node, and the registries' cluster kind — is package node/dbnode's.
 //
-// For location transparency the registry is also a cluster kind (Kind):
-// any member addresses a registry by name (ClusterClient), wherever the
-// cluster placed it.
+// In a cluster whose members host registries (dbnode.Kind), any member
+// addresses a registry by name (ClusterClient), wherever the cluster
+// placed it.
 package node

@@ -7,17 +7,17 @@ import (
 
 // Sentinel errors of the node package; match them with errors.Is.
 var (
-	// ErrInsecure: Start or StartClient was asked to listen (or advertise)
-	// in plaintext on a host that is not loopback. Give the node TLS
-	// material (Config.TLS, or CertFile/KeyFile/CAFile), or set
+	// ErrInsecure: StartClient or dbnode.Start was asked to listen (or
+	// advertise) in plaintext on a host that is not loopback. Give the
+	// node TLS material (Config.TLS, or CertFile/KeyFile/CAFile), or set
 	// Config.Insecure when a network you trust carries the traffic.
 	ErrInsecure = errors.New("dbactor: node: plaintext on a non-loopback address")
 	// ErrTLSConfig: the node's TLS material is incomplete or unreadable.
 	ErrTLSConfig = errors.New("dbactor: node: invalid TLS configuration")
 )
 
-// InsecureError is the error Start and StartClient return, before they
-// listen, for a plaintext node on a host that is not loopback.
+// InsecureError is the error StartClient and dbnode.Start return, before
+// they listen, for a plaintext node on a host that is not loopback.
 type InsecureError struct {
 	// Host is the host that is not loopback: the listening host, or the
 	// advertised one.

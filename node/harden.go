@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/peer"
-	"github.com/dbactor/dbactor/registry"
+	"github.com/dbactor/dbactor/messages"
 )
 
 // DefaultKeepalive is how often an idle connection between nodes is
@@ -28,8 +28,9 @@ const DefaultKeepalive = 10 * time.Second
 const BatchSize = 16
 
 // DefaultMaxRequestSize is the most bytes one message from an untrusted
-// peer may have (Config.MaxRequestSize's default): a query result's cap.
-const DefaultMaxRequestSize = int(actors.MaxBytesLimit)
+// peer may have (Config.MaxRequestSize's default): the most a Client sends
+// (client.MaxRequest), and a query result's cap.
+const DefaultMaxRequestSize = int(client.MaxRequest)
 
 // envelopeSlack is what Proto.Actor adds around one message in a batch
 // (type name, target, sender, header), generously.
@@ -40,7 +41,7 @@ const envelopeSlack = 16 << 10
 // results of at most 3 MiB each), and no more — gRPC's default of 4 MiB
 // would drop the connection under a batch of results, a larger limit
 // would let a peer make the node buffer more than any reply needs.
-const MaxMessageSize = BatchSize * (int(actors.MaxBytesLimit) + envelopeSlack)
+const MaxMessageSize = BatchSize * (DefaultMaxRequestSize + envelopeSlack)
 
 // minPingInterval is the most often a hardened node lets a peer ping it.
 // It does not depend on the node's own Keepalive: nodes configured
@@ -49,9 +50,9 @@ const MaxMessageSize = BatchSize * (int(actors.MaxBytesLimit) + envelopeSlack)
 const minPingInterval = time.Second
 
 // Harden returns the remote options of a node with cfg's trust boundary,
-// for a remote.Configure of your own (a cluster member, say); Start and
-// StartClient use it. cfg.Host must be the host given to remote.Configure.
-// The node then:
+// for a remote.Configure of your own (a cluster member, say); StartClient
+// (and so dbnode.Start) use it. cfg.Host must be the host given to
+// remote.Configure. The node then:
 //
 //   - speaks mutual TLS when cfg has TLS material, and refuses plaintext
 //     on a host that is not loopback unless cfg.Insecure is set;
@@ -59,12 +60,12 @@ const minPingInterval = time.Second
 //     certificate; "loopback" in plaintext) and to the address that peer
 //     proved its own, dropping envelopes whose sender is elsewhere;
 //   - keeps untrusted peers (all but cfg.Trusted) to user messages of the
-//     protocol to the actors it exports (Node.Export; a database node's
-//     registry), to answers to its own actors' messages, and to Watch,
-//     Unwatch and Terminated about the peer's own actors: Stop,
-//     PoisonPill, messages to database actors or the supervisor, and
-//     requests to other nodes are dropped, logged once and published
-//     (messages.MessageDropped);
+//     protocol to the actors it exports (Node.Export, Node.ExportRegistry;
+//     a database node's registry), to answers to its own actors'
+//     messages, and to Watch, Unwatch and Terminated about the peer's own
+//     actors: Stop, PoisonPill, messages to database actors or the
+//     supervisor, and requests to other nodes are dropped, logged once
+//     and published (messages.MessageDropped);
 //   - authorizes every request to an exported registry with cfg.Policy
 //     before any actor sees it (messages.AccessDenied; the sender gets
 //     CODE_PERMISSION_DENIED), bounds its deadline (cfg.MaxDeadline) and
@@ -108,7 +109,7 @@ func harden(system *actor.ActorSystem, cfg Config) (*boundary, []grpc.ServerOpti
 	}
 	if cfg.MaxRequestSize > DefaultMaxRequestSize {
 		return nil, nil, nil, fmt.Errorf("%w: node: MaxRequestSize %d is above %d: a batch of such messages would exceed MaxMessageSize",
-			registry.ErrInvalidConfig, cfg.MaxRequestSize, DefaultMaxRequestSize)
+			messages.ErrInvalidConfig, cfg.MaxRequestSize, DefaultMaxRequestSize)
 	}
 	b := &boundary{
 		system: system, logger: cfg.Logger, tls: t, insecure: cfg.Insecure, identity: cfg.Identity,

@@ -7,17 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
-	"github.com/asynkron/protoactor-go/remote"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -27,6 +22,7 @@ import (
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/node/dbnode"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -39,7 +35,7 @@ import (
 //
 // Child roles (DBACTOR_NODE_ROLE):
 //
-//   - "db": a database node (node.Start) for the registry Config in
+//   - "db": a database node (dbnode.Start) for the registry Config in
 //     DBACTOR_NODE_DSN / _EXTRA_DSN / _SLOW_DSN. It prints "ADDR <address>",
 //     a "RELEASED <CallerReleased as JSON>" line per caller the registry
 //     gave counts back for, and answers stdin commands with "OK …" or
@@ -47,31 +43,23 @@ import (
 //     `connect` / `disconnect` (registry-wide, untracked: the node's own
 //     counts), `status` ("OK main=<n> analytics=<n>"). When stdin closes
 //     it closes the registry and exits 0.
-//   - "client": a client node that attaches to DBACTOR_NODE_ADDR, connects
-//     registry-wide and the extra database, prints "HELD <its address>",
-//     and waits — the parent SIGKILLs it.
-//   - "member": a member of an automanaged cluster (see TestClusterTwoMembers);
-//     prints "ADDR <address>" and exits when stdin closes.
+//
+// The tests of hosting a registry in the test process itself (database
+// nodes, cluster members) are package dbnode's.
 //
 // The parent's node stops first: a node whose peer has gone races inside
 // Proto.Actor when it then stops remote gracefully (endpointManager.stop
 // writes what the peer's endpoint-terminated handler read), so the
 // children, which outlive the parent's node, exit without stopping remote.
 const (
-	envDSN        = "DBACTOR_NODE_DSN"
-	envExtraDSN   = "DBACTOR_NODE_EXTRA_DSN"
-	envSlowDSN    = "DBACTOR_NODE_SLOW_DSN"
-	envAddr       = "DBACTOR_NODE_ADDR"
-	envClusterDir = "DBACTOR_NODE_CLUSTER_DIR"
-	envAutoHosts  = "DBACTOR_NODE_AUTOMAN_HOSTS"
-	envAutoPort   = "DBACTOR_NODE_AUTOMAN_PORT"
-	envTLSDir     = "DBACTOR_NODE_TLS_DIR"
-	envHost       = "DBACTOR_NODE_HOST" // set: listen there, Insecure
+	envDSN      = "DBACTOR_NODE_DSN"
+	envExtraDSN = "DBACTOR_NODE_EXTRA_DSN"
+	envSlowDSN  = "DBACTOR_NODE_SLOW_DSN"
+	envTLSDir   = "DBACTOR_NODE_TLS_DIR"
+	envHost     = "DBACTOR_NODE_HOST" // set: listen there, Insecure
 
 	extraName = "analytics"
 	slowName  = "slow"
-
-	clusterName = "dbactor-node-test"
 )
 
 func TestMain(m *testing.M) {
@@ -84,12 +72,6 @@ func TestMain(m *testing.M) {
 		// Proto.Actor's dead-letter log throttle: started on a dead letter,
 		// it ends by itself after the throttle interval (see testdb.VerifyNoLeaks).
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		// The cluster gossip's log throttles: the same, with other intervals.
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.NewGossipActor.NewThrottleWithLogger.func2.1"),
-		// The test cluster provider's TTL loop ranges over a ticker's
-		// channel, which Ticker.Stop (its Shutdown) never closes.
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster/clusterproviders/test.(*Provider).startTtlReport.func1"),
 	}
 	if strings.HasPrefix(os.Getenv(testnode.EnvIsolated), "TestKilledDatabaseNode/connect_in_flight") {
 		// That test calls a node that is gone, on purpose. Proto.Actor's
@@ -109,10 +91,6 @@ func runRole(role string) int {
 	switch role {
 	case "db":
 		err = roleDB(out)
-	case "client":
-		err = roleClient(out)
-	case "member":
-		err = roleMember(out)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -148,7 +126,7 @@ func roleDB(out *testnode.Out) error {
 		ncfg.CertFile, ncfg.KeyFile, ncfg.CAFile = filepath.Join(dir, "db.crt"), filepath.Join(dir, "db.key"), filepath.Join(dir, "ca.crt")
 		ncfg.Policy = node.Policy{Peers: map[string][]node.Grant{"client": {{Ops: node.OpAll}}}}
 	}
-	n, err := node.Start(ncfg, cfg, registry.WithEventHook(func(ev messages.Event) {
+	n, err := dbnode.Start(ncfg, cfg, registry.WithEventHook(func(ev messages.Event) {
 		if r, ok := ev.(*messages.CallerReleased); ok {
 			b, _ := protojson.Marshal(r)
 			out.Printf("RELEASED %s", b)
@@ -210,67 +188,6 @@ func roleDB(out *testnode.Out) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	return n.Registry.Close(ctx)
-}
-
-func roleClient(out *testnode.Out) error {
-	n, err := node.StartClient(node.Config{})
-	if err != nil {
-		return err
-	}
-	cl, err := n.Attach(os.Getenv(envAddr), "")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := cl.Connect(ctx); err != nil {
-		return err
-	}
-	if _, err := cl.Extra(extraName).Connect(ctx); err != nil {
-		return err
-	}
-	out.Printf("HELD %s", n.Address())
-	// Hold the counts until killed; a closed stdin means the parent died.
-	testnode.Commands(os.Stdin, func(string, []string) bool { return true })
-	return nil
-}
-
-// clusterConfigs configures the cluster identities "reg-…": an SQLite
-// file of their name in dir. Any other identity is unknown.
-func clusterConfigs(dir string) node.Configs {
-	return func(identity string) (registry.Config, []registry.Option, error) {
-		if !strings.HasPrefix(identity, "reg-") {
-			return registry.Config{}, nil, fmt.Errorf("unknown registry %q", identity)
-		}
-		return registry.Config{Database: "sqlite:///" + filepath.Join(dir, identity+".db")}, nil, nil
-	}
-}
-
-// automanagedRefresh is how often automanaged members poll each other.
-const automanagedRefresh = 300 * time.Millisecond
-
-// automanagedProvider is the cluster provider of a member that serves its
-// health endpoint on port (of 0.0.0.0) and polls hosts.
-func automanagedProvider(port int, hosts []string) cluster.ClusterProvider {
-	return automanaged.NewWithConfig(automanagedRefresh, port, hosts...)
-}
-
-func roleMember(out *testnode.Out) error {
-	port, err := strconv.Atoi(os.Getenv(envAutoPort))
-	if err != nil {
-		return err
-	}
-	sys := registry.NewActorSystem(nil)
-	c := cluster.New(sys, cluster.Configure(clusterName,
-		automanagedProvider(port, strings.Split(os.Getenv(envAutoHosts), ",")), disthash.New(),
-		remote.Configure("127.0.0.1", 0, clusterHardening(sys)...),
-		cluster.WithKinds(node.Kind(clusterConfigs(os.Getenv(envClusterDir))))))
-	c.StartMember()
-	out.Printf("ADDR %s", sys.Address())
-	testnode.Commands(os.Stdin, func(string, []string) bool { return true })
-	// The parent member has left (gracefully) by now: shutting down after
-	// it would wait for remote's retries to reach it; the exit is enough.
-	return nil
 }
 
 // --- helpers of the parent side ---
@@ -366,14 +283,4 @@ func debugLogger() *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// clusterHardening is the remote hardening of a cluster member on
-// loopback: the members are one deployment, so they trust each other.
-func clusterHardening(sys *actor.ActorSystem) []remote.ConfigOption {
-	opts, err := node.Harden(sys, node.Config{Trusted: []string{node.LoopbackIdentity}})
-	if err != nil {
-		panic(err)
-	}
-	return opts
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,10 +13,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/dbactor/dbactor/client"
-	"github.com/dbactor/dbactor/registry"
 )
 
-// DefaultName is the name a database node spawns its registry under.
+// DefaultName is the name a database node (dbnode.Start) spawns its
+// registry under, and the name RegistryPID and Attach default to.
 const DefaultName = "dbactor"
 
 // Config configures a node's network side.
@@ -29,8 +28,8 @@ type Config struct {
 	// AdvertisedHost is the host:port other nodes reach this one at, when
 	// it differs from the listening address (NAT, containers).
 	AdvertisedHost string
-	// Name is the registry actor's name on a database node; default
-	// DefaultName. Clients address it as RegistryPID(address, Name).
+	// Name is the registry actor's name on a database node (dbnode.Start);
+	// default DefaultName. Clients address it as RegistryPID(address, Name).
 	Name string
 	// Logger receives the node's and Proto.Actor's logs; nil discards them.
 	Logger *slog.Logger
@@ -42,7 +41,8 @@ type Config struct {
 	// ClientCAs; one serves both directions). The node presents its
 	// certificate when it dials and when it accepts, and requires and
 	// verifies its peers' in both directions. Nil, and no files below:
-	// plaintext, which Start and StartClient allow on loopback only.
+	// plaintext, which StartClient and dbnode.Start allow on loopback
+	// only.
 	TLS *tls.Config
 	// CertFile, KeyFile and CAFile give the same as PEM files: the node's
 	// certificate, its private key, and the CA's certificate(s). Not
@@ -67,8 +67,8 @@ type Config struct {
 	Policy Policy
 	// MaxDeadline is the furthest ahead a peer's request may set its
 	// deadline; a later one, or none, is set to now+MaxDeadline. 0 means
-	// registry.DefaultTimeout, or the registry's Config.Timeout when
-	// Start is given a longer one.
+	// client.DefaultTimeout (the registry's default timeout too), or the
+	// registry's Config.Timeout when dbnode.Start is given a longer one.
 	MaxDeadline time.Duration
 	// MaxRequestSize is the most bytes one message from an untrusted
 	// peer may have; larger requests are answered CODE_LIMIT_EXCEEDED.
@@ -102,7 +102,7 @@ func (c Config) withDefaults() Config {
 		c.Identity = DefaultIdentity
 	}
 	if c.MaxDeadline <= 0 {
-		c.MaxDeadline = registry.DefaultTimeout
+		c.MaxDeadline = client.DefaultTimeout
 	}
 	if c.MaxRequestSize <= 0 {
 		c.MaxRequestSize = DefaultMaxRequestSize
@@ -110,55 +110,31 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Node is an actor system on the network: a database node, hosting a
-// registry, or a client node.
+// Node is an actor system on the network: Proto.Actor remote, hardened
+// (see Harden). StartClient starts one that hosts no databases; a database
+// node (package node/dbnode) is one with a registry.
 type Node struct {
 	// System is the node's actor system; remote runs on it.
 	System *actor.ActorSystem
 	// Remote is Proto.Actor's remote of the node.
-	Remote *remote.Remote
-	// Registry is the registry a database node hosts; nil on a client node.
-	Registry *registry.Registry
+	Remote   *remote.Remote
 	cfg      Config
 	boundary *boundary
 }
 
-// Start starts a database node: an actor system, remote on cfg's address
-// (hardened, see Harden), and then — so that its PID is usable from other
-// nodes — a registry for reg under cfg.Name, exported to peers under
-// cfg.Policy. It connects nothing: clients (or the node itself) connect.
-// A port already in use, an invalid reg, incomplete TLS material, or
-// plaintext on a host that is not loopback (ErrInsecure) is an error,
-// found before anything listens; nothing is left running then.
-func Start(cfg Config, reg registry.Config, opts ...registry.Option) (*Node, error) {
-	if cfg.MaxDeadline <= 0 && reg.Timeout > registry.DefaultTimeout {
-		// A registry given longer gives its peers as long.
-		cfg.MaxDeadline = reg.Timeout
-	}
-	cfg = cfg.withDefaults()
-	n, err := startRemote(cfg)
-	if err != nil {
-		return nil, err
-	}
-	opts = append([]registry.Option{registry.WithLogger(cfg.Logger), registry.WithName(cfg.Name)}, opts...)
-	r, err := registry.New(n.System, reg, opts...)
-	if err != nil {
-		n.stopRemote(context.Background())
-		return nil, err
-	}
-	n.Registry = r
-	n.boundary.exports.add(n.System, r.PID().GetId(), exportRegistry, false, "")
-	return n, nil
-}
-
-// StartClient starts a node without databases: an actor system with remote
-// (hardened) on cfg's address. Attach reaches registries from it.
+// StartClient starts a node: an actor system with remote (hardened, see
+// Harden) on cfg's address, hosting nothing. Attach reaches registries
+// from it; dbnode.Start hosts a registry on one. A port already in use,
+// incomplete TLS material, or plaintext on a host that is not loopback
+// (ErrInsecure) is an error; nothing is left running then.
 func StartClient(cfg Config) (*Node, error) {
 	return startRemote(cfg.withDefaults())
 }
 
 func startRemote(cfg Config) (n *Node, err error) {
-	sys := registry.NewActorSystem(cfg.Logger)
+	// Proto.Actor's own logs go to cfg.Logger (withDefaults: never nil),
+	// not to its default coloured stderr handler.
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.Logger }))
 	b, server, dial, err := harden(sys, cfg)
 	if err != nil {
 		return nil, err
@@ -194,23 +170,16 @@ func (n *Node) Export(pid *actor.PID, subtree bool) {
 	n.boundary.exports.add(n.System, pid.GetId(), exportActor, subtree, "")
 }
 
-// ExportRegistry lets peers send requests to a registry actor of this
-// node other than the one Start made (one spawned with registry.Props),
-// each authorized by the node's Policy.
+// ExportRegistry lets peers send requests to pid, a registry actor of
+// this node, each authorized by the node's Policy. dbnode.Start exports
+// the registry it spawns; export one of your own (spawned with
+// registry.Props, say) with it.
 func (n *Node) ExportRegistry(pid *actor.PID) {
 	n.boundary.exports.add(n.System, pid.GetId(), exportRegistry, false, "")
 }
 
 // Address is the node's host:port, as other nodes reach it.
 func (n *Node) Address() string { return n.System.Address() }
-
-// PID is the registry actor of a database node (nil on a client node).
-func (n *Node) PID() *actor.PID {
-	if n.Registry == nil {
-		return nil
-	}
-	return n.Registry.PID()
-}
 
 // RegistryPID is the PID of the registry called name on the node at
 // address (host:port).
@@ -227,21 +196,12 @@ func (n *Node) Attach(address, name string, opts ...client.Option) (*client.Clie
 	return client.Attach(n.System, RegistryPID(address, name), opts...)
 }
 
-// Close closes the node's registry (if any: its databases close, whatever
-// their counts) and then stops remote, within ctx.
+// Close stops remote gracefully, within ctx: it can take long when a peer
+// is unreachable (Proto.Actor retries the connection), so it returns when
+// ctx is done and finishes in the background after that. It closes no
+// registry: a database node's Close (dbnode.Node.Close) closes its
+// registry first.
 func (n *Node) Close(ctx context.Context) error {
-	var errs []error
-	if n.Registry != nil {
-		errs = append(errs, n.Registry.Close(ctx))
-	}
-	errs = append(errs, n.stopRemote(ctx))
-	return errors.Join(errs...)
-}
-
-// stopRemote shuts remote down gracefully; it can take long when a peer
-// is unreachable (Proto.Actor retries the connection), so it is bounded by
-// ctx and finishes in the background after that.
-func (n *Node) stopRemote(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() {
 		defer func() {

@@ -11,12 +11,10 @@ import (
 	"github.com/dbactor/dbactor/internal/certs"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/node"
-	"github.com/dbactor/dbactor/registry"
 )
 
 // TestMutualTLS: a client node with a certificate of the CA reaches a
-// database node that requires one, and is known there by its identity;
-// Start refuses plaintext off loopback before it listens.
+// database node that requires one, and is known there by its identity.
 func TestMutualTLS(t *testing.T) {
 	if !testnode.Isolate(t) {
 		return
@@ -49,12 +47,13 @@ func TestMutualTLS(t *testing.T) {
 	require.NoError(t, cl.Disconnect(ctx))
 }
 
-func TestStartRefusesPlaintextOffLoopback(t *testing.T) {
+// A database node refuses the same (dbnode's TestStartRefusesPlaintextOffLoopback).
+func TestStartClientRefusesPlaintextOffLoopback(t *testing.T) {
 	for _, cfg := range []node.Config{{Host: "0.0.0.0"}, {Host: "127.0.0.1", AdvertisedHost: "db.example.com:8090"}} {
-		_, err := node.Start(cfg, registry.Config{Database: "sqlite:///:memory:"})
+		_, err := node.StartClient(cfg)
 		require.ErrorIs(t, err, node.ErrInsecure)
-		_, err = node.StartClient(cfg)
-		require.ErrorIs(t, err, node.ErrInsecure)
+		var ie *node.InsecureError
+		require.ErrorAs(t, err, &ie)
 	}
 }
 

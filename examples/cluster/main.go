@@ -1,5 +1,5 @@
 // Command cluster runs dbactor registries as a Proto.Actor cluster kind
-// (node.Kind) on a two-member cluster: two processes on 127.0.0.1 that find
+// (dbnode.Kind) on a two-member cluster: two processes on 127.0.0.1 that find
 // each other with the automanaged provider (a static list of HTTP health
 // endpoints). Every member registers the kind; a registry is addressed by
 // its name — its identity — from any member (node.ClusterClient), and the
@@ -73,6 +73,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/examples/internal/childproc"
 	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/node/dbnode"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -151,7 +152,7 @@ func main() {
 // configs configures the registries of identities: each on its own SQLite
 // file in dir, or all on database when it is set. Any other identity is
 // unknown: a client of it gets ErrInvalidConfig.
-func configs(dir, database string) node.Configs {
+func configs(dir, database string) dbnode.Configs {
 	return func(identity string) (registry.Config, []registry.Option, error) {
 		if !slices.Contains(identities, identity) {
 			return registry.Config{}, nil, fmt.Errorf("unknown registry (this cluster has %s)", strings.Join(identities, " and "))
@@ -205,7 +206,7 @@ func (l leaving) String() string {
 // startMember starts a member that serves its automanaged endpoint on port
 // (of 0.0.0.0) and finds the others at hosts; remote listens on 127.0.0.1,
 // any free port. It hosts the registry kind with configs.
-func startMember(port int, hosts []string, configs node.Configs, logger *slog.Logger) (m *member, err error) {
+func startMember(port int, hosts []string, configs dbnode.Configs, logger *slog.Logger) (m *member, err error) {
 	// The provider listens in a goroutine of its own and only logs a
 	// failure (the member would never be seen): check the port first.
 	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
@@ -244,7 +245,7 @@ func startMember(port int, hosts []string, configs node.Configs, logger *slog.Lo
 	m.c = cluster.New(sys, cluster.Configure(clusterName,
 		automanaged.NewWithConfig(refresh, port, hosts...), disthash.New(),
 		remote.Configure("127.0.0.1", 0, hardened...),
-		cluster.WithKinds(node.Kind(configs))))
+		cluster.WithKinds(dbnode.Kind(configs))))
 	// StartMember panics when remote or the provider fails to start; it
 	// sleeps 1 s at the end, while the provider polls the endpoints.
 	defer func() {

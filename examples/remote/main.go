@@ -1,7 +1,9 @@
 // Command remote runs dbactor across two processes on 127.0.0.1: a database
-// node, which hosts the registry and owns the database, and a client node,
-// which holds no database and reaches the registry by protobuf messages
-// only (Proto.Actor remote).
+// node (dbnode.Start), which hosts the registry and owns the database, and
+// a client node (node.StartClient), which holds no database and reaches
+// the registry by protobuf messages only (Proto.Actor remote). A program
+// that is only a client node imports node and client, not dbnode, and
+// links neither pgx nor SQLite; this one is both sides.
 //
 // With no flags it runs the whole demo: it starts the database node as a
 // child process (this program again, with -role=db), reads the node's
@@ -94,6 +96,7 @@ import (
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/node/dbnode"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -285,8 +288,8 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 
 	// Schemas are created by the database node, asked by message. The
 	// DropSchema only clears what an interrupted run may have left.
-	_ = cl.DropSchema(ctx, schema, registry.IfExists(), registry.Cascade())
-	if err := cl.CreateSchema(ctx, schema, registry.IfNotExists()); err != nil {
+	_ = cl.DropSchema(ctx, schema, client.IfExists(), client.Cascade())
+	if err := cl.CreateSchema(ctx, schema, client.IfNotExists()); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "4. CreateSchema %s (IfNotExists): done on the database node\n", schema)
@@ -346,7 +349,7 @@ func runClient(ctx context.Context, out io.Writer, addr, certDir string, db dbNo
 		fmt.Fprintf(out, "   %s\n", formatRow(res.Columns, row))
 	}
 
-	if err := cl.DropSchema(ctx, schema, registry.Cascade()); err != nil {
+	if err := cl.DropSchema(ctx, schema, client.Cascade()); err != nil {
 		return err
 	}
 	if err := cl.Disconnect(ctx); err != nil {
@@ -477,8 +480,9 @@ func demoPolicy(client string) node.Policy {
 	}
 }
 
-// closeNode stops a node's remote, bounded.
-func closeNode(n *node.Node) error {
+// closeNode closes a node, bounded: a client node's remote; a database
+// node's registry, then its remote.
+func closeNode(n interface{ Close(context.Context) error }) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	return n.Close(ctx)
@@ -552,7 +556,7 @@ func runDB(ctx context.Context, in io.Reader, out io.Writer, addr, database, cer
 		fmt.Fprintf(out, "mutual TLS: this node presents certificate %q; wrote a throwaway CA and the %q and %q node certificates (PEM) into %s\n", dbIdentity, dbIdentity, clientIdentity, certDir)
 	}
 	cfg.Policy = demoPolicy(client)
-	n, err := node.Start(cfg, registry.Config{Database: database})
+	n, err := dbnode.Start(cfg, registry.Config{Database: database})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/node/dbnode"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -104,7 +105,7 @@ func p6Node() error {
 			_ = f.Close()
 		}()
 	}
-	n, err := node.Start(node.Config{}, registry.Config{Database: os.Getenv(envP6DSN)})
+	n, err := dbnode.Start(node.Config{}, registry.Config{Database: os.Getenv(envP6DSN)})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/node/dbnode"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -231,7 +232,7 @@ func roleDB(out *testnode.Out) error {
 		Logger:      logger(),
 	}
 	reg := registry.Config{Database: os.Getenv(envPGDSN), Extra: map[string]string{liteName: os.Getenv(envLiteDSN)}}
-	n, err := node.Start(ncfg, reg)
+	n, err := dbnode.Start(ncfg, reg)
 	if err != nil {
 		return err
 	}

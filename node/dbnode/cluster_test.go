@@ -1,4 +1,4 @@
-package node_test
+package dbnode_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/node"
+	"github.com/dbactor/dbactor/node/dbnode"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -79,7 +80,7 @@ func TestClusterSingleMember(t *testing.T) {
 	c := cluster.New(sys, cluster.Configure(clusterName,
 		test.NewTestProvider(test.NewInMemAgent()), disthash.New(),
 		remote.Configure("127.0.0.1", 0, clusterHardening(sys)...),
-		cluster.WithKinds(node.Kind(clusterConfigs(dir)))))
+		cluster.WithKinds(dbnode.Kind(clusterConfigs(dir)))))
 	c.StartMember()
 	shutdown := shutdownOnce(t, c)
 	ctx := testCtx(t, time.Minute)
@@ -134,7 +135,7 @@ func TestClusterTwoMembers(t *testing.T) {
 	c := cluster.New(sys, cluster.Configure(clusterName,
 		automanagedProvider(ports[0], hosts), disthash.New(),
 		remote.Configure("127.0.0.1", 0, clusterHardening(sys)...),
-		cluster.WithKinds(node.Kind(clusterConfigs(dir)))))
+		cluster.WithKinds(dbnode.Kind(clusterConfigs(dir)))))
 	c.StartMember()
 	shutdown := shutdownOnce(t, c)
 	childAddr := child.Expect("ADDR ")

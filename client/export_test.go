@@ -1,4 +1,0 @@
-package client
-
-// MaxRequest exposes maxRequest to the tests.
-const MaxRequest = maxRequest
