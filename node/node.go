@@ -31,7 +31,9 @@ type Config struct {
 	// Name is the registry actor's name on a database node (dbnode.Start);
 	// default DefaultName. Clients address it as RegistryPID(address, Name).
 	Name string
-	// Logger receives the node's and Proto.Actor's logs; nil discards them.
+	// Logger receives the node's and Proto.Actor's logs; nil discards them
+	// (a database node's registry then logs to slog.Default(), see
+	// registry.WithLogger).
 	Logger *slog.Logger
 	// Keepalive is the ping interval of idle connections between nodes
 	// (see Harden); 0 means DefaultKeepalive, negative none.

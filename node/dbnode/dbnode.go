@@ -38,7 +38,12 @@ func Start(cfg node.Config, reg registry.Config, opts ...registry.Option) (*Node
 	if err != nil {
 		return nil, err
 	}
-	opts = append([]registry.Option{registry.WithLogger(cfg.Logger), registry.WithName(cfg.Name)}, opts...)
+	first := []registry.Option{registry.WithName(cfg.Name)}
+	if cfg.Logger != nil {
+		// Without one, the registry's warnings go to slog.Default().
+		first = append(first, registry.WithLogger(cfg.Logger))
+	}
+	opts = append(first, opts...)
 	r, err := registry.New(n.System, reg, opts...)
 	if err != nil {
 		_ = n.Close(context.Background())
