@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/registry"
@@ -25,52 +26,75 @@ const coldstartDatabases = 1 + 16
 const coldstartApp = "dbactor_bench_p3_"
 
 // BenchmarkP3ColdStart (target P3): one op is a cold start of 1 + 16
-// PostgreSQL databases and their shutdown.
+// PostgreSQL databases and their shutdown, measured as a pair (see pair):
 //
 //   - dbactor: reg.Connect (every database actor opens its pgxpool and pings
 //     it, concurrently) then reg.Disconnect (every count 1→0, every pool
 //     closed before Disconnect returns), on a registry made once. Each op
 //     checks that every pool is gone again, so every Connect is cold.
-//   - reference: the same 17 pool configurations opened one by one
-//     (pgxpool.NewWithConfig + Ping, as the database actor does, the URL
-//     parsed once beforehand), then closed one by one.
+//   - reference: what a Go developer would write instead — the same 17
+//     pool configurations opened concurrently (an errgroup of
+//     pgxpool.NewWithConfig + Ping, the URLs parsed once beforehand), then
+//     closed.
 //
 // All 17 URLs name the server database of DBACTOR_TEST_DATABASE with a
 // distinct application_name, so every pool dials and authenticates its own
 // connection. pgxpool's MinConns stays 0: a cold open is exactly one
-// dial + startup + ping per pool on both sides. Target: reference ns/op ÷
-// dbactor ns/op ≥ 4.
-//
-// With the server on the same machine the reference is CPU-bound, not
-// latency-bound: a PostgreSQL backend costs the server a few milliseconds
-// of CPU to fork, initialise and exit, so connecting concurrently can gain
-// at most about as many times as there are cores to run backends on.
-//
-// Both sides connect through testdb's TCP proxy, which holds every chunk
-// for 2 ms: a server on another host. BenchmarkLoopbackColdStart measures
-// the same on loopback, where it is bound by the server's CPU (report only,
-// see docs/benchmarks.md).
+// dial + startup + ping per pool on both sides. Target: dbactor ÷
+// reference ≤ 1.15, through testdb's TCP proxy holding every chunk for
+// 2 ms (a server on another host) and on loopback
+// (BenchmarkP3LoopbackColdStart). BenchmarkSequentialColdStart reports the
+// pools opened one by one, for the record.
 func BenchmarkP3ColdStart(b *testing.B) {
 	base := testdb.PostgresDSN(b)
+	coldstartPair(b, base, proxied(b, base))
+}
+
+// BenchmarkP3LoopbackColdStart is P3 with the server on this machine's
+// loopback, where it is bound by the server's CPU.
+func BenchmarkP3LoopbackColdStart(b *testing.B) {
+	base := testdb.PostgresDSN(b)
+	coldstartPair(b, base, base)
+}
+
+// BenchmarkSequentialColdStart opens the 17 pools one by one (report only:
+// no target) through the proxy.
+func BenchmarkSequentialColdStart(b *testing.B) {
+	base := testdb.PostgresDSN(b)
+	cfgs := coldstartConfigs(b, coldstartURLs(b, proxied(b, base)))
+	b.ReportAllocs()
+	for b.Loop() {
+		pools := make([]*pgxpool.Pool, 0, len(cfgs))
+		for _, cfg := range cfgs {
+			pool, err := openPinged(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pools = append(pools, pool)
+		}
+		for _, pool := range pools {
+			pool.Close()
+		}
+	}
+	b.ReportMetric(coldstartDatabases, "pools/op")
+	coldstartNoSessions(b, base, coldstartApp)
+}
+
+// proxied is base through a new testdb proxy that delays every chunk by
+// 2 ms.
+func proxied(b *testing.B, base string) string {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		b.Skip("needs a postgres:// URL in DBACTOR_TEST_DATABASE to put a proxy in front of")
 	}
 	proxy := testdb.StartProxy(b, u.Host)
 	proxy.Delay(2 * time.Millisecond)
-	coldstart(b, base, proxy.DSN(b, base))
+	return proxy.DSN(b, base)
 }
 
-// BenchmarkLoopbackColdStart is P3 with the server on this machine's
-// loopback: no target (its ID is no P<n>), reported for the record.
-func BenchmarkLoopbackColdStart(b *testing.B) {
-	base := testdb.PostgresDSN(b)
-	coldstart(b, base, base)
-}
-
-// coldstart measures P3: base counts the sessions, via is the URL the pools
-// dial.
-func coldstart(b *testing.B, base, via string) {
+// coldstartURLs are the 17 URLs of P3 on via, each with its own
+// application_name.
+func coldstartURLs(b *testing.B, via string) []string {
 	urls := make([]string, coldstartDatabases)
 	for i := range urls {
 		urls[i] = coldstartURL(b, via, map[string]string{
@@ -78,78 +102,103 @@ func coldstart(b *testing.B, base, via string) {
 			"connect_timeout":  "10",
 		})
 	}
+	return urls
+}
 
-	b.Run("dbactor", func(b *testing.B) {
-		extra := make(map[string]string, len(urls)-1)
-		for i, u := range urls[1:] {
-			extra[fmt.Sprintf("x%02d", i+1)] = u
-		}
-		reg, err := registry.New(nil, registry.Config{Database: urls[0], Extra: extra})
+// coldstartConfigs parses urls once, as an application would at startup.
+func coldstartConfigs(b *testing.B, urls []string) []*pgxpool.Config {
+	cfgs := make([]*pgxpool.Config, len(urls))
+	for i, u := range urls {
+		cfg, err := pgxpool.ParseConfig(u)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer coldstartClose(b, reg)
-		dbs := reg.Databases()
-		ctx := context.Background() // registry.DefaultTimeout bounds every call
+		if cfg.MinConns != 0 {
+			b.Fatalf("MinConns = %d: a cold open must be one connection", cfg.MinConns)
+		}
+		cfgs[i] = cfg
+	}
+	return cfgs
+}
 
-		b.ReportAllocs()
-		for b.Loop() {
+// openPinged opens a pool and pings it, as the database actor does.
+func openPinged(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// coldstartPair measures P3: base counts the sessions, via is the URL the
+// pools dial. One round is one cold start on each side.
+func coldstartPair(b *testing.B, base, via string) {
+	urls := coldstartURLs(b, via)
+	extra := make(map[string]string, len(urls)-1)
+	for i, u := range urls[1:] {
+		extra[fmt.Sprintf("x%02d", i+1)] = u
+	}
+	reg, err := registry.New(nil, registry.Config{Database: urls[0], Extra: extra}, registry.WithLogger(nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer coldstartClose(b, reg)
+	dbs := reg.Databases()
+	cfgs := coldstartConfigs(b, urls)
+
+	own := func(n int) (time.Duration, error) {
+		ctx := context.Background() // registry.DefaultTimeout bounds every call
+		start := time.Now()
+		for range n {
 			if err := reg.Connect(ctx); err != nil {
-				b.Fatal(err)
+				return 0, err
 			}
 			if err := reg.Disconnect(ctx); err != nil {
-				b.Fatal(err)
+				return 0, err
 			}
 			for _, db := range dbs {
 				if db.Pool() != nil || db.DB() != nil {
-					b.Fatalf("%s is still open after Disconnect: the next Connect would not be cold", db)
+					return 0, fmt.Errorf("%s is still open after Disconnect: the next Connect would not be cold", db)
 				}
 			}
 		}
-		b.ReportMetric(coldstartDatabases, "pools/op")
-		coldstartNoSessions(b, base, coldstartApp)
-	})
-
-	b.Run("reference", func(b *testing.B) {
-		cfgs := make([]*pgxpool.Config, len(urls))
-		for i, u := range urls {
-			cfg, err := pgxpool.ParseConfig(u)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if cfg.MinConns != 0 {
-				b.Fatalf("MinConns = %d: a cold open must be one connection", cfg.MinConns)
-			}
-			cfgs[i] = cfg
-		}
-		pools := make([]*pgxpool.Pool, len(cfgs))
+		return time.Since(start), nil
+	}
+	ref := func(n int) (time.Duration, error) {
 		ctx := context.Background()
-
-		b.ReportAllocs()
-		for b.Loop() {
+		start := time.Now()
+		for range n {
+			pools := make([]*pgxpool.Pool, len(cfgs))
+			g, gctx := errgroup.WithContext(ctx)
 			for i, cfg := range cfgs {
-				pool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := pool.Ping(ctx); err != nil {
-					pool.Close()
-					b.Fatal(err)
-				}
-				pools[i] = pool
+				g.Go(func() (err error) {
+					pools[i], err = openPinged(gctx, cfg)
+					return err
+				})
 			}
-			for i, pool := range pools {
-				pool.Close()
-				pools[i] = nil
+			err := g.Wait()
+			for _, pool := range pools {
+				if pool != nil {
+					pool.Close()
+				}
+			}
+			if err != nil {
+				return 0, err
 			}
 		}
-		b.ReportMetric(coldstartDatabases, "pools/op")
-		coldstartNoSessions(b, base, coldstartApp)
-	})
+		return time.Since(start), nil
+	}
+	pair(b, pairOptions{rounds: envInt("BENCH_P3_ROUNDS", 20), batch: 1}, own, ref)
+	b.ReportMetric(coldstartDatabases, "pools/op")
+	coldstartNoSessions(b, base, coldstartApp)
 }
 
 // coldstartURL returns dsn (URL or libpq key=value form) with params set.
-func coldstartURL(b *testing.B, dsn string, params map[string]string) string {
+func coldstartURL(b testing.TB, dsn string, params map[string]string) string {
 	b.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)

@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
+	"runtime"
 	"testing"
 	"time"
 
@@ -103,50 +103,17 @@ func connectedOnce(b *testing.B, status func(context.Context) (registry.Status, 
 // BenchmarkP2ConnectDisconnect: one goroutine, one op at a time.
 func BenchmarkP2ConnectDisconnect(b *testing.B) {
 	f := p2Setup(b)
-	pairRun(b,
-		func(b *testing.B) {
-			b.ReportAllocs()
-			ctx := context.Background()
-			for b.Loop() {
-				if err := f.connectDisconnect(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			f.checkCount(b)
-		},
-		func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := f.roundTrip(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	pair(b, pairOptions{}, serialBatch(f.connectDisconnect), serialBatch(func(context.Context) error { return f.roundTrip() }))
+	f.checkCount(b)
 }
 
-// BenchmarkP2ConnectDisconnectParallel: GOMAXPROCS goroutines (b.RunParallel)
-// on the same database actor — and, for the reference, the same answerer.
+// BenchmarkP2ConnectDisconnectParallel: GOMAXPROCS goroutines on the same
+// database actor — and, for the reference, the same answerer.
 func BenchmarkP2ConnectDisconnectParallel(b *testing.B) {
 	f := p2Setup(b)
-	parallel := func(b *testing.B, op func(context.Context) error) {
-		b.ReportAllocs()
-		ctx := context.Background()
-		var once sync.Once
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := op(ctx); err != nil {
-					once.Do(func() { b.Error(err) })
-					return
-				}
-			}
-		})
-	}
-	pairRun(b,
-		func(b *testing.B) {
-			parallel(b, f.connectDisconnect)
-			f.checkCount(b)
-		},
-		func(b *testing.B) {
-			parallel(b, func(context.Context) error { return f.roundTrip() })
-		})
+	g := runtime.GOMAXPROCS(0)
+	pair(b, pairOptions{},
+		parallelBatch(g, 1, func(ctx context.Context, _ int) error { return f.connectDisconnect(ctx) }),
+		parallelBatch(g, 1, func(context.Context, int) error { return f.roundTrip() }))
+	f.checkCount(b)
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -44,25 +43,6 @@ func postgresDSN(tb testing.TB) string {
 func newPostgresDatabase(tb testing.TB) string {
 	tb.Helper()
 	return testdb.NewPostgresDatabase(tb)
-}
-
-// envFirst names the environment variable that makes pairRun run the
-// reference first.
-const envFirst = "DBACTOR_BENCH_FIRST"
-
-// pairRun runs the dbactor and the reference sub-benchmark of a pair, the
-// dbactor one first unless $DBACTOR_BENCH_FIRST is "reference":
-// scripts/bench.sh alternates the order between rounds, so that neither
-// side always gets the first (or the second) turn on a machine whose speed
-// drifts.
-func pairRun(b *testing.B, dbactor, reference func(*testing.B)) {
-	if os.Getenv(envFirst) == "reference" {
-		b.Run("reference", reference)
-		b.Run("dbactor", dbactor)
-		return
-	}
-	b.Run("dbactor", dbactor)
-	b.Run("reference", reference)
 }
 
 // newActorSystem returns a quiet actor system for tb. Proto.Actor has no

@@ -213,30 +213,15 @@ func (f *p6Fixture) checkCount(b *testing.B) {
 }
 
 // BenchmarkP6RemoteConnectDisconnect (target P6): one goroutine, one op at
-// a time, across two processes on loopback.
+// a time, across two processes on loopback; a reference op is two bare
+// remote round trips.
 func BenchmarkP6RemoteConnectDisconnect(b *testing.B) {
 	f := p6Setup(b)
-	pairRun(b,
-		func(b *testing.B) {
-			b.ReportAllocs()
-			ctx := context.Background()
-			for b.Loop() {
-				if err := f.connectDisconnect(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			f.checkCount(b)
-		},
-		func(b *testing.B) {
-			b.ReportAllocs()
-			ctx := context.Background()
-			for b.Loop() {
-				if err := f.roundTrip(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if err := f.roundTrip(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	pair(b, pairOptions{}, serialBatch(f.connectDisconnect), serialBatch(func(ctx context.Context) error {
+		if err := f.roundTrip(ctx); err != nil {
+			return err
+		}
+		return f.roundTrip(ctx)
+	}))
+	f.checkCount(b)
 }

@@ -4,9 +4,12 @@
 //
 //	go test -run='^$' -bench=. -benchmem -count=5 ./tests/bench/ | go run ./tests/bench/benchtable
 //
-// Benchmarks come in pairs measured in the same run, Benchmark<ID><Name>/dbactor
-// and Benchmark<ID><Name>/reference, or alone (P4, P5, M), reporting their
-// figures with b.ReportMetric. The ID (P1 … P6, M) selects the target; the
+// A pair target (P1, P2, P3, P6) is judged on one benchmark that measured
+// both sides in alternation (tests/bench's pair) and reported ns/op,
+// ref-ns/op, ratio, ratio-lo and ratio-hi; the others (P4, P5, M) report
+// their own figures with b.ReportMetric. Other benchmarks, and pairs named
+// …/dbactor and …/reference, are listed without a target. The ID (P1 … P6,
+// M) selects the target; the
 // -N GOMAXPROCS suffix is ignored, and repeated runs (-count, or several
 // outputs concatenated) are reduced to their median. The exit status is 1
 // when a target fails, when a target has no benchmark in the input (unless
@@ -56,14 +59,14 @@ type target struct {
 
 // targets is the target table, keyed by the benchmark ID prefix.
 var targets = []target{
-	{id: "P1", text: "≥ 0.98 (reference ÷ dbactor ns/op)", eval: func(r *row) verdict {
-		return higher(r, r.paired(speedup), 0.98, nsCell)
+	{id: "P1", text: "≥ 0.98 (reference ÷ dbactor; fails only if the whole 95 % interval is below)", eval: func(r *row) verdict {
+		return interval(r, func(v float64) float64 { return 1 / v }, 0.98, true)
 	}},
-	{id: "P2", text: "≤ 2.5 (dbactor ÷ 2 × reference ns/op)", eval: func(r *row) verdict {
-		return lower(r, r.paired(func(own, ref float64) float64 { return own / (2 * ref) }), 2.5, nsAllocsCell)
+	{id: "P2", text: "≤ 2.5 (dbactor ÷ 2 × reference; fails only if the whole 95 % interval is above)", eval: func(r *row) verdict {
+		return interval(r, func(v float64) float64 { return v / 2 }, 2.5, false)
 	}},
-	{id: "P3", text: "≥ 4 (reference ÷ dbactor ns/op)", eval: func(r *row) verdict {
-		return higher(r, r.paired(speedup), 4, nsCell)
+	{id: "P3", text: "≤ 1.15 (dbactor ÷ reference; fails only if the whole 95 % interval is above)", eval: func(r *row) verdict {
+		return interval(r, func(v float64) float64 { return v }, 1.15, false)
 	}},
 	{id: "P4", text: "ms-to-error ≤ ms-limit; sessions-left = goroutines-left = 0", eval: evalRollback},
 	{id: "P5", text: "≥ 1,000,000 deliveries/s", eval: func(r *row) verdict {
@@ -74,8 +77,8 @@ var targets = []target{
 		v := r.own.median(unit)
 		return verdict{own: r.own.cell(unit, 0), ratio: "—", pass: v >= 1e6, judged: true}
 	}},
-	{id: "P6", text: "≤ 1.3 (dbactor ÷ reference ns/op)", eval: func(r *row) verdict {
-		return lower(r, r.paired(func(own, ref float64) float64 { return own / ref }), 1.3, nsAllocsCell)
+	{id: "P6", text: "≤ 1.3 (dbactor ÷ reference; fails only if the whole 95 % interval is above)", eval: func(r *row) verdict {
+		return interval(r, func(v float64) float64 { return v }, 1.3, false)
 	}},
 	{id: "M", text: "report", eval: func(r *row) verdict {
 		const unit = "heap-B/registry"
@@ -91,8 +94,10 @@ var targets = []target{
 }
 
 const (
-	nsop     = "ns/op"
-	allocsop = "allocs/op"
+	nsop        = "ns/op"
+	allocsop    = "allocs/op"
+	refNsop     = "ref-ns/op"
+	refAllocsop = "ref-allocs/op"
 )
 
 // evalRollback checks P4: the median time to the error against the limit,
@@ -132,19 +137,38 @@ func nsAllocsCell(s *series) string {
 	return c
 }
 
-// higher and lower judge a pair whose ratio v must be ≥ or ≤ limit.
-func higher(r *row, v, limit float64, cell cellFunc) verdict {
-	if err := r.needPair(nsop); err != nil {
-		return failed(err)
+// interval judges a pair benchmark (tests/bench's pair): its ratio
+// (dbactor ÷ reference) and 95 % interval, mapped by f to the target's
+// terms, must not lie wholly beyond limit — below it when higher (the
+// target is a minimum), above it otherwise.
+func interval(r *row, f func(float64) float64, limit float64, higher bool) verdict {
+	for _, u := range []string{nsop, refNsop, "ratio", "ratio-lo", "ratio-hi"} {
+		if err := r.own.need(u); err != nil {
+			return failed(err)
+		}
 	}
-	return verdict{own: cell(r.own), ref: cell(r.ref), ratio: ratio(v), pass: v >= limit, judged: true}
+	v, a, b := f(r.own.median("ratio")), f(r.own.median("ratio-lo")), f(r.own.median("ratio-hi"))
+	lo, hi := min(a, b), max(a, b)
+	pass := lo <= limit
+	if higher {
+		pass = hi >= limit
+	}
+	return verdict{
+		own:    sideCell(r.own, nsop, allocsop),
+		ref:    sideCell(r.own, refNsop, refAllocsop),
+		ratio:  fmt.Sprintf("%s [%s, %s]", ratio(v), ratio(lo), ratio(hi)),
+		pass:   pass,
+		judged: true,
+	}
 }
 
-func lower(r *row, v, limit float64, cell cellFunc) verdict {
-	if err := r.needPair(nsop); err != nil {
-		return failed(err)
+// sideCell is one side of a pair benchmark: its ns/op and allocs/op.
+func sideCell(s *series, ns, allocs string) string {
+	c := number(s.median(ns), 0) + " ns/op"
+	if s.has(allocs) {
+		c += ", " + number(s.median(allocs), 0) + " allocs/op"
 	}
-	return verdict{own: cell(r.own), ref: cell(r.ref), ratio: ratio(v), pass: v <= limit, judged: true}
+	return c
 }
 
 func failed(err error) verdict {
@@ -308,30 +332,6 @@ func (r *row) needPair(unit string) error {
 	return nil
 }
 
-// paired is the ratio f(dbactor ns/op, reference ns/op) of a pair. When
-// both sides have the same number of runs it is the median of the per-run
-// ratios, the i-th dbactor run with the i-th reference run (scripts/bench.sh
-// runs P1 in rounds, each measuring both sides back to back, so a round
-// that the machine slowed down slows both); otherwise the ratio of the
-// medians.
-func (r *row) paired(f func(own, ref float64) float64) float64 {
-	if r.own == nil || r.ref == nil {
-		return math.NaN()
-	}
-	own, ref := r.own.runs[nsop], r.ref.runs[nsop]
-	if len(own) != len(ref) || len(own) == 0 {
-		return f(r.own.median(nsop), r.ref.median(nsop))
-	}
-	v := &series{runs: map[string][]float64{"ratio": make([]float64, len(own))}}
-	for i := range own {
-		v.runs["ratio"][i] = f(own[i], ref[i])
-	}
-	return v.median("ratio")
-}
-
-// speedup is reference ÷ dbactor: above 1 when dbactor is faster.
-func speedup(own, ref float64) float64 { return ref / own }
-
 // id is the target ID of a benchmark: P<n> or M, else "".
 var idPattern = regexp.MustCompile(`^Benchmark(P\d+|M)`)
 
@@ -421,9 +421,9 @@ func evaluate(in *input, allowMissing bool) *report {
 		}
 		if r.ref != nil && r.ref.has(nsop) {
 			v.ref = nsCell(r.ref)
-			if r.own != nil && r.own.has(nsop) {
-				v.ratio = ratio(r.paired(speedup))
-			}
+		}
+		if r.own.has("ratio") {
+			v.ref, v.ratio = sideCell(r.own, refNsop, refAllocsop), ratio(r.own.median("ratio"))
 		}
 		add(r.base, v, "—")
 	}
@@ -432,7 +432,8 @@ func evaluate(in *input, allowMissing bool) *report {
 		runs = max(runs, len(s.runs[nsop]))
 	}
 	rep.notes = append(rep.notes, fmt.Sprintf("Figures are medians of up to %d runs; ± is half the interquartile range of the runs relative to the median. "+
-		"The ratio of a pair is the median of the per-run ratios (i-th dbactor run with i-th reference run) when both sides have as many runs, else the ratio of the medians.", runs))
+		"A pair (P1, P2, P3, P6) is measured in one process, alternating rounds of each side: its figures are the medians over the rounds, "+
+		"its ratio the geometric mean of the per-round ratios with a 95 %% confidence interval in brackets (Student's t on their logarithms).", runs))
 	rep.notes = append(rep.notes, in.context...)
 	for _, f := range in.failed {
 		rep.ok = false

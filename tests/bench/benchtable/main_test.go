@@ -9,20 +9,15 @@ const sample = `goos: linux
 goarch: amd64
 pkg: github.com/dbactor/dbactor/tests/bench
 cpu: AMD EPYC
-BenchmarkP1SelectOne/dbactor-2         	   40296	     10000 ns/op	     412 B/op	       6 allocs/op
-BenchmarkP1SelectOne/dbactor-2         	   36670	     10400 ns/op	     411 B/op	       6 allocs/op
-BenchmarkP1SelectOne/dbactor-2         	   36670	     99999 ns/op	     411 B/op	       6 allocs/op
-BenchmarkP1SelectOne/reference-2       	   31472	     10100 ns/op	     412 B/op	       6 allocs/op
-BenchmarkP1SelectOne/reference-2       	   47499	      9900 ns/op	     411 B/op	       6 allocs/op
-BenchmarkP2ConnectDisconnect/dbactor-2 	   58923	     20000 ns/op	    3004 B/op	      47 allocs/op
-BenchmarkP2ConnectDisconnect/reference-2	  345775	      5000 ns/op	     656 B/op	      11 allocs/op
-BenchmarkP3ColdStart/dbactor-2 	  10	  50000000 ns/op	 17.00 pools/op
-BenchmarkP3ColdStart/reference-2 	  5	 250000000 ns/op	 17.00 pools/op
+BenchmarkP1SelectOne-2         	   1	     10400 ns/op	 10000 ref-ns/op	 6 allocs/op	 6 ref-allocs/op	 1.04 ratio	 1.03 ratio-lo	 1.05 ratio-hi	 40 rounds
+BenchmarkP1IndexedRead-2         	   1	     10100 ns/op	 10000 ref-ns/op	 6 allocs/op	 6 ref-allocs/op	 1.01 ratio	 0.99 ratio-lo	 1.03 ratio-hi	 40 rounds
+BenchmarkP2ConnectDisconnect-2 	   1	     20000 ns/op	 5000 ref-ns/op	 47 allocs/op	 11 ref-allocs/op	 4 ratio	 3.9 ratio-lo	 4.1 ratio-hi	 40 rounds
+BenchmarkP3ColdStart-2 	  1	  50000000 ns/op	 49000000 ref-ns/op	 1.2 ratio	 1.1 ratio-lo	 1.3 ratio-hi	 20 rounds	 17.00 pools/op
 BenchmarkP4Rollback-2 	  1	  1000000 ns/op	 1020 ms-to-error	 1100 ms-to-error-max	 1050 ms-limit	 0 sessions-left	 0 goroutines-left
 BenchmarkP4Rollback-2 	  1	  1000000 ns/op	 1030 ms-to-error	 1100 ms-to-error-max	 1050 ms-limit	 0 sessions-left	 1 goroutines-left
 BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s
-BenchmarkP6RemoteConnectDisconnect/dbactor-2 	  2000	  500000 ns/op	  6600 B/op	  128 allocs/op
-BenchmarkP6RemoteConnectDisconnect/reference-2 	  2500	  400000 ns/op	  5800 B/op	  119 allocs/op
+BenchmarkP6RemoteConnectDisconnect-2 	  1	  500000 ns/op	  400000 ref-ns/op	  128 allocs/op	  119 ref-allocs/op	 1.25 ratio	 1.2 ratio-lo	 1.3 ratio-hi	 40 rounds
+BenchmarkSequentialColdStart-2 	  1	  900000000 ns/op	 17.00 pools/op
 BenchmarkMIdleRegistry-2 	  1	  1000000 ns/op	 345678 heap-B/registry	 20334 heap-B/database
 BenchmarkZExtra/dbactor-2 	  1	  100 ns/op
 PASS
@@ -51,15 +46,18 @@ func TestEvaluate(t *testing.T) {
 		t.Fatalf("report ok, want a failure (P4 goroutines-left)")
 	}
 	for name, want := range map[string][]string{
-		// Medians: dbactor 10,400 (of 10,000, 10,400, 99,999), reference
-		// 10,000: ratio 0.962.
-		"P1SelectOne":         {"10,400 ns/op", "10,000 ns/op", "0.962", "**FAIL**"},
-		"P2ConnectDisconnect": {"47 allocs/op", "11 allocs/op", "| 2.000 |", "| pass |"},
-		"P3ColdStart":         {"| 5.000 |", "| pass |"},
-		"P4Rollback":          {"1,025.0 ms-to-error", "goroutines-left 1", "**FAIL**"},
-		"P5FanOut":            {"1,600,000 deliveries/s", "| pass |"},
-		// 500,000 ÷ 400,000 = 1.25 ≤ 1.3.
-		"P6RemoteConnectDisconnect": {"128 allocs/op", "| 1.250 |", "| pass |"},
+		// reference ÷ dbactor: 1/1.04 = 0.962 [1/1.05, 1/1.03]: the whole
+		// interval is below 0.98.
+		"P1SelectOne": {"10,400 ns/op, 6 allocs/op", "10,000 ns/op", "0.962 [0.952, 0.971]", "**FAIL**"},
+		// 0.990 [0.971, 1.010]: the interval reaches 0.98.
+		"P1IndexedRead":       {"0.990 [0.971, 1.010]", "| pass |"},
+		"P2ConnectDisconnect": {"47 allocs/op", "11 allocs/op", "2.000 [1.950, 2.050]", "| pass |"},
+		// 1.2 [1.1, 1.3]: above 1.15, but the interval reaches below it.
+		"P3ColdStart":               {"1.200 [1.100, 1.300]", "| pass |"},
+		"P4Rollback":                {"1,025.0 ms-to-error", "goroutines-left 1", "**FAIL**"},
+		"P5FanOut":                  {"1,600,000 deliveries/s", "| pass |"},
+		"P6RemoteConnectDisconnect": {"128 allocs/op", "1.250 [1.200, 1.300]", "| pass |"},
+		"SequentialColdStart":       {"900,000,000 ns/op", "| — |"},
 		"MIdleRegistry":             {"345,678 heap-B/registry", "| report |"},
 		"ZExtra":                    {"100 ns/op", "| — | — |"},
 	} {
@@ -78,16 +76,16 @@ func TestEvaluate(t *testing.T) {
 
 func TestMissing(t *testing.T) {
 	only := `BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s
-BenchmarkP1SelectOne/dbactor-2 	 1	 100 ns/op
+BenchmarkP1SelectOne-2 	 1	 100 ns/op
 `
 	rep, rows := evalSample(t, only, false)
 	if rep.ok {
-		t.Fatal("report ok with P2, P3, P4 and M missing and P1 without its reference")
+		t.Fatal("report ok with P2, P3, P4 and M missing and P1 without its reference figures")
 	}
 	if !strings.Contains(rows["P3*"], "no benchmark") || !strings.Contains(rows["P3*"], "**FAIL**") {
 		t.Errorf("P3 row = %q", rows["P3*"])
 	}
-	if !strings.Contains(rows["P1SelectOne"], "reference: missing benchmark") {
+	if !strings.Contains(rows["P1SelectOne"], `reports no "ref-ns/op"`) {
 		t.Errorf("P1 row = %q", rows["P1SelectOne"])
 	}
 	rep, rows = evalSample(t, "BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s\n", true)
@@ -118,19 +116,17 @@ func TestNumber(t *testing.T) {
 	}
 }
 
-func TestPairedRatio(t *testing.T) {
-	// Three rounds; the machine slowed down in the second. Per-run ratios
-	// 0.990, 1.050, 0.983: median 0.990 (the ratio of the medians would be
-	// 118 ÷ 120 = 0.983).
-	text := `BenchmarkP1IndexedRead/dbactor-2 	1	100 ns/op
-BenchmarkP1IndexedRead/reference-2 	1	99 ns/op
-BenchmarkP1IndexedRead/reference-2 	1	210 ns/op
-BenchmarkP1IndexedRead/dbactor-2 	1	200 ns/op
-BenchmarkP1IndexedRead/dbactor-2 	1	120 ns/op
-BenchmarkP1IndexedRead/reference-2 	1	118 ns/op
+// A pair whose whole interval lies beyond a maximum fails; one that
+// reaches back below it passes.
+func TestIntervalVerdict(t *testing.T) {
+	text := `BenchmarkP6RemoteConnectDisconnect-2 	1	100 ns/op	70 ref-ns/op	1.40 ratio	1.31 ratio-lo	1.50 ratio-hi
+BenchmarkP3LoopbackColdStart-2 	1	100 ns/op	90 ref-ns/op	1.10 ratio	1.05 ratio-lo	1.16 ratio-hi
 `
 	_, rows := evalSample(t, text, true)
-	if row := rows["P1IndexedRead"]; !strings.Contains(row, "| 0.990 |") || !strings.Contains(row, "| pass |") {
-		t.Errorf("row = %q, want ratio 0.990, pass", row)
+	if row := rows["P6RemoteConnectDisconnect"]; !strings.Contains(row, "**FAIL**") {
+		t.Errorf("P6 row = %q, want FAIL (1.31 > 1.3)", row)
+	}
+	if row := rows["P3LoopbackColdStart"]; !strings.Contains(row, "| pass |") {
+		t.Errorf("P3 row = %q, want pass", row)
 	}
 }
