@@ -189,7 +189,7 @@ func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (re
 		s.refCount.Store(0)
 		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_HOOK_FAILED, "on-connect hook", ctx, err)}}
 	}
-	err := s.open(ctx)
+	err := s.open(ctx, dispatched(m.GetDispatched()))
 	if s.closed.Load() {
 		// Closed for good while the pool opened (from outside the actor):
 		// the pool must not outlive the Close.
@@ -199,7 +199,9 @@ func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (re
 	}
 	if err != nil {
 		s.refCount.Store(0)
-		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_CONNECT_FAILED, "", ctx, err)}}
+		e := a.failure(messages.Code_CODE_CONNECT_FAILED, "", ctx, err)
+		e.Transient = e.GetCode() == messages.Code_CODE_TIMEOUT || transient(err)
+		return &messages.ConnectResult{Errors: []*messages.Error{e}}
 	}
 	if ctx.Err() != nil {
 		// Opened, but too late for the caller to learn it: undo, so no count
@@ -241,16 +243,29 @@ func (a *databaseActor) disconnect(m *messages.Disconnect) *messages.DisconnectR
 		s.refCount.Store(0)
 	}
 	res := &messages.DisconnectResult{Closed: true}
-	select {
-	case <-s.startClose():
-	case <-ctx.Done():
-		res.Errors = append(res.Errors, a.failure(messages.Code_CODE_DISCONNECT_FAILED, "", ctx, errClosing))
+	closed := s.startClose()
+	if !m.GetRollback() { // undoing a failed connect: its caller waits for this answer, not the close
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			res.Errors = append(res.Errors, a.failure(messages.Code_CODE_DISCONNECT_FAILED, "", ctx, errClosing))
+		}
 	}
 	if err := runHook(ctx, s.hooks.OnDisconnect); err != nil {
 		res.Errors = append(res.Errors, a.failure(messages.Code_CODE_HOOK_FAILED, "on-disconnect hook", ctx, err))
 	}
 	s.logger.Debug("dbactor: database disconnected", "forced", m.GetForce())
 	return res
+}
+
+// dispatched is when a connect was sent (Connect.dispatched), or now when
+// it is unset, invalid or in the future.
+func dispatched(ts *timestamppb.Timestamp) time.Time {
+	now := time.Now()
+	if ts == nil || !ts.IsValid() || ts.AsTime().After(now) {
+		return now
+	}
+	return ts.AsTime()
 }
 
 func (a *databaseActor) expired(op string) *messages.Error {

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -9,6 +11,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -96,8 +100,10 @@ type pinger struct {
 	db     *sql.DB
 	faults *faults.Injector // the database actor's: nil in production
 	// conn is the PostgreSQL probe connection, dialled from the pool's
-	// config; nil until dialled and after a failure.
-	conn *pgx.Conn
+	// config; nil until dialled and after a failure. sockets are the
+	// network connections dialled for it.
+	conn    *pgx.Conn
+	sockets *sockets
 }
 
 // busy reports an SQLite pool whose connections are all in use: a ping
@@ -146,22 +152,76 @@ func (p *pinger) pingConn(ctx context.Context, timeout time.Duration) (err error
 	if p.conn == nil {
 		cfg := p.pool.Config().ConnConfig.Copy()
 		cfg.Tracer = nil // its failures are the loop's own, not a statement's
+		p.sockets = &sockets{}
+		cfg.DialFunc = p.sockets.dial(cfg.DialFunc)
 		if p.conn, err = pgx.ConnectConfig(pctx, cfg); err != nil {
+			if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "53300" {
+				// Every connection slot is taken (the role's limit,
+				// max_connections): the server is up and answering,
+				// and the pool's own connections are its users'.
+				return nil
+			}
 			return err
 		}
 	}
 	return p.conn.Ping(pctx)
 }
 
-// close closes the probe connection, if any.
+// close closes the probe connection, if any, and every socket dialled for
+// it: after a ping cut short, pgx cancels it on a connection of its own,
+// which a frozen server would hold for 15 s.
 func (p *pinger) close() {
-	if p.conn == nil {
+	conn, socks := p.conn, p.sockets
+	p.conn, p.sockets = nil, nil
+	if conn == nil {
+		if socks != nil {
+			socks.close() // a dial that failed
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_ = p.conn.Close(ctx)
-	p.conn = nil
+	_ = conn.Close(ctx)
+	socks.close()
+	select {
+	case <-conn.PgConn().CleanupDone():
+	case <-time.After(time.Second):
+	}
+}
+
+// sockets are the network connections dialled for one probe connection;
+// once closed, it closes them and refuses to dial more.
+type sockets struct {
+	mu     sync.Mutex
+	open   []net.Conn
+	closed bool
+}
+
+func (s *sockets) dial(next pgconn.DialFunc) pgconn.DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			_ = c.Close()
+			return nil, net.ErrClosed
+		}
+		s.open = append(s.open, c)
+		return c, nil
+	}
+}
+
+func (s *sockets) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, c := range s.open {
+		_ = c.Close()
+	}
+	s.open = nil
 }
 
 // startHealth starts the health loop for the pool just opened (the actor
@@ -250,6 +310,48 @@ func connectionClass(err error) bool {
 		}
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// transient reports a connect failure that may pass by itself: refused,
+// reset, unreachable or unanswered, a server starting up, shutting down or
+// full. A wrong certificate, password or database, or a host name that
+// does not resolve, will not.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		c := pgErr.Code
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+	}
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[tls.AlertError](err); ok {
+		return false
+	}
+	for _, errno := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT, syscall.EPIPE} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // SQLite's primary result codes of a failing file (sqlite3.h).

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -118,4 +120,62 @@ func TestHealthOptionsDefaults(t *testing.T) {
 	o = HealthOptions{Interval: -1, BackoffMin: time.Minute, BackoffMax: time.Second}.withDefaults()
 	require.Equal(t, time.Duration(-1), o.Interval, "negative: off")
 	require.Equal(t, time.Minute, o.BackoffMax, "max never below min")
+}
+
+// A role whose every connection slot the pool holds: the probe cannot log
+// in (53300), which means the server answered — healthy, not an outage.
+func TestPingerNoSlotLeft(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, testdb.PostgresDSN(t))
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	role := fmt.Sprintf("dbactor_probe_%d", time.Now().UnixNano())
+	_, err = admin.Exec(ctx, "CREATE ROLE "+role+" LOGIN CONNECTION LIMIT 1")
+	require.NoError(t, err)
+	defer func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) }()
+
+	pcfg, err := pgxpool.ParseConfig(testdb.PostgresDSN(t))
+	require.NoError(t, err)
+	pcfg.ConnConfig.User, pcfg.ConnConfig.Password = role, ""
+	pcfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	held, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer held.Release()
+
+	p := &pinger{pool: pool}
+	defer p.close()
+	require.NoError(t, p.ping(ctx, time.Second), "the server answered: no slot for the probe is no outage")
+	require.Nil(t, p.conn)
+}
+
+// A connect failure that may pass by itself is transient (WithConnectRetry
+// tries again); one that will not is not.
+func TestTransient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"refused", &pgconn.ConnectError{}, false}, // no cause: nothing says it passes
+		{"refused dial", fmt.Errorf("dial: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
+		{"unreachable", &net.OpError{Op: "dial", Err: syscall.EHOSTUNREACH}, true},
+		{"deadline", fmt.Errorf("connect: %w", context.DeadlineExceeded), true},
+		{"starting up", &pgconn.PgError{Code: "57P03"}, true},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"wrong password", &pgconn.PgError{Code: "28P01"}, false},
+		{"missing database", &pgconn.PgError{Code: "3D000"}, false},
+		{"unknown host", &net.DNSError{Err: "no such host", Name: "db.invalid", IsNotFound: true}, false},
+		{"dns timeout", &net.DNSError{Err: "timeout", Name: "db", IsTimeout: true}, true},
+		{"untrusted certificate", fmt.Errorf("tls: %w", x509.UnknownAuthorityError{}), false},
+		{"eof at startup", io.ErrUnexpectedEOF, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, transient(tc.err))
+		})
+	}
 }

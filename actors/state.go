@@ -186,10 +186,10 @@ func (s *State) Status() *messages.Status {
 // Connected reports whether the pool is open.
 func (s *State) Connected() bool { return s.db.Load() != nil }
 
-// open opens the pool and pings it, bounded by ctx and the connect timeout.
-// A failure because either ran out names the server and the bound that
-// fired.
-func (s *State) open(ctx context.Context) (err error) {
+// open opens the pool and pings it, bounded by ctx and the connect
+// timeout, which counts from since (when the connect was sent). A failure
+// because either ran out names the server and the bound that fired.
+func (s *State) open(ctx context.Context, since time.Time) (err error) {
 	outer := ctx
 	budget := "the request's deadline"
 	if dl, ok := ctx.Deadline(); ok {
@@ -197,7 +197,7 @@ func (s *State) open(ctx context.Context) (err error) {
 	}
 	if t := s.cfg.ConnectTimeout; t > 0 { // 0: no limit but the request's deadline (libpq)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
+		ctx, cancel = context.WithDeadline(ctx, since.Add(t))
 		defer cancel()
 		defer func() {
 			if err != nil && ctx.Err() != nil && outer.Err() == nil {
@@ -206,8 +206,12 @@ func (s *State) open(ctx context.Context) (err error) {
 		}()
 	}
 	defer func() {
-		if err != nil && outer.Err() != nil {
+		switch {
+		case err == nil || outer.Err() == nil:
+		case errors.Is(outer.Err(), context.DeadlineExceeded):
 			err = fmt.Errorf("no answer from %s within %s: %w", s.where(), budget, err)
+		default:
+			err = fmt.Errorf("cancelled while connecting to %s: %w", s.where(), err)
 		}
 	}()
 	return s.openPool(ctx)

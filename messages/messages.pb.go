@@ -428,7 +428,12 @@ type Error struct {
 	Database string `protobuf:"bytes,3,opt,name=database,proto3" json:"database,omitempty"`
 	// The PostgreSQL SQLSTATE when the server reported one (e.g. 28P01 for a
 	// wrong password, 3D000 for a missing database).
-	Sqlstate      string `protobuf:"bytes,4,opt,name=sqlstate,proto3" json:"sqlstate,omitempty"`
+	Sqlstate string `protobuf:"bytes,4,opt,name=sqlstate,proto3" json:"sqlstate,omitempty"`
+	// Set on a connect failure that may pass by itself: the server refused
+	// the connection, did not answer, reset it, or is starting up or
+	// shutting down. Unset for one that will not (a wrong password or
+	// certificate, a missing database, an unknown host).
+	Transient     bool `protobuf:"varint,5,opt,name=transient,proto3" json:"transient,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -489,6 +494,13 @@ func (x *Error) GetSqlstate() string {
 		return x.Sqlstate
 	}
 	return ""
+}
+
+func (x *Error) GetTransient() bool {
+	if x != nil {
+		return x.Transient
+	}
+	return false
 }
 
 // Target selects one database. A request that carries no Target addresses
@@ -552,7 +564,12 @@ type Connect struct {
 	// still holds (and publishes CallerReleased). Unset on a request from
 	// another node: the count belongs to the sending node. Unset on a local
 	// request: untracked, as in Edgy (the caller must disconnect).
-	Owner         *Pid `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner *Pid `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// When the request was sent to the database actor (set by the
+	// supervisor's fan-out): the database's connect_timeout counts from
+	// then, so a connect that waited for its actor is not given longer.
+	// Unset, or in the future: from when the actor starts the connect.
+	Dispatched    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=dispatched,proto3" json:"dispatched,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +621,13 @@ func (x *Connect) GetDeadline() *timestamppb.Timestamp {
 func (x *Connect) GetOwner() *Pid {
 	if x != nil {
 		return x.Owner
+	}
+	return nil
+}
+
+func (x *Connect) GetDispatched() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Dispatched
 	}
 	return nil
 }
@@ -675,7 +699,11 @@ type Disconnect struct {
 	// The caller giving a count back (see Connect.owner). A tracked caller
 	// gives back only what it holds: beyond that, Disconnect changes nothing
 	// and answers closed=false.
-	Owner         *Pid `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner *Pid `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Set by the supervisor undoing a failed connect: a database actor
+	// answers once its count is 0 and its pool is handed to its close,
+	// without waiting for the close to finish (Close still waits for it).
+	Rollback      bool `protobuf:"varint,5,opt,name=rollback,proto3" json:"rollback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -736,6 +764,13 @@ func (x *Disconnect) GetOwner() *Pid {
 		return x.Owner
 	}
 	return nil
+}
+
+func (x *Disconnect) GetRollback() bool {
+	if x != nil {
+		return x.Rollback
+	}
+	return false
 }
 
 // DisconnectResult answers Disconnect.
@@ -3728,27 +3763,32 @@ var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
 	"\n" +
-	"\x0emessages.proto\x12\x13dbactor.messages.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x01\n" +
+	"\x0emessages.proto\x12\x13dbactor.messages.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n" +
 	"\x05Error\x12-\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x19.dbactor.messages.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
 	"\bdatabase\x18\x03 \x01(\tR\bdatabase\x12\x1a\n" +
-	"\bsqlstate\x18\x04 \x01(\tR\bsqlstate\"$\n" +
+	"\bsqlstate\x18\x04 \x01(\tR\bsqlstate\x12\x1c\n" +
+	"\ttransient\x18\x05 \x01(\bR\ttransient\"$\n" +
 	"\x06Target\x12\x1a\n" +
-	"\bdatabase\x18\x01 \x01(\tR\bdatabase\"\xa6\x01\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\"\xe2\x01\n" +
 	"\aConnect\x123\n" +
 	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x126\n" +
 	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12.\n" +
-	"\x05owner\x18\x03 \x01(\v2\x18.dbactor.messages.v1.PidR\x05owner\"[\n" +
+	"\x05owner\x18\x03 \x01(\v2\x18.dbactor.messages.v1.PidR\x05owner\x12:\n" +
+	"\n" +
+	"dispatched\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"dispatched\"[\n" +
 	"\rConnectResult\x12\x16\n" +
 	"\x06opened\x18\x01 \x01(\bR\x06opened\x122\n" +
-	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"\xbf\x01\n" +
+	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"\xdb\x01\n" +
 	"\n" +
 	"Disconnect\x123\n" +
 	"\x06target\x18\x01 \x01(\v2\x1b.dbactor.messages.v1.TargetR\x06target\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\x126\n" +
 	"\bdeadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12.\n" +
-	"\x05owner\x18\x04 \x01(\v2\x18.dbactor.messages.v1.PidR\x05owner\"^\n" +
+	"\x05owner\x18\x04 \x01(\v2\x18.dbactor.messages.v1.PidR\x05owner\x12\x1a\n" +
+	"\brollback\x18\x05 \x01(\bR\brollback\"^\n" +
 	"\x10DisconnectResult\x12\x16\n" +
 	"\x06closed\x18\x01 \x01(\bR\x06closed\x122\n" +
 	"\x06errors\x18\x02 \x03(\v2\x1a.dbactor.messages.v1.ErrorR\x06errors\"@\n" +
@@ -4092,62 +4132,63 @@ var file_messages_proto_depIdxs = []int32{
 	6,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
 	53, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
 	27, // 3: dbactor.messages.v1.Connect.owner:type_name -> dbactor.messages.v1.Pid
-	5,  // 4: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 5: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	53, // 6: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
-	27, // 7: dbactor.messages.v1.Disconnect.owner:type_name -> dbactor.messages.v1.Pid
-	5,  // 8: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 9: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
-	5,  // 10: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
-	1,  // 11: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
-	5,  // 12: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
-	53, // 13: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
-	12, // 14: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
-	5,  // 15: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	53, // 16: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
-	53, // 17: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
-	53, // 18: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
-	53, // 19: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 20: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 21: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
-	53, // 22: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 23: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
-	2,  // 24: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
-	22, // 25: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
-	23, // 26: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
-	3,  // 27: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
-	23, // 28: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
-	5,  // 29: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
-	27, // 30: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
-	4,  // 31: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
-	5,  // 32: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
-	5,  // 33: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
-	53, // 34: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
-	53, // 35: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
-	53, // 36: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
-	5,  // 37: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
-	5,  // 38: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
-	5,  // 39: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
-	53, // 40: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
-	42, // 41: dbactor.messages.v1.Row.values:type_name -> dbactor.messages.v1.Value
-	6,  // 42: dbactor.messages.v1.Query.target:type_name -> dbactor.messages.v1.Target
-	42, // 43: dbactor.messages.v1.Query.args:type_name -> dbactor.messages.v1.Value
-	53, // 44: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
-	43, // 45: dbactor.messages.v1.QueryResult.columns:type_name -> dbactor.messages.v1.Column
-	44, // 46: dbactor.messages.v1.QueryResult.rows:type_name -> dbactor.messages.v1.Row
-	5,  // 47: dbactor.messages.v1.QueryResult.error:type_name -> dbactor.messages.v1.Error
-	6,  // 48: dbactor.messages.v1.Exec.target:type_name -> dbactor.messages.v1.Target
-	42, // 49: dbactor.messages.v1.Exec.args:type_name -> dbactor.messages.v1.Value
-	53, // 50: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 51: dbactor.messages.v1.ExecResult.error:type_name -> dbactor.messages.v1.Error
-	27, // 52: dbactor.messages.v1.CallerReleased.caller:type_name -> dbactor.messages.v1.Pid
-	49, // 53: dbactor.messages.v1.CallerReleased.databases:type_name -> dbactor.messages.v1.DatabaseCount
-	5,  // 54: dbactor.messages.v1.CallerReleased.errors:type_name -> dbactor.messages.v1.Error
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	53, // 4: dbactor.messages.v1.Connect.dispatched:type_name -> google.protobuf.Timestamp
+	5,  // 5: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 6: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
+	53, // 7: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	27, // 8: dbactor.messages.v1.Disconnect.owner:type_name -> dbactor.messages.v1.Pid
+	5,  // 9: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 10: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
+	5,  // 11: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
+	1,  // 12: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
+	5,  // 13: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
+	53, // 14: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
+	12, // 15: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
+	5,  // 16: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
+	53, // 17: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	53, // 18: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	53, // 19: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	53, // 20: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 21: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
+	6,  // 22: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
+	53, // 23: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 24: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
+	2,  // 25: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
+	22, // 26: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
+	23, // 27: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
+	3,  // 28: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
+	23, // 29: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
+	5,  // 30: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
+	27, // 31: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
+	4,  // 32: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
+	5,  // 33: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
+	5,  // 34: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
+	53, // 35: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
+	53, // 36: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
+	53, // 37: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
+	5,  // 38: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
+	5,  // 39: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
+	5,  // 40: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
+	53, // 41: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
+	42, // 42: dbactor.messages.v1.Row.values:type_name -> dbactor.messages.v1.Value
+	6,  // 43: dbactor.messages.v1.Query.target:type_name -> dbactor.messages.v1.Target
+	42, // 44: dbactor.messages.v1.Query.args:type_name -> dbactor.messages.v1.Value
+	53, // 45: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
+	43, // 46: dbactor.messages.v1.QueryResult.columns:type_name -> dbactor.messages.v1.Column
+	44, // 47: dbactor.messages.v1.QueryResult.rows:type_name -> dbactor.messages.v1.Row
+	5,  // 48: dbactor.messages.v1.QueryResult.error:type_name -> dbactor.messages.v1.Error
+	6,  // 49: dbactor.messages.v1.Exec.target:type_name -> dbactor.messages.v1.Target
+	42, // 50: dbactor.messages.v1.Exec.args:type_name -> dbactor.messages.v1.Value
+	53, // 51: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
+	5,  // 52: dbactor.messages.v1.ExecResult.error:type_name -> dbactor.messages.v1.Error
+	27, // 53: dbactor.messages.v1.CallerReleased.caller:type_name -> dbactor.messages.v1.Pid
+	49, // 54: dbactor.messages.v1.CallerReleased.databases:type_name -> dbactor.messages.v1.DatabaseCount
+	5,  // 55: dbactor.messages.v1.CallerReleased.errors:type_name -> dbactor.messages.v1.Error
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }

@@ -113,7 +113,7 @@ func Relabel(reply any, name string) any {
 	relabel := func(errs []*Error) []*Error {
 		out := make([]*Error, len(errs))
 		for i, e := range errs {
-			out[i] = &Error{Code: e.GetCode(), Message: e.GetMessage(), Database: name, Sqlstate: e.GetSqlstate()}
+			out[i] = &Error{Code: e.GetCode(), Message: e.GetMessage(), Database: name, Sqlstate: e.GetSqlstate(), Transient: e.GetTransient()}
 		}
 		return out
 	}

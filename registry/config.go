@@ -189,7 +189,7 @@ func basePlan(cfg Config, opts ...Option) *plan {
 	p.Events = p.opts.events
 	switch p.Logger = p.opts.logger; {
 	case !p.opts.loggerSet:
-		p.Logger = slog.Default()
+		p.Logger = defaultLogger()
 	case p.Logger == nil:
 		p.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -56,6 +56,10 @@ func (r *Registry) live(ctx context.Context) error {
 // /status.html; "/" stays the server's); with "/ops" everything under
 // /ops/ is (/ops/livez, …, the page at /ops/), and /ops redirects to
 // /ops/. Serve sets srv.Handler to the combined handler before it serves.
+// With WithConnectRetry as well, the server serves at once: while Connect
+// waits for the databases, /livez answers 200, /readyz 503, and every other
+// route 503 with Retry-After, so that an orchestrator's probes see a
+// process that is alive and not ready rather than none at all.
 func WithHealthHandler(prefix string) ServeOption {
 	return func(o *serveOptions) {
 		o.health = true

@@ -308,13 +308,15 @@ func TestHealthStatementFailureWakesCheck(t *testing.T) {
 func TestLogsGoToDefault(t *testing.T) {
 	var logs lockedBuffer
 	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	defer slog.SetDefault(prev)
 
 	sys := newSystem(t)
 	log, hook := newEventLog(t, sys)
 	health := actors.HealthOptions{Interval: 10 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}
 	loud := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: health}, hook)
+	// Set after New, as an application configuring logging later would:
+	// the registry logs to the default of the moment.
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	qlog, qhook := newEventLog(t, sys)
 	quiet := newRegistry(t, sys, registry.Config{Database: backends[0].url(t), Health: health}, registry.WithLogger(nil), qhook)
 	var failing atomic.Bool

@@ -20,9 +20,12 @@ import (
 // could not be reached (refused, timed out, the server starting up) is
 // rolled back as always and tried again, all or nothing, with randomized
 // exponential backoff between Config.Health's BackoffMin and BackoffMax,
-// until one succeeds or ctx ends. Each failed attempt is logged. Any other
-// failure (a wrong password, a missing database, a hook's error, an
-// invalid configuration) returns at once. With a ctx that never ends,
+// until one succeeds or ctx ends. Failed attempts are logged (the first ten,
+// then every hundredth). Any other failure (a wrong password or
+// certificate, a missing database, a host name that does not resolve, a
+// hook's error, an invalid configuration, an SQLite file that cannot be
+// opened) returns at once. Serve and ListenAndServe with WithHealthHandler
+// answer the probes while Connect waits (see WithHealthHandler). With a ctx that never ends,
 // Connect waits for as long as it takes.
 func WithConnectRetry() Option {
 	return func(o *options) { o.retry = true }
@@ -54,7 +57,9 @@ func (r *Registry) connectRetrying(ctx context.Context) error {
 			return err
 		}
 		wait := min(max(b.NextBackOff(), lo), hi)
-		log.Warn("dbactor: connect failed; retrying", "attempt", attempt, "next_attempt", wait, "error", oneLine(err))
+		if loggable(attempt) {
+			log.Warn("dbactor: connect failed; retrying", "attempt", attempt, "next_attempt", wait, "error", oneLine(err))
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -86,19 +91,19 @@ func (r *Registry) unreachable(err error) bool {
 		if errors.Is(e, ErrTimeout) {
 			continue
 		}
-		if !errors.Is(e, ErrConnectFailed) {
+		// The database actor knows the cause (refused, reset, starting
+		// up…) and marks what may pass by itself; a wrong password,
+		// certificate, database or host name would fail forever.
+		if me, ok := errors.AsType[*messages.Error](e); !ok || !errors.Is(e, ErrConnectFailed) || !me.GetTransient() {
 			return false
-		}
-		// The server answered: only "not now" is worth waiting for (a
-		// wrong password or database would fail forever).
-		if me, ok := errors.AsType[*messages.Error](e); ok && me.GetSqlstate() != "" {
-			if s := me.GetSqlstate(); !strings.HasPrefix(s, "08") && s != "57P03" {
-				return false
-			}
 		}
 	}
 	return true
 }
+
+// loggable: the first ten attempts are logged, then every hundredth, so a
+// database down for hours does not flood the log.
+func loggable(attempt int) bool { return attempt <= 10 || attempt%100 == 0 }
 
 // oneLine is err's text on one line, for a log attribute.
 func oneLine(err error) string {

@@ -2,7 +2,10 @@ package registry_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -113,4 +116,52 @@ func TestConnectRetrySQLiteFailsAtOnce(t *testing.T) {
 	err := reg.Connect(testCtx(t))
 	require.ErrorIs(t, err, registry.ErrConnectFailed)
 	require.NotContains(t, err.Error(), "gave up waiting")
+}
+
+// TestServeAnswersProbesWhileWaiting: with WithConnectRetry and
+// WithHealthHandler, the server answers at once — alive, not ready, the
+// application's routes 503 — while Connect waits for a server that comes
+// up later; then it serves the application.
+func TestServeAnswersProbesWhileWaiting(t *testing.T) {
+	c := testdb.StartCluster(t, testdb.ClusterOptions{})
+	c.Stop(t)
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{Database: c.DSN("") + "&connect_timeout=1"},
+		registry.WithConnectRetry(), registry.WithLogger(nil))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	base := "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /app", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "app") })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- registry.Serve(ctx, reg, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, registry.WithHealthHandler(""))
+	}()
+
+	get := func(path string) (int, string, string) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), string(body)
+	}
+	code, _, _ := get("/livez")
+	require.Equal(t, http.StatusOK, code, "alive while waiting")
+	code, _, _ = get("/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, code, "not ready while waiting")
+	code, retry, _ := get("/app")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "1", retry)
+
+	c.Start(t)
+	require.Eventually(t, func() bool { code, _, _ := get("/readyz"); return code == http.StatusOK }, 30*time.Second, 10*time.Millisecond)
+	code, _, body := get("/app")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "app", body)
+	require.Equal(t, 1, status(t, reg.Database()).RefCount, "Serve's own count")
+	cancel()
+	require.NoError(t, <-served)
+	require.Equal(t, 0, status(t, reg.Database()).RefCount, "given back")
 }

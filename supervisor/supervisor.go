@@ -195,7 +195,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 			// meanwhile cannot give the same hold back twice.
 			claimed := a.unhold()
 			a.fanOut(c, m.GetDeadline(), func(ctx context.Context, sys *actor.ActorSystem, d time.Time) any {
-				outcomes := a.disconnectAll(ctx, sys, a.members, force, d)
+				outcomes := a.disconnectAll(ctx, sys, a.members, force, d, false)
 				if claimed && !SharedReleased(a.members, outcomes) {
 					a.hold() // nothing was given back: the hold is still ours
 				}
@@ -435,7 +435,10 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 	ctx, cancel := context.WithDeadline(context.Background(), inner)
 	defer cancel()
 	outcomes := a.each(ctx, sys, a.members, func(Member) any {
-		return &messages.Connect{Deadline: deadline.Proto(inner)}
+		// Each database's connect_timeout counts from here: one whose
+		// actor starts late (every core busy opening the others) is not
+		// given longer.
+		return &messages.Connect{Deadline: deadline.Proto(inner), Dispatched: timestamppb.Now()}
 	})
 	rolledBack := false
 	defer func() {
@@ -469,7 +472,7 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 		rctx, cancel := context.WithTimeout(context.Background(), a.opts.RollbackTimeout)
 		defer cancel()
 		rd, _ := rctx.Deadline()
-		a.disconnectAll(rctx, sys, a.members, false, rd)
+		a.disconnectAll(rctx, sys, a.members, false, rd, false)
 		return inproc.FailedReply(&messages.Connect{}, closedError())
 	}
 	return reply
@@ -493,7 +496,7 @@ func (a *supervisorActor) rollback(sys *actor.ActorSystem, outcomes []Outcome, p
 	rd, _ := rctx.Deadline()
 	a.opts.Logger.Warn("dbactor: connect failed; rolling back", "rolled_back", len(plan), "databases", len(outcomes))
 	events.Publish(sys, a.opts.Events, a.opts.Logger, a.opts.Scrub, &messages.RollingBack{Databases: names})
-	out := a.disconnectAll(rctx, sys, undo, false, rd)
+	out := a.disconnectAll(rctx, sys, undo, false, rd, true)
 	done := &messages.RolledBack{Databases: names}
 	for _, o := range out {
 		if o.Err != nil {
@@ -504,10 +507,13 @@ func (a *supervisorActor) rollback(sys *actor.ActorSystem, outcomes []Outcome, p
 	return out
 }
 
-func (a *supervisorActor) disconnectAll(ctx context.Context, sys *actor.ActorSystem, members []Member, force bool, d time.Time) []Outcome {
+// disconnectAll disconnects members once each. A rollback's disconnects
+// are answered as soon as each count is 0 and its pool handed to its close:
+// the failed connect's error does not wait for pools to finish closing.
+func (a *supervisorActor) disconnectAll(ctx context.Context, sys *actor.ActorSystem, members []Member, force bool, d time.Time, rollback bool) []Outcome {
 	inner := deadline.Inner(d, time.Now())
 	return a.each(ctx, sys, members, func(Member) any {
-		return &messages.Disconnect{Force: force, Deadline: deadline.Proto(inner)}
+		return &messages.Disconnect{Force: force, Deadline: deadline.Proto(inner), Rollback: rollback}
 	})
 }
 
@@ -530,7 +536,7 @@ func (a *supervisorActor) release(sys *actor.ActorSystem, n int) error {
 	defer cancel()
 	d, _ := ctx.Deadline()
 	var errs []*messages.Error
-	for _, o := range a.disconnectAll(ctx, sys, shared, false, d) {
+	for _, o := range a.disconnectAll(ctx, sys, shared, false, d, false) {
 		if o.Err != nil && o.Err.GetCode() != messages.Code_CODE_CLOSED {
 			errs = append(errs, o.Err)
 		}

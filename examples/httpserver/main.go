@@ -126,8 +126,10 @@ func run(ctx context.Context, addr, dbURL string, out io.Writer) (err error) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
 		// No nil check needed: handlers only run while the registry is
 		// connected. req.Context() is cancelled if the client goes away,
-		// not when the server begins to shut down.
-		ctx := req.Context()
+		// not when the server begins to shut down; the timeout bounds the
+		// database work when the server does not answer.
+		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+		defer cancel()
 		sqldb := db.DB()
 		var n int
 		var version string
@@ -187,7 +189,7 @@ func fail(w http.ResponseWriter, req *http.Request, logger *slog.Logger, err err
 		return // the client went away: nobody reads an answer
 	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
 		status, text = http.StatusGatewayTimeout, "the database did not answer in time"
-	case unreachable(err):
+	case unreachable(err), errors.Is(err, registry.ErrConnLost):
 		status, text = http.StatusServiceUnavailable, "the database is unavailable; try again"
 		w.Header().Set("Retry-After", "1")
 	}

@@ -124,18 +124,7 @@ func evalRollback(r *row) verdict {
 	}
 }
 
-// cellFunc formats one side of a pair.
-type cellFunc func(s *series) string
-
 func nsCell(s *series) string { return s.cell(nsop, 0) }
-
-func nsAllocsCell(s *series) string {
-	c := s.cell(nsop, 0)
-	if s.has(allocsop) {
-		c += ", " + number(s.median(allocsop), 0) + " allocs/op"
-	}
-	return c
-}
 
 // interval judges a pair benchmark (tests/bench's pair): its ratio
 // (dbactor ÷ reference) and 95 % interval, mapped by f to the target's
@@ -320,16 +309,6 @@ func parse(r io.Reader) (*input, error) {
 type row struct {
 	base     string // name without /dbactor or /reference
 	own, ref *series
-}
-
-func (r *row) needPair(unit string) error {
-	if err := r.own.need(unit); err != nil {
-		return fmt.Errorf("%s/dbactor: %w", r.base, err)
-	}
-	if err := r.ref.need(unit); err != nil {
-		return fmt.Errorf("%s/reference: %w", r.base, err)
-	}
-	return nil
 }
 
 // id is the target ID of a benchmark: P<n> or M, else "".
