@@ -434,11 +434,11 @@ func (a *supervisorActor) connectAll(_ context.Context, sys *actor.ActorSystem, 
 	inner := d.Add(-deadline.Reserve(time.Until(d)))
 	ctx, cancel := context.WithDeadline(context.Background(), inner)
 	defer cancel()
+	// Each database's connect_timeout counts from here: one whose actor
+	// starts late (every core busy opening the others) is not given longer.
+	dispatched := timestamppb.Now()
 	outcomes := a.each(ctx, sys, a.members, func(Member) any {
-		// Each database's connect_timeout counts from here: one whose
-		// actor starts late (every core busy opening the others) is not
-		// given longer.
-		return &messages.Connect{Deadline: deadline.Proto(inner), Dispatched: timestamppb.Now()}
+		return &messages.Connect{Deadline: deadline.Proto(inner), Dispatched: dispatched}
 	})
 	rolledBack := false
 	defer func() {
