@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -186,4 +187,84 @@ func TestStoppedActorAnswersItsQueue(t *testing.T) {
 	require.Less(t, time.Since(start), 10*time.Second)
 	_, err = connect.Result()
 	require.NoError(t, err)
+}
+
+// A rollback's disconnect (the supervisor undoing a failed connect) is
+// answered once the count is 0 and the pool handed to its close, without
+// waiting for the close; a plain one waits for it, up to its deadline.
+func TestRollbackDisconnectDoesNotWaitForClose(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.NewPostgresDatabase(t)
+	for _, rollback := range []bool{true, false} {
+		t.Run(fmt.Sprintf("rollback=%t", rollback), func(t *testing.T) {
+			s, err := actors.NewState("a", dsn, actors.StateOptions{})
+			require.NoError(t, err)
+			sys := testdb.ActorSystem(t)
+			pid := sys.Root.Spawn(actors.DatabaseProps(s))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, request.WaitStopped(ctx, sys, pid, false))
+				s.Shutdown()
+				require.NoError(t, s.WaitClosed(ctx))
+			})
+			r := ask(t, sys, pid, &messages.Connect{}).(*messages.ConnectResult)
+			require.Empty(t, r.GetErrors())
+			held, err := s.Pool().Acquire(ctx) // the pool's close waits for it
+			require.NoError(t, err)
+
+			start := time.Now()
+			d := ask(t, sys, pid, &messages.Disconnect{Rollback: rollback, Deadline: deadline.Proto(time.Now().Add(500 * time.Millisecond))}).(*messages.DisconnectResult)
+			took := time.Since(start)
+			require.True(t, d.GetClosed())
+			require.EqualValues(t, 0, s.RefCount())
+			require.Nil(t, s.Pool(), "handed to its close")
+			if rollback {
+				require.Empty(t, d.GetErrors())
+				require.Less(t, took, 400*time.Millisecond, "answered without waiting for the close")
+			} else {
+				require.Len(t, d.GetErrors(), 1, "the close did not finish by the deadline")
+			}
+			held.Release()
+			require.NoError(t, s.WaitClosed(ctx))
+		})
+	}
+}
+
+// A connect's connect_timeout counts from when it was dispatched: one that
+// waited for its actor is not given longer. A dispatch time in the future
+// counts as now.
+func TestConnectTimeoutCountsFromDispatch(t *testing.T) {
+	t.Parallel()
+	addr := testdb.Blackhole(t)
+	s, err := actors.NewState("slow", "postgres://postgres@"+addr+"/x?sslmode=disable&connect_timeout=1", actors.StateOptions{})
+	require.NoError(t, err)
+	sys := testdb.ActorSystem(t)
+	pid := sys.Root.Spawn(actors.DatabaseProps(s))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, request.WaitStopped(ctx, sys, pid, false))
+		s.Shutdown()
+		require.NoError(t, s.WaitClosed(ctx))
+	})
+	for _, tc := range []struct {
+		name       string
+		dispatched time.Time
+		min, max   time.Duration
+	}{
+		{"dispatched 800ms ago", time.Now().Add(-800 * time.Millisecond), 0, 600 * time.Millisecond},
+		{"dispatched in the future", time.Now().Add(time.Hour), 900 * time.Millisecond, 3 * time.Second},
+	} {
+		start := time.Now()
+		r := ask(t, sys, pid, &messages.Connect{Dispatched: timestamppb.New(tc.dispatched)}).(*messages.ConnectResult)
+		took := time.Since(start)
+		require.Len(t, r.GetErrors(), 1, tc.name)
+		require.Contains(t, r.GetErrors()[0].GetMessage(), "within connect_timeout 1s", tc.name)
+		require.True(t, r.GetErrors()[0].GetTransient(), "no answer may pass by itself")
+		require.GreaterOrEqual(t, took, tc.min, tc.name)
+		require.Less(t, took, tc.max, tc.name)
+	}
 }

@@ -200,7 +200,9 @@ func (s *State) open(ctx context.Context, since time.Time) (err error) {
 		ctx, cancel = context.WithDeadline(ctx, since.Add(t))
 		defer cancel()
 		defer func() {
-			if err != nil && ctx.Err() != nil && outer.Err() == nil {
+			// pgx applies connect_timeout to each attempt too: its timer
+			// may fire a moment before ours.
+			if err != nil && outer.Err() == nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
 				err = fmt.Errorf("no answer from %s within connect_timeout %s: %w", s.where(), t, err)
 			}
 		}()
