@@ -74,7 +74,9 @@ func CallbackRequest(model string, pid *actor.PID, opts ...CallbackOption) *mess
 // messages.ModelRegistered it receives, one at a time, in the order they
 // arrive, and ignores anything else. A panic in fn is the actor's crash, for
 // its parent to handle (a registry restarts the callback actors it owns:
-// the event that crashed is lost, the next one is delivered).
+// the event that crashed is lost, the next one is delivered). The event
+// may be shared with other callback actors in the same process: fn must not
+// change it.
 func CallbackProps(fn func(*messages.ModelRegistered)) *actor.Props {
 	return actor.PropsFromFunc(func(c actor.Context) {
 		if ev, ok := c.Message().(*messages.ModelRegistered); ok {

@@ -38,6 +38,9 @@ func Persistent() CallbackOption { return client.Persistent() }
 // model (last first), then persistent ones of the model, then persistent
 // ones for every model (first registered first). An actor sees its events
 // in registration order. When the actor stops, its callbacks are dropped.
+// The local callback actors of one registration all receive the same
+// *messages.ModelRegistered (actor messages are passed by pointer): read
+// it, never change it.
 func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *actor.PID, opts ...CallbackOption) error {
 	if pid == nil {
 		return fmt.Errorf("%w: RegisterCallback: nil PID", messages.ErrInvalidArgument)
@@ -51,7 +54,8 @@ func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *acto
 // sees one event at a time, in order. A panic in fn restarts that actor;
 // the event that crashed it is lost, the registry and other callbacks carry
 // on. The actor stops with the registry, or once a one-time callback has
-// fired. It returns the actor's PID.
+// fired. fn shares its event with the registration's other callbacks: it
+// must not change it. It returns the actor's PID.
 func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn func(*messages.ModelRegistered), opts ...CallbackOption) (*actor.PID, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", messages.ErrInvalidArgument)

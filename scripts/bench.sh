@@ -6,13 +6,14 @@
 # PostgreSQL is there (DBACTOR_TEST_DATABASE).
 #
 #   scripts/bench.sh                       # everything
-#   BENCH_COUNT=10 scripts/bench.sh        # more runs of P4, P5, M and the rest
+#   BENCH_COUNT=10 scripts/bench.sh        # more runs of P4, M and the rest
 #   BENCH_PAIR_ROUNDS=80 scripts/bench.sh  # more rounds per pair (default 40)
-#   BENCH_PAIR_BATCH_MS=50 scripts/bench.sh # longer batches (default 20 ms)
+#   BENCH_PAIR_BATCH_MS=50 scripts/bench.sh # longer batches (default 20 ms;
+#                                           # P3 and P5 have fixed batches)
 #   BENCH_P3_ROUNDS=40 scripts/bench.sh    # more P3 cold starts per side (20)
 #
-# The pairs (P1, P2, P3, P6: dbactor against a reference, judged on their
-# ratio) each run once (-benchtime=1x) and measure both sides in one
+# The pairs (P1, P2, P3, P5, P6: dbactor against a reference, judged on
+# their ratio) each run once (-benchtime=1x) and measure both sides in one
 # process, in rounds that alternate which side goes first, so that both
 # live through the same drift of the machine's speed; each reports its
 # ratio with a 95 % confidence interval, and a target fails only when the
@@ -31,13 +32,13 @@ raw=${BENCH_RAW:-bench-raw.out}
 count=${BENCH_COUNT:-5}
 pkgs=./tests/bench/...
 go=${GO:-go}
-pairs='^BenchmarkP(1|2|3|6)'
+pairs='^BenchmarkP(1|2|3|5|6)'
 
 : >"$out"
 : >"$raw"
 status=0
 
-echo "==> pairs P1 P2 P3 P6: go test -bench='$pairs' -benchtime=1x" >&2
+echo "==> pairs P1 P2 P3 P5 P6: go test -bench='$pairs' -benchtime=1x" >&2
 DBACTOR_BENCH_RAW=$(realpath "$raw") "$go" test -run='^$' -bench="$pairs" -benchtime=1x -count=1 -timeout 30m $pkgs |
 	tee -a "$out" || status=1
 

@@ -46,6 +46,9 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 	}
 	a.deliver(c, out)
 	if reg.Changed {
+		// An event of its own: the hook and EventStream subscribers are
+		// plain functions, not bound by the actors' rule that a message
+		// sent is not changed.
 		events.Publish(c.ActorSystem(), a.p.Events, a.p.Logger, a.p.Scrub, a.p.book.event(reg.Entry))
 	}
 	if c.Sender() != nil { // the model's copy is work thrown away without one

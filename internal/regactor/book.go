@@ -24,7 +24,8 @@ type callbackTarget struct {
 	peer string
 }
 
-// delivery is one event for one callback actor.
+// delivery is one event for one callback actor. The deliveries of one
+// registration share one event, which nothing changes after it is built.
 type delivery struct {
 	target callbackTarget
 	event  *messages.ModelRegistered
@@ -75,12 +76,20 @@ func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) 
 		return reg, nil, err
 	}
 	var out []delivery
+	var ev *messages.ModelRegistered
 	for _, cb := range reg.Fire {
 		if cb.Target.run != nil {
 			cb.Target.run(m)
 			continue
 		}
-		out = append(out, delivery{target: cb.Target, event: b.event(reg.Entry), last: cb.OneTime})
+		if ev == nil {
+			// One event for every callback actor: a message is not changed
+			// once sent (Proto.Actor passes it by pointer to a local actor
+			// and serialises it for a remote one), so they can share it.
+			ev = b.event(reg.Entry)
+			out = make([]delivery, 0, len(reg.Fire))
+		}
+		out = append(out, delivery{target: cb.Target, event: ev, last: cb.OneTime})
 	}
 	return reg, out, nil
 }

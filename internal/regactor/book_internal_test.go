@@ -38,6 +38,8 @@ func TestBookDeliveryOrder(t *testing.T) {
 		got = append(got, d.target.pid.GetId())
 		require.Equal(t, "User", d.event.GetName())
 		require.Equal(t, reg.Entry.Sequence, d.event.GetSequence())
+		// One event per registration, shared by its deliveries.
+		require.Same(t, out[0].event, d.event)
 	}
 	require.Equal(t, []string{"on2", "on1", "og2", "og1", "pn1", "pn2", "pg1", "pg2"}, got)
 

@@ -25,7 +25,10 @@
 //	    the same 17 pools concurrently (errgroup), through a 2 ms proxy and
 //	    on loopback
 //	P4  rollback          ms-to-error ≤ ms-limit, sessions-left = goroutines-left = 0
-//	P5  callback fan-out  ≥ 1,000,000 deliveries/s
+//	P5  callback fan-out  dbactor ÷ reference ≤ 2 (ns per registration
+//	    delivered to 8 callback actors, i.e. ≥ 0.5 × the reference's
+//	    deliveries/s; both reported), the reference a bare Proto.Actor
+//	    actor fanning the same events out to 8 actors
 //	P6  remote lifecycle  dbactor ÷ reference ≤ 1.3 (Connect+Disconnect
 //	    from a client node vs two bare remote request/responses)
 //	M   memory            heap-B/registry, reported
@@ -68,6 +71,22 @@
 // like for like. Each pair is measured serially and from GOMAXPROCS
 // goroutines against the one database actor (and the one answering
 // actor); afterwards the ref count is checked to be back at 1.
+//
+// # P5: callback fan-out
+//
+// One op is one model registration delivered to all 8 callback actors (8
+// deliveries). dbactor's side sends RegisterModel (no sender, no reply) to
+// a fresh registry whose 8 subscribers registered with RegisterCallback(ctx,
+// "", pid, Persistent()); the reference's side sends the same RegisterModel
+// messages to a plain actor that builds one messages.ModelRegistered per
+// registration, as a hand-written actor would, and sends it to its 8
+// subscribers. The subscribers are the same actor on both sides (they
+// count, check the order and report the last event), in the same actor
+// system. A batch is 10,000 registrations, timed from the first Send to
+// the last delivery after a runtime.GC (the other side's garbage is not
+// its to collect); setup and teardown are not timed. The timed part runs
+// under the pprof label p5=dbactor or p5=reference, which the actors'
+// goroutines inherit: profile one side with go tool pprof -tagfocus.
 //
 // # Helpers
 //

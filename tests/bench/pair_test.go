@@ -50,8 +50,12 @@ type pairOptions struct {
 // pairFigures are one round's figures of one side, per op.
 type pairFigures struct{ ns, allocs, bytes float64 }
 
+// pairResult is what pair reported: each side's median ns/op, for a
+// benchmark that reports figures of its own derived from them.
+type pairResult struct{ ns, refNs float64 }
+
 // pair measures own against ref and reports the figures above.
-func pair(b *testing.B, o pairOptions, own, ref pairSide) {
+func pair(b *testing.B, o pairOptions, own, ref pairSide) pairResult {
 	b.Helper()
 	if o.rounds <= 0 {
 		o.rounds = envInt("BENCH_PAIR_ROUNDS", 40)
@@ -113,6 +117,7 @@ func pair(b *testing.B, o pairOptions, own, ref pairSide) {
 	b.ReportMetric(math.Exp(hi), "ratio-hi")
 	b.ReportMetric(float64(o.rounds), "rounds")
 	writeRaw(b, o.batch, owns, refs)
+	return pairResult{ns: med(owns, ns), refNs: med(refs, ns)}
 }
 
 // calibrate finds a batch size for which own takes about target.

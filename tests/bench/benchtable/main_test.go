@@ -15,7 +15,7 @@ BenchmarkP2ConnectDisconnect-2 	   1	     20000 ns/op	 5000 ref-ns/op	 47 allocs
 BenchmarkP3ColdStart-2 	  1	  50000000 ns/op	 49000000 ref-ns/op	 1.2 ratio	 1.1 ratio-lo	 1.3 ratio-hi	 20 rounds	 17.00 pools/op
 BenchmarkP4Rollback-2 	  1	  1000000 ns/op	 1020 ms-to-error	 1100 ms-to-error-max	 1050 ms-limit	 0 sessions-left	 0 goroutines-left
 BenchmarkP4Rollback-2 	  1	  1000000 ns/op	 1030 ms-to-error	 1100 ms-to-error-max	 1050 ms-limit	 0 sessions-left	 1 goroutines-left
-BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s
+BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2000000 deliveries/s	 5333333 ref-deliveries/s	 15 allocs/op	 2 ref-allocs/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi	 40 rounds
 BenchmarkP6RemoteConnectDisconnect-2 	  1	  500000 ns/op	  400000 ref-ns/op	  128 allocs/op	  119 ref-allocs/op	 1.25 ratio	 1.2 ratio-lo	 1.3 ratio-hi	 40 rounds
 BenchmarkSequentialColdStart-2 	  1	  900000000 ns/op	 17.00 pools/op
 BenchmarkMIdleRegistry-2 	  1	  1000000 ns/op	 345678 heap-B/registry	 20334 heap-B/database
@@ -53,9 +53,10 @@ func TestEvaluate(t *testing.T) {
 		"P1IndexedRead":       {"0.990 [0.971, 1.010]", "| pass |"},
 		"P2ConnectDisconnect": {"47 allocs/op", "11 allocs/op", "2.000 [1.950, 2.050]", "| pass |"},
 		// 1.2 [1.1, 1.3]: above 1.15, but the interval reaches below it.
-		"P3ColdStart":               {"1.200 [1.100, 1.300]", "| pass |"},
-		"P4Rollback":                {"1,025.0 ms-to-error", "goroutines-left 1", "**FAIL**"},
-		"P5FanOut":                  {"1,600,000 deliveries/s", "| pass |"},
+		"P3ColdStart": {"1.200 [1.100, 1.300]", "| pass |"},
+		"P4Rollback":  {"1,025.0 ms-to-error", "goroutines-left 1", "**FAIL**"},
+		// 2.5 [1.9, 3.2]: above 2, but the interval reaches below it.
+		"P5FanOut":                  {"4,000 ns/op, 15 allocs/op; 2,000,000 deliveries/s", "1,500 ns/op, 2 allocs/op; 5,333,333 deliveries/s", "2.500 [1.900, 3.200]", "| pass |"},
 		"P6RemoteConnectDisconnect": {"128 allocs/op", "1.250 [1.200, 1.300]", "| pass |"},
 		"SequentialColdStart":       {"900,000,000 ns/op", "| — |"},
 		"MIdleRegistry":             {"345,678 heap-B/registry", "| report |"},
@@ -75,7 +76,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestMissing(t *testing.T) {
-	only := `BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s
+	only := `BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi
 BenchmarkP1SelectOne-2 	 1	 100 ns/op
 `
 	rep, rows := evalSample(t, only, false)
@@ -88,7 +89,7 @@ BenchmarkP1SelectOne-2 	 1	 100 ns/op
 	if !strings.Contains(rows["P1SelectOne"], `reports no "ref-ns/op"`) {
 		t.Errorf("P1 row = %q", rows["P1SelectOne"])
 	}
-	rep, rows = evalSample(t, "BenchmarkP5FanOut-2 	  20	  50000000 ns/op	 1600000 deliveries/s\n", true)
+	rep, rows = evalSample(t, "BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi\n", true)
 	if !rep.ok {
 		t.Errorf("-allow-missing: report failed:\n%s", strings.Join(rep.lines, "\n"))
 	}
@@ -121,6 +122,8 @@ func TestNumber(t *testing.T) {
 func TestIntervalVerdict(t *testing.T) {
 	text := `BenchmarkP6RemoteConnectDisconnect-2 	1	100 ns/op	70 ref-ns/op	1.40 ratio	1.31 ratio-lo	1.50 ratio-hi
 BenchmarkP3LoopbackColdStart-2 	1	100 ns/op	90 ref-ns/op	1.10 ratio	1.05 ratio-lo	1.16 ratio-hi
+BenchmarkP5FanOut-2 	1	5000 ns/op	1000 ref-ns/op	1600000 deliveries/s	8000000 ref-deliveries/s	5.0 ratio	4.2 ratio-lo	5.9 ratio-hi
+BenchmarkP5OldFanOut-2 	20	50000000 ns/op	1600000 deliveries/s
 `
 	_, rows := evalSample(t, text, true)
 	if row := rows["P6RemoteConnectDisconnect"]; !strings.Contains(row, "**FAIL**") {
@@ -128,5 +131,12 @@ BenchmarkP3LoopbackColdStart-2 	1	100 ns/op	90 ref-ns/op	1.10 ratio	1.05 ratio-l
 	}
 	if row := rows["P3LoopbackColdStart"]; !strings.Contains(row, "| pass |") {
 		t.Errorf("P3 row = %q, want pass", row)
+	}
+	if row := rows["P5FanOut"]; !strings.Contains(row, "**FAIL**") || !strings.Contains(row, "1,600,000 deliveries/s") {
+		t.Errorf("P5 row = %q, want FAIL (4.2 > 2) with the deliveries/s", row)
+	}
+	// P5 before it was a pair: deliveries/s alone is no verdict.
+	if row := rows["P5OldFanOut"]; !strings.Contains(row, `reports no "ref-ns/op"`) || !strings.Contains(row, "**FAIL**") {
+		t.Errorf("old P5 row = %q, want FAIL for want of the reference", row)
 	}
 }
