@@ -12,7 +12,7 @@
 #                                           # P3 and P5 have fixed batches)
 #   BENCH_P3_ROUNDS=40 scripts/bench.sh    # more P3 cold starts per side (20)
 #
-# The pairs (P1, P2, P3, P5, P6: dbactor against a reference, judged on
+# The pairs (P1, P2, P3, P5, P6, P7: dbactor against a reference, judged on
 # their ratio) each run once (-benchtime=1x) and measure both sides in one
 # process, in rounds that alternate which side goes first, so that both
 # live through the same drift of the machine's speed; each reports its
@@ -32,7 +32,7 @@ raw=${BENCH_RAW:-bench-raw.out}
 count=${BENCH_COUNT:-5}
 pkgs=./tests/bench/...
 go=${GO:-go}
-pairs='^BenchmarkP(1|2|3|5|6)'
+pairs='^BenchmarkP(1|2|3|5|6|7)'
 
 : >"$out"
 : >"$raw"

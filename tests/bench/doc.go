@@ -31,6 +31,9 @@
 //	    actor fanning the same events out to 8 actors
 //	P6  remote lifecycle  dbactor ÷ reference ≤ 1.3 (Connect+Disconnect
 //	    from a client node vs two bare remote request/responses)
+//	P7  remote query      dbactor ÷ reference ≤ 1.2 (an indexed read by
+//	    message from a client node vs one bare remote request/response
+//	    plus the same read on a local pgxpool)
 //	M   memory            heap-B/registry, reported
 //
 // # P1: the query path

@@ -105,7 +105,12 @@ func p6Node() error {
 			_ = f.Close()
 		}()
 	}
-	n, err := dbnode.Start(node.Config{}, registry.Config{Database: os.Getenv(envP6DSN)})
+	// Peers on this machine may also read the main database (P7's Query);
+	// P6's requests need only the default grant.
+	policy := node.Policy{Peers: map[string][]node.Grant{
+		node.LoopbackIdentity: {{Ops: node.OpRead, Databases: []string{""}}},
+	}}
+	n, err := dbnode.Start(node.Config{Policy: policy}, registry.Config{Database: os.Getenv(envP6DSN)})
 	if err != nil {
 		return err
 	}
@@ -147,6 +152,13 @@ func p6Setup(b *testing.B) *p6Fixture {
 	if strings.TrimSpace(os.Getenv(testdb.EnvDSN)) != "" {
 		dsn = postgresDSN(b)
 	}
+	return remoteSetup(b, dsn)
+}
+
+// remoteSetup starts the database node on dsn in a child process and the
+// client node here (see p6Setup).
+func remoteSetup(b *testing.B, dsn string) *p6Fixture {
+	b.Helper()
 	child := testnode.Start(b, p6Role, envP6DSN+"="+dsn)
 	b.Cleanup(child.Quit) // before testnode's own cleanup, which kills it
 	n, err := node.StartClient(node.Config{})

@@ -79,26 +79,8 @@ func p1Setup(b *testing.B) *p1Fixture {
 	refDB := stdlib.OpenDBFromPool(ref)
 	b.Cleanup(func() { _ = refDB.Close() }) // closes its opener goroutine, not ref
 
-	if _, err := ref.Exec(ctx, `CREATE TABLE bench_items (
-		id   bigint PRIMARY KEY,
-		code text   NOT NULL,
-		qty  int    NOT NULL,
-		note text   NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ref.Exec(ctx, `INSERT INTO bench_items
-		SELECT g, 'item-' || g, g % 97, repeat('x', 40) FROM generate_series(1, $1::int) AS g`, p1Rows); err != nil {
-		b.Fatal(err)
-	}
-	for _, stmt := range []string{"CREATE UNIQUE INDEX bench_items_code ON bench_items (code)", "VACUUM ANALYZE bench_items"} {
-		if _, err := ref.Exec(ctx, stmt); err != nil {
-			b.Fatal(err)
-		}
-	}
-	f := &p1Fixture{db: db, refPool: ref, refDB: refDB, codes: make([]string, p1Rows)}
-	for i := range f.codes {
-		f.codes[i] = fmt.Sprintf("item-%d", i+1)
-	}
+	createItems(b, ref)
+	f := &p1Fixture{db: db, refPool: ref, refDB: refDB, codes: itemCodes()}
 
 	// Warm both the same way: every connection opened, and both statements
 	// prepared on every connection (pgx caches them per connection).
@@ -132,6 +114,38 @@ func p1Setup(b *testing.B) *p1Fixture {
 	warm(pool)
 	warm(ref)
 	return f
+}
+
+// createItems creates the table of the indexed read, with p1Rows rows and
+// a unique index on code, through pool.
+func createItems(b *testing.B, pool *pgxpool.Pool) {
+	b.Helper()
+	ctx := setupContext(b)
+	if _, err := pool.Exec(ctx, `CREATE TABLE bench_items (
+		id   bigint PRIMARY KEY,
+		code text   NOT NULL,
+		qty  int    NOT NULL,
+		note text   NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO bench_items
+		SELECT g, 'item-' || g, g % 97, repeat('x', 40) FROM generate_series(1, $1::int) AS g`, p1Rows); err != nil {
+		b.Fatal(err)
+	}
+	for _, stmt := range []string{"CREATE UNIQUE INDEX bench_items_code ON bench_items (code)", "VACUUM ANALYZE bench_items"} {
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// itemCodes are the keys of bench_items.
+func itemCodes() []string {
+	codes := make([]string, p1Rows)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("item-%d", i+1)
+	}
+	return codes
 }
 
 // poolSettings lists the pool settings that matter for the query path.
