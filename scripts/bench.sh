@@ -20,6 +20,10 @@
 # whole interval lies beyond it. Everything else runs -count=BENCH_COUNT
 # times; the table shows medians.
 #
+# The Scale benchmarks (how connect, disconnect, idle memory and model
+# fan-out cost grow with size) run once each and are drawn into
+# docs/scale-*.png by tests/bench/plots, which prints each curve's slope.
+#
 # Exit status: non-zero when a benchmark fails, a target is missed or a
 # target has no benchmark in the output (e.g. skipped for lack of
 # PostgreSQL).
@@ -33,6 +37,7 @@ count=${BENCH_COUNT:-5}
 pkgs=./tests/bench/...
 go=${GO:-go}
 pairs='^BenchmarkP(1|2|3|5|6|7)'
+scale='^BenchmarkScale'
 
 : >"$out"
 : >"$raw"
@@ -42,9 +47,19 @@ echo "==> pairs P1 P2 P3 P5 P6: go test -bench='$pairs' -benchtime=1x" >&2
 DBACTOR_BENCH_RAW=$(realpath "$raw") "$go" test -run='^$' -bench="$pairs" -benchtime=1x -count=1 -timeout 30m $pkgs |
 	tee -a "$out" || status=1
 
-echo "==> the rest: go test -bench=. -skip='$pairs' -count=$count" >&2
-"$go" test -run='^$' -bench=. -skip="$pairs" -benchmem -count="$count" -timeout 15m $pkgs |
+echo "==> how cost grows: go test -bench='$scale' -benchtime=1x" >&2
+"$go" test -run='^$' -bench="$scale" -benchtime=1x -count=1 -timeout 30m $pkgs |
 	tee -a "$out" || status=1
+
+echo "==> the rest: go test -bench=. -skip='$pairs|$scale' -count=$count" >&2
+"$go" test -run='^$' -bench=. -skip="$pairs|$scale" -benchmem -count="$count" -timeout 15m $pkgs |
+	tee -a "$out" || status=1
+
+# The plots of how cost grows, into docs/ (a module of its own: its
+# plotting library stays out of dbactor's module graph).
+echo "==> plots: docs/scale-*.png" >&2
+in=$(realpath "$out") docs=$PWD/docs
+(cd tests/bench/plots && "$go" run . -in "$in" -out "$docs") || status=1
 
 echo >&2
 "$go" run ./tests/bench/benchtable <"$out" || status=1

@@ -403,6 +403,9 @@ func evaluate(in *input, allowMissing bool) *report {
 		if id := idOf(r.base); id != "" && slices.ContainsFunc(targets, func(t target) bool { return t.id == id }) {
 			continue
 		}
+		if strings.HasPrefix(r.base, "BenchmarkScale") {
+			continue // plotted (tests/bench/plots), not tabled
+		}
 		v := verdict{ratio: "—", result: "—"}
 		if r.own != nil && r.own.has(nsop) {
 			v.own = nsCell(r.own)
