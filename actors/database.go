@@ -189,7 +189,7 @@ func (a *databaseActor) connect(sys *actor.ActorSystem, m *messages.Connect) (re
 		s.refCount.Store(0)
 		return &messages.ConnectResult{Errors: []*messages.Error{a.failure(messages.Code_CODE_HOOK_FAILED, "on-connect hook", ctx, err)}}
 	}
-	err := s.open(ctx, dispatched(m.GetDispatched()))
+	err := s.open(ctx, dispatched(m.GetDispatched(), s.cfg.ConnectTimeout))
 	if s.closed.Load() {
 		// Closed for good while the pool opened (from outside the actor):
 		// the pool must not outlive the Close.
@@ -258,12 +258,19 @@ func (a *databaseActor) disconnect(m *messages.Disconnect) *messages.DisconnectR
 	return res
 }
 
-// dispatched is when a connect was sent (Connect.dispatched), or now when
-// it is unset, invalid or in the future.
-func dispatched(ts *timestamppb.Timestamp) time.Time {
+// dispatched is when a connect's connect_timeout t starts: when it was
+// sent (Connect.dispatched), so that a connect whose actor got to run late
+// on a busy machine is not given longer — but no earlier than a tenth of t
+// ago, so that one queued behind other work of the actor (a disconnect
+// waiting for its pool's close) still gets most of its time for the
+// server. Unset, invalid or in the future: now.
+func dispatched(ts *timestamppb.Timestamp, t time.Duration) time.Time {
 	now := time.Now()
 	if ts == nil || !ts.IsValid() || ts.AsTime().After(now) {
 		return now
+	}
+	if floor := now.Add(-t / 10); ts.AsTime().Before(floor) {
+		return floor
 	}
 	return ts.AsTime()
 }

@@ -104,6 +104,9 @@ type pinger struct {
 	// network connections dialled for it.
 	conn    *pgx.Conn
 	sockets *sockets
+	// full is set when the server had no connection slot for the probe
+	// (53300): it is up, and is not dialled again before then.
+	full time.Time
 }
 
 // busy reports an SQLite pool whose connections are all in use: a ping
@@ -149,6 +152,9 @@ func (p *pinger) pingConn(ctx context.Context, timeout time.Duration) (err error
 			}
 		}
 	}()
+	if p.conn == nil && time.Now().Before(p.full) {
+		return nil // no slot a moment ago: the server answered then
+	}
 	if p.conn == nil {
 		cfg := p.pool.Config().ConnConfig.Copy()
 		cfg.Tracer = nil // its failures are the loop's own, not a statement's
@@ -158,7 +164,9 @@ func (p *pinger) pingConn(ctx context.Context, timeout time.Duration) (err error
 			if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "53300" {
 				// Every connection slot is taken (the role's limit,
 				// max_connections): the server is up and answering,
-				// and the pool's own connections are its users'.
+				// and the pool's own connections are its users'. Do
+				// not knock on a full server at every check.
+				p.full = time.Now().Add(10 * timeout)
 				return nil
 			}
 			return err
@@ -313,9 +321,9 @@ func connectionClass(err error) bool {
 }
 
 // transient reports a connect failure that may pass by itself: refused,
-// reset, unreachable or unanswered, a server starting up, shutting down or
-// full. A wrong certificate, password or database, or a host name that
-// does not resolve, will not.
+// reset, unreachable or unanswered, a host name that does not resolve (yet),
+// a server starting up, shutting down or full. A wrong certificate,
+// password or database will not.
 func transient(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
@@ -324,8 +332,10 @@ func transient(err error) bool {
 		c := pgErr.Code
 		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
 	}
-	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
-		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		// Not found included: a database container that is not up yet
+		// (compose, Kubernetes) has no name until it is.
+		return true
 	}
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
 		return false

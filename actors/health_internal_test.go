@@ -144,12 +144,15 @@ func TestPingerNoSlotLeft(t *testing.T) {
 	defer pool.Close()
 	held, err := pool.Acquire(ctx)
 	require.NoError(t, err)
-	defer held.Release()
 
 	p := &pinger{pool: pool}
 	defer p.close()
 	require.NoError(t, p.ping(ctx, time.Second), "the server answered: no slot for the probe is no outage")
 	require.Nil(t, p.conn)
+	require.False(t, p.full.IsZero(), "a full server is not dialled at every check")
+	held.Release()
+	require.NoError(t, p.ping(ctx, time.Second))
+	require.Nil(t, p.conn, "not dialled again for a while")
 }
 
 // A connect failure that may pass by itself is transient (WithConnectRetry
@@ -169,7 +172,7 @@ func TestTransient(t *testing.T) {
 		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
 		{"wrong password", &pgconn.PgError{Code: "28P01"}, false},
 		{"missing database", &pgconn.PgError{Code: "3D000"}, false},
-		{"unknown host", &net.DNSError{Err: "no such host", Name: "db.invalid", IsNotFound: true}, false},
+		{"unknown host (a container not up yet)", &net.DNSError{Err: "no such host", Name: "db.invalid", IsNotFound: true}, true},
 		{"dns timeout", &net.DNSError{Err: "timeout", Name: "db", IsTimeout: true}, true},
 		{"untrusted certificate", fmt.Errorf("tls: %w", x509.UnknownAuthorityError{}), false},
 		{"eof at startup", io.ErrUnexpectedEOF, true},

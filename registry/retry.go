@@ -17,16 +17,19 @@ import (
 
 // WithConnectRetry makes Connect — and so Run, Serve and ListenAndServe —
 // wait for the databases: a connect that fails only because databases
-// could not be reached (refused, timed out, the server starting up) is
-// rolled back as always and tried again, all or nothing, with randomized
-// exponential backoff between Config.Health's BackoffMin and BackoffMax,
-// until one succeeds or ctx ends. Failed attempts are logged (the first ten,
-// then every hundredth). Any other failure (a wrong password or
-// certificate, a missing database, a host name that does not resolve, a
+// could not be reached (refused, timed out, a host name that does not
+// resolve yet, the server starting up) is rolled back as always and tried
+// again, all or nothing, with randomized exponential backoff between
+// Config.Health's BackoffMin and BackoffMax, until one succeeds or ctx
+// ends; then the error says so and carries the last attempt's failure.
+// Failed attempts are logged (the first ten, then every hundredth). Any
+// other failure (a wrong password or certificate, a missing database, a
 // hook's error, an invalid configuration, an SQLite file that cannot be
-// opened) returns at once. Serve and ListenAndServe with WithHealthHandler
-// answer the probes while Connect waits (see WithHealthHandler). With a ctx that never ends,
-// Connect waits for as long as it takes.
+// opened) returns at once. With a ctx that never ends, Connect waits for
+// as long as it takes. Serve and ListenAndServe with WithHealthHandler
+// answer the probes while Connect waits (see WithHealthHandler). Close
+// waits for an attempt under way to end (at most the database's
+// connect_timeout).
 func WithConnectRetry() Option {
 	return func(o *options) { o.retry = true }
 }
@@ -45,6 +48,10 @@ func (r *Registry) connectRetrying(ctx context.Context) error {
 	b := &backoff.ExponentialBackOff{InitialInterval: lo, RandomizationFactor: backoff.DefaultRandomizationFactor, Multiplier: 2, MaxInterval: hi}
 	b.Reset()
 	log := r.plan.Logger
+	var last error // the latest attempt that failed by itself
+	gaveUp := func(attempts int, err error) error {
+		return fmt.Errorf("dbactor: gave up waiting for the databases after %d attempts (%w); the last: %w", attempts, context.Cause(ctx), err)
+	}
 	for attempt := 1; ; attempt++ {
 		_, err := ops.Do(ctx, r.caller, r.pid, ops.ConnectAll(nil))
 		if err == nil {
@@ -53,9 +60,18 @@ func (r *Registry) connectRetrying(ctx context.Context) error {
 			}
 			return nil
 		}
-		if ctx.Err() != nil || !r.unreachable(err) {
+		if ctx.Err() != nil {
+			// Cut short by ctx: the failure worth reporting is the
+			// attempt before, if any.
+			if last == nil {
+				last = err
+			}
+			return gaveUp(attempt, last)
+		}
+		if !r.unreachable(err) {
 			return err
 		}
+		last = err
 		wait := min(max(b.NextBackOff(), lo), hi)
 		if loggable(attempt) {
 			log.Warn("dbactor: connect failed; retrying", "attempt", attempt, "next_attempt", wait, "error", oneLine(err))
@@ -64,7 +80,7 @@ func (r *Registry) connectRetrying(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("dbactor: gave up waiting for the databases after %d attempts (%w); the last: %w", attempt, context.Cause(ctx), err)
+			return gaveUp(attempt, last)
 		case <-t.C:
 		}
 	}

@@ -165,3 +165,50 @@ func TestServeAnswersProbesWhileWaiting(t *testing.T) {
 	require.NoError(t, <-served)
 	require.Equal(t, 0, status(t, reg.Database()).RefCount, "given back")
 }
+
+// TestConnectQueuedBehindDisconnect: a Connect queued behind a Disconnect
+// that waits for its pool's close (a handler still holds a connection for
+// 1.5 s) still gets its connect_timeout for the server, which is up: it
+// succeeds once the pool has closed.
+func TestConnectQueuedBehindDisconnect(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: testdb.NewPostgresDatabase(t) + "&connect_timeout=1",
+		Extra:    map[string]string{"side": backends[0].url(t)},
+	}, registry.WithLogger(nil))
+	ctx := testCtx(t)
+	require.NoError(t, reg.Connect(ctx))
+	held, err := reg.Database().Pool().Acquire(ctx)
+	require.NoError(t, err)
+	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer dcancel()
+	disconnected := make(chan error, 1)
+	go func() { disconnected <- reg.Disconnect(dctx) }()
+	// The database actor is closing the pool: it waits for the connection.
+	require.Eventually(t, func() bool { return reg.Database().Pool() == nil }, 10*time.Second, time.Millisecond)
+	release := time.AfterFunc(1500*time.Millisecond, held.Release)
+	defer release.Stop()
+	require.NoError(t, reg.Connect(ctx), "the server was up the whole time")
+	require.NoError(t, <-disconnected)
+	require.NoError(t, reg.Disconnect(ctx))
+}
+
+// TestConnectRetryCutShort: against a server that accepts and never
+// answers, the attempt under way when ctx ends is cut short; the error
+// says Connect gave up and carries the attempt before it — a timeout.
+func TestConnectRetryCutShort(t *testing.T) {
+	t.Parallel()
+	sys := newSystem(t)
+	addr := testdb.Blackhole(t)
+	reg := newRegistry(t, sys, registry.Config{
+		Database: "postgres://postgres@" + addr + "/x?sslmode=disable&connect_timeout=1",
+	}, registry.WithConnectRetry(), registry.WithLogger(nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 1800*time.Millisecond)
+	defer cancel()
+	err := reg.Connect(ctx)
+	require.ErrorIs(t, err, registry.ErrTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Contains(t, err.Error(), "gave up waiting for the databases after")
+	require.Contains(t, err.Error(), "; the last: dbactor: connect main database: no answer from "+addr+" within ", "an attempt's own failure, not the cancellation")
+}

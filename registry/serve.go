@@ -155,7 +155,7 @@ func (r *Registry) serve(ctx context.Context, srv *http.Server, ln net.Listener,
 	var serveErr error
 	stopped := false
 	if !connected {
-		cctx, cancel := context.WithCancel(ctx)
+		cctx, cancel := context.WithCancelCause(ctx)
 		connectErr := make(chan error, 1)
 		go func() { connectErr <- r.Connect(cctx) }()
 		var err error
@@ -163,10 +163,10 @@ func (r *Registry) serve(ctx context.Context, srv *http.Server, ln net.Listener,
 		case err = <-connectErr:
 		case serveErr = <-served:
 			stopped = true
-			cancel() // the server failed: stop waiting for the databases
+			cancel(fmt.Errorf("the server stopped: %w", serveErr)) // stop waiting for the databases
 			err = <-connectErr
 		}
-		cancel()
+		cancel(nil)
 		if err != nil {
 			return joinErrors(err, r.shutdownServer(ctx, srv, o, served, stopped, serveErr))
 		}

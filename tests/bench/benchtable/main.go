@@ -101,6 +101,9 @@ var targets = []target{
 	}},
 }
 
+// minRounds is the fewest rounds a pair is judged on.
+const minRounds = 10
+
 const (
 	nsop        = "ns/op"
 	allocsop    = "allocs/op"
@@ -140,10 +143,14 @@ func nsCell(s *series) string { return s.cell(nsop, 0) }
 // terms, must not lie wholly beyond limit — below it when higher (the
 // target is a minimum), above it otherwise.
 func interval(r *row, f func(float64) float64, limit float64, higher bool) verdict {
-	for _, u := range []string{nsop, refNsop, "ratio", "ratio-lo", "ratio-hi"} {
+	for _, u := range []string{nsop, refNsop, "ratio", "ratio-lo", "ratio-hi", "rounds"} {
 		if err := r.own.need(u); err != nil {
 			return failed(err)
 		}
+	}
+	if n := r.own.median("rounds"); n < minRounds {
+		// A few rounds give an interval wide enough to pass anything.
+		return failed(fmt.Errorf("%s: %.0f rounds, too few to judge (at least %d)", r.base, n, minRounds))
 	}
 	v, a, b := f(r.own.median("ratio")), f(r.own.median("ratio-lo")), f(r.own.median("ratio-hi"))
 	lo, hi := min(a, b), max(a, b)

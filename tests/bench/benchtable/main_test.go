@@ -76,7 +76,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestMissing(t *testing.T) {
-	only := `BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi
+	only := `BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi	 40 rounds
 BenchmarkP1SelectOne-2 	 1	 100 ns/op
 `
 	rep, rows := evalSample(t, only, false)
@@ -89,7 +89,7 @@ BenchmarkP1SelectOne-2 	 1	 100 ns/op
 	if !strings.Contains(rows["P1SelectOne"], `reports no "ref-ns/op"`) {
 		t.Errorf("P1 row = %q", rows["P1SelectOne"])
 	}
-	rep, rows = evalSample(t, "BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi\n", true)
+	rep, rows = evalSample(t, "BenchmarkP5FanOut-2 	  1	  4000 ns/op	 1500 ref-ns/op	 2.5 ratio	 1.9 ratio-lo	 3.2 ratio-hi	40 rounds\n", true)
 	if !rep.ok {
 		t.Errorf("-allow-missing: report failed:\n%s", strings.Join(rep.lines, "\n"))
 	}
@@ -120,9 +120,10 @@ func TestNumber(t *testing.T) {
 // A pair whose whole interval lies beyond a maximum fails; one that
 // reaches back below it passes.
 func TestIntervalVerdict(t *testing.T) {
-	text := `BenchmarkP6RemoteConnectDisconnect-2 	1	100 ns/op	70 ref-ns/op	1.40 ratio	1.31 ratio-lo	1.50 ratio-hi
-BenchmarkP3LoopbackColdStart-2 	1	100 ns/op	90 ref-ns/op	1.10 ratio	1.05 ratio-lo	1.16 ratio-hi
-BenchmarkP5FanOut-2 	1	5000 ns/op	1000 ref-ns/op	1600000 deliveries/s	8000000 ref-deliveries/s	5.0 ratio	4.2 ratio-lo	5.9 ratio-hi
+	text := `BenchmarkP6RemoteConnectDisconnect-2 	1	100 ns/op	70 ref-ns/op	1.40 ratio	1.31 ratio-lo	1.50 ratio-hi	40 rounds
+BenchmarkP3LoopbackColdStart-2 	1	100 ns/op	90 ref-ns/op	1.10 ratio	1.05 ratio-lo	1.16 ratio-hi	20 rounds
+BenchmarkP3ColdStart-2 	1	300 ns/op	100 ref-ns/op	3 ratio	0 ratio-lo	+Inf ratio-hi	1 rounds
+BenchmarkP5FanOut-2 	1	5000 ns/op	1000 ref-ns/op	1600000 deliveries/s	8000000 ref-deliveries/s	5.0 ratio	4.2 ratio-lo	5.9 ratio-hi	40 rounds
 BenchmarkP5OldFanOut-2 	20	50000000 ns/op	1600000 deliveries/s
 `
 	_, rows := evalSample(t, text, true)
@@ -131,6 +132,9 @@ BenchmarkP5OldFanOut-2 	20	50000000 ns/op	1600000 deliveries/s
 	}
 	if row := rows["P3LoopbackColdStart"]; !strings.Contains(row, "| pass |") {
 		t.Errorf("P3 row = %q, want pass", row)
+	}
+	if row := rows["P3ColdStart"]; !strings.Contains(row, "too few to judge") || !strings.Contains(row, "**FAIL**") {
+		t.Errorf("P3 row = %q, want FAIL: one round proves nothing", row)
 	}
 	if row := rows["P5FanOut"]; !strings.Contains(row, "**FAIL**") || !strings.Contains(row, "1,600,000 deliveries/s") {
 		t.Errorf("P5 row = %q, want FAIL (4.2 > 2) with the deliveries/s", row)
