@@ -102,6 +102,8 @@ func healthJSON(t *testing.T, url string) healthStatus {
 func awaitHealth(t *testing.T, url string, within time.Duration, ok func(healthReply) bool, checks ...func(healthReply)) healthReply {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond) // the poll interval, as a prober's
+	defer tick.Stop()
 	for {
 		r := healthGet(t, url)
 		for _, c := range checks {
@@ -113,7 +115,7 @@ func awaitHealth(t *testing.T, url string, within time.Duration, ok func(healthR
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not as expected within %s; last reply %d:\n%s", url, within, r.code, r.body)
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval, not synchronisation
+		<-tick.C
 	}
 }
 

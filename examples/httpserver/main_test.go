@@ -247,6 +247,8 @@ func TestHTTPServerFailingQuery(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond) // polling an HTTP probe, as an orchestrator does
+	defer tick.Stop()
 	for {
 		code, _, _ := fetch(t, "http://"+addr+"/readyz")
 		if code == http.StatusServiceUnavailable {
@@ -255,7 +257,7 @@ func TestHTTPServerFailingQuery(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("/readyz still %d 20 s after the server stopped", code)
 		}
-		time.Sleep(50 * time.Millisecond) // polling an HTTP probe, as an orchestrator does
+		<-tick.C
 	}
 	if code, _, body := fetch(t, "http://"+addr+"/livez"); code != http.StatusOK {
 		t.Fatalf("/livez during an outage: %d %q", code, body)
