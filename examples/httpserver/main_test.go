@@ -135,22 +135,14 @@ func TestHTTPServerConnectFails(t *testing.T) {
 	}
 }
 
+// get GETs url and returns the body of a 200.
 func get(t *testing.T, url string) string {
 	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, _, body := fetch(t, url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d: %s", url, code, body)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
-	}
-	return string(body)
+	return body
 }
 
 // fetch GETs url and returns the status, the Retry-After header and the
