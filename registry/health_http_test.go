@@ -298,9 +298,9 @@ func TestHealthHandlerDuringSlowConnect(t *testing.T) {
 	require.Contains(t, r.body, "[-]database main failed: not connected\n", "all or nothing: rolled back")
 }
 
-// A real outage: a throwaway PostgreSQL server stopped under a connected
-// registry makes /readyz 503 (degraded) while /livez stays 200, and 200
-// again once it is back. The URL's user and password, and the server's
+// A real outage: a throwaway PostgreSQL server stopped, then frozen, under
+// a connected registry makes /readyz 503 (degraded) while /livez stays
+// 200, and 200 again once it is back. The URL's user and password, and the server's
 // address in the probes' text, never appear in any body.
 func TestHealthHandlerOutage(t *testing.T) {
 	const adminPW = "adm1n-Pw-hc"
@@ -378,6 +378,17 @@ func TestHealthHandlerOutage(t *testing.T) {
 	require.True(t, st.Ready)
 	require.Equal(t, "healthy", st.Databases[0].Health)
 	require.Empty(t, st.Databases[0].LastError)
+	everyEndpoint()
+
+	// Frozen (SIGSTOP: connections open, nothing answers): not ready, the
+	// last error a timeout; alive all along; ready again once thawed.
+	c.Freeze(t)
+	r = awaitHealth(t, url+"/readyz", 20*time.Second, func(r healthReply) bool { return r.code == http.StatusServiceUnavailable },
+		noSecrets, noAddress, alive)
+	require.Contains(t, r.body, "[-]database main failed: degraded\n")
+	require.Equal(t, "timeout", healthJSON(t, url).Databases[0].LastError)
+	c.Thaw(t)
+	awaitHealth(t, url+"/readyz", 20*time.Second, func(r healthReply) bool { return r.code == http.StatusOK }, noSecrets, noAddress, alive)
 	everyEndpoint()
 
 	require.NoError(t, reg.Close(ctx))
