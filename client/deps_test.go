@@ -1,8 +1,6 @@
 package client_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,21 +8,14 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/ops"
+	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/registry"
 )
 
 // A program that only attaches to a registry on another node links neither
 // pgx nor SQLite.
 func TestLinksNoDriver(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err)
-	out, err := exec.Command(goBin, "list", "-deps", "github.com/dbactor/dbactor/client").CombinedOutput()
-	require.NoError(t, err, string(out))
-	for _, dep := range strings.Fields(string(out)) {
-		require.NotContains(t, dep, "jackc/pgx", "client links %s", dep)
-		require.NotContains(t, dep, "modernc.org", "client links %s", dep)
-		require.NotEqual(t, "github.com/dbactor/dbactor/actors", dep)
-	}
+	testdb.NoDatabaseDeps(t, "github.com/dbactor/dbactor/client", "actors")
 }
 
 // A client refuses requests larger than a hardened node accepts: the

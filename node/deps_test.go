@@ -1,14 +1,13 @@
 package node_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
+	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
@@ -18,19 +17,8 @@ import (
 // node (node.StartClient, Attach, ClusterClient) and package client —
 // links neither pgx nor SQLite, nor the packages that host registries.
 func TestLinksNoDriver(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err)
-	out, err := exec.Command(goBin, "list", "-deps", "github.com/dbactor/dbactor/node").CombinedOutput()
-	require.NoError(t, err, string(out))
-	deps := strings.Fields(string(out))
-	require.Contains(t, deps, "github.com/dbactor/dbactor/client", "the list is node's dependencies")
-	for _, dep := range deps {
-		require.NotContains(t, dep, "jackc/pgx", "node links %s", dep)
-		require.NotContains(t, dep, "modernc.org", "node links %s", dep)
-		for _, host := range []string{"registry", "actors", "supervisor", "internal/regactor", "node/dbnode"} {
-			require.NotEqual(t, "github.com/dbactor/dbactor/"+host, dep, "node links %s", dep)
-		}
-	}
+	testdb.NoDatabaseDeps(t, "github.com/dbactor/dbactor/node",
+		"registry", "actors", "supervisor", "internal/regactor", "node/dbnode")
 }
 
 // A node accepts from a peer what a client sends at most, which is what a
