@@ -167,6 +167,8 @@ func (p *pinger) pingConn(ctx context.Context, timeout time.Duration) (err error
 				// and the pool's own connections are its users'. Do
 				// not knock on a full server at every check.
 				p.full = time.Now().Add(10 * timeout)
+				p.sockets.close()
+				p.sockets = nil
 				return nil
 			}
 			return err
