@@ -78,7 +78,7 @@ type StateOptions struct {
 	Logger *slog.Logger
 	// DefaultTimeout bounds requests that carry no deadline.
 	DefaultTimeout time.Duration
-	// Health configures the idle pings and recovery probes.
+	// Health configures the health checks and recovery probes.
 	Health HealthOptions
 	// Instrument lets tracing and metrics see the pools.
 	Instrument Instrumentation

@@ -18,7 +18,7 @@ type Status struct {
 	Dialect Dialect
 	// URL is the configured URL with its password replaced by "xxxxx".
 	URL string
-	// Health is what the idle health pings last found (HealthUnknown when
+	// Health is what the health checks last found (HealthUnknown when
 	// not connected). An outage changes nothing else: the count stays, the
 	// pool stays open, and queries work again once the server is back.
 	Health Health

@@ -179,7 +179,7 @@ func (Code) EnumDescriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{0}
 }
 
-// Health is what a connected database's idle pings found. Ref counts and
+// Health is what a connected database's health checks found. Ref counts and
 // pools never change with it: users stay connected through an outage.
 type Health int32
 

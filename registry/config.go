@@ -46,9 +46,10 @@ type Config struct {
 	// referencing it, ON DELETE CASCADE (Edgy's with_content_type). Models
 	// opt out with models.NoContentType or a content_type column of their own.
 	WithContentType bool
-	// Health configures each connected database's idle health pings and
-	// its recovery probes after an outage (see actors.HealthOptions). The zero value
-	// pings every 5 s and probes with backoff from 500 ms to 30 s.
+	// Health configures each connected database's health checks and its
+	// recovery probes after an outage (see actors.HealthOptions). The zero
+	// value checks every 250 ms with a 1 s timeout (PostgreSQL on a probe
+	// connection of its own) and probes with backoff from 100 to 500 ms.
 	Health actors.HealthOptions
 	// Query configures how each database this registry owns runs the
 	// messages.Query and messages.Exec requests sent to PID() (see
