@@ -25,7 +25,14 @@ func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
 // spawn starts one database actor on a SQLite file, as the supervisor would.
 func spawn(t *testing.T, hooks actors.Hooks) (*actor.ActorSystem, *actors.State) {
 	t.Helper()
-	s, err := actors.NewState("a", "sqlite:///"+filepath.Join(t.TempDir(), "a.db"), actors.StateOptions{Hooks: hooks})
+	return spawnAt(t, "sqlite:///"+filepath.Join(t.TempDir(), "a.db"), hooks)
+}
+
+// spawnAt starts one database actor on url; cleanup stops it and waits
+// for everything it opened to close.
+func spawnAt(t *testing.T, url string, hooks actors.Hooks) (*actor.ActorSystem, *actors.State) {
+	t.Helper()
+	s, err := actors.NewState("a", url, actors.StateOptions{Hooks: hooks})
 	require.NoError(t, err)
 	sys := testdb.ActorSystem(t)
 	pid := sys.Root.Spawn(actors.DatabaseProps(s))
@@ -197,19 +204,10 @@ func TestRollbackDisconnectDoesNotWaitForClose(t *testing.T) {
 	dsn := testdb.NewPostgresDatabase(t)
 	for _, rollback := range []bool{true, false} {
 		t.Run(fmt.Sprintf("rollback=%t", rollback), func(t *testing.T) {
-			s, err := actors.NewState("a", dsn, actors.StateOptions{})
-			require.NoError(t, err)
-			sys := testdb.ActorSystem(t)
-			pid := sys.Root.Spawn(actors.DatabaseProps(s))
+			sys, s := spawnAt(t, dsn, actors.Hooks{})
+			pid := s.PID()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				require.NoError(t, request.WaitStopped(ctx, sys, pid, false))
-				s.Shutdown()
-				require.NoError(t, s.WaitClosed(ctx))
-			})
 			r := ask(t, sys, pid, &messages.Connect{}).(*messages.ConnectResult)
 			require.Empty(t, r.GetErrors())
 			held, err := s.Pool().Acquire(ctx) // the pool's close waits for it
@@ -240,17 +238,8 @@ func TestRollbackDisconnectDoesNotWaitForClose(t *testing.T) {
 func TestConnectTimeoutCountsFromDispatch(t *testing.T) {
 	t.Parallel()
 	addr := testdb.Blackhole(t)
-	s, err := actors.NewState("slow", "postgres://postgres@"+addr+"/x?sslmode=disable&connect_timeout=1", actors.StateOptions{})
-	require.NoError(t, err)
-	sys := testdb.ActorSystem(t)
-	pid := sys.Root.Spawn(actors.DatabaseProps(s))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, request.WaitStopped(ctx, sys, pid, false))
-		s.Shutdown()
-		require.NoError(t, s.WaitClosed(ctx))
-	})
+	sys, s := spawnAt(t, "postgres://postgres@"+addr+"/x?sslmode=disable&connect_timeout=1", actors.Hooks{})
+	pid := s.PID()
 	for _, tc := range []struct {
 		name       string
 		dispatched time.Time
