@@ -16,8 +16,8 @@ import (
 	"github.com/dbactor/dbactor/internal/ident"
 )
 
-// modernConn is what modernc.org/sqlite's connection implements (v1.60.1,
-// sqlite.go, conn.go, dbstatus.go, fcntl.go, pre_update_hook.go). conn
+// modernConn is what modernc.org/sqlite's connection implements (v1.62.0,
+// sqlite.go, conn.go, dbstatus.go, fcntl.go, pre_update_hook.go, authorizer.go). conn
 // forwards all of it, so database/sql, connection hooks and sql.Conn.Raw
 // users lose nothing by the wrapping, except modernc's Exec and Query: the
 // deprecated driver.Execer and driver.Queryer, which database/sql never
@@ -36,6 +36,7 @@ type modernConn interface {
 	msqlite.DBStatus
 	msqlite.FileControl
 	msqlite.HookRegisterer
+	msqlite.AuthorizerRegisterer
 	ColumnInfo(query string) ([]msqlite.ColumnInfo, error)
 	Serialize() ([]byte, error)
 	Deserialize(buf []byte) error
@@ -353,6 +354,11 @@ func (c *conn) RegisterCommitHook(fn msqlite.CommitHookFn) { c.inner.RegisterCom
 
 // RegisterRollbackHook implements sqlite.HookRegisterer.
 func (c *conn) RegisterRollbackHook(fn msqlite.RollbackHookFn) { c.inner.RegisterRollbackHook(fn) }
+
+// RegisterAuthorizer implements sqlite.AuthorizerRegisterer.
+func (c *conn) RegisterAuthorizer(fn msqlite.AuthorizerFn) error {
+	return c.inner.RegisterAuthorizer(fn)
+}
 
 // ColumnInfo forwards modernc's conn.ColumnInfo.
 func (c *conn) ColumnInfo(query string) ([]msqlite.ColumnInfo, error) {

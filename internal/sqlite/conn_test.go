@@ -254,6 +254,7 @@ func TestConnForwardsModernc(t *testing.T) {
 		reflect.TypeFor[msqlite.FileControl](),
 		reflect.TypeFor[msqlite.DBStatus](),
 		reflect.TypeFor[msqlite.HookRegisterer](),
+		reflect.TypeFor[msqlite.AuthorizerRegisterer](),
 		reflect.TypeFor[msqlite.ExecQuerierContext](),
 	} {
 		require.Equal(t, innerT.Implements(iface), oursT.Implements(iface), iface.String())

@@ -20,7 +20,7 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// defaultMaxAttached is SQLITE_MAX_ATTACHED as modernc.org/sqlite v1.60.1
+// defaultMaxAttached is SQLITE_MAX_ATTACHED as modernc.org/sqlite v1.62.0
 // compiles it (SQLite's default); the first CreateSchema reads the real
 // value from PRAGMA compile_options.
 const defaultMaxAttached = 10

@@ -18,7 +18,7 @@
 //     and booleans.
 //   - [ToGo]: a protocol value → a Go value.
 //
-// # What the drivers return (verified, pgx v5.12.0 stdlib and modernc.org/sqlite v1.60.1)
+// # What the drivers return (verified, pgx v5.12.0 stdlib and modernc.org/sqlite v1.62.0)
 //
 // PostgreSQL, pgx stdlib, by column type (DatabaseTypeName in brackets):
 //
