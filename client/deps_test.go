@@ -9,7 +9,6 @@ import (
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/internal/testdb"
-	"github.com/dbactor/dbactor/registry"
 )
 
 // A program that only attaches to a registry on another node links neither
@@ -24,8 +23,8 @@ func TestMaxRequestMatchesNodes(t *testing.T) {
 	require.EqualValues(t, actors.MaxBytesLimit, client.MaxRequest)
 }
 
-// One default timeout for every facade.
+// One default timeout for every facade (the registry's Config.Timeout
+// defaults to client.DefaultTimeout itself).
 func TestDefaultTimeoutsAgree(t *testing.T) {
 	require.Equal(t, ops.DefaultTimeout, client.DefaultTimeout)
-	require.Equal(t, registry.DefaultTimeout, client.DefaultTimeout)
 }

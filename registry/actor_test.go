@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
@@ -101,7 +102,7 @@ func (c *caller) Receive(ctx actor.Context) {
 func TestMessageAPIFromActor(t *testing.T) {
 	sys := newSystem(t)
 	block := make(chan struct{})
-	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", registry.Hooks{
+	reg := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", actors.Hooks{
 		OnConnect: func(ctx context.Context) error {
 			select { // the connect stays under way until the test lets it go
 			case <-block:

@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/messages"
@@ -102,8 +103,8 @@ func newGateHook(t *testing.T) *gateHook {
 	return g
 }
 
-func (g *gateHook) hooks() registry.Hooks {
-	return registry.Hooks{OnConnect: func(context.Context) error {
+func (g *gateHook) hooks() actors.Hooks {
+	return actors.Hooks{OnConnect: func(context.Context) error {
 		g.entered <- struct{}{}
 		<-g.release
 		return nil

@@ -15,24 +15,13 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// CallbackOption adjusts RegisterCallback.
-type CallbackOption = client.CallbackOption
-
-// OneTime makes the callback fire once, for the next matching registration
-// (or at once for models already registered), then drops it. The default
-// for a named model.
-func OneTime() CallbackOption { return client.OneTime() }
-
-// Persistent keeps the callback for every matching registration. The
-// default for all models (model "").
-func Persistent() CallbackOption { return client.Persistent() }
-
 // RegisterCallback subscribes the actor pid (local or on another node) to
 // registrations of the model called model, or of every model when model is
 // "" — Edgy's register_callback, with an actor in place of a function. Each
 // registration sends pid a *messages.ModelRegistered; for models already
 // registered the events are sent at once. Edgy's rules hold: one-time by
-// default for a named model, persistent for every model; a one-time callback
+// default for a named model, persistent for every model (client.OneTime and
+// client.Persistent choose); a one-time callback
 // that fired at once is not kept; on registration one-time callbacks of the
 // model fire first (last registered first), then one-time ones for every
 // model (last first), then persistent ones of the model, then persistent
@@ -41,7 +30,7 @@ func Persistent() CallbackOption { return client.Persistent() }
 // The local callback actors of one registration all receive the same
 // *messages.ModelRegistered (actor messages are passed by pointer): read
 // it, never change it.
-func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *actor.PID, opts ...CallbackOption) error {
+func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *actor.PID, opts ...client.CallbackOption) error {
 	if pid == nil {
 		return fmt.Errorf("%w: RegisterCallback: nil PID", messages.ErrInvalidArgument)
 	}
@@ -56,7 +45,7 @@ func (r *Registry) RegisterCallback(ctx context.Context, model string, pid *acto
 // on. The actor stops with the registry, or once a one-time callback has
 // fired. fn shares its event with the registration's other callbacks: it
 // must not change it. It returns the actor's PID.
-func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn func(*messages.ModelRegistered), opts ...CallbackOption) (*actor.PID, error) {
+func (r *Registry) RegisterCallbackFunc(ctx context.Context, model string, fn func(*messages.ModelRegistered), opts ...client.CallbackOption) (*actor.PID, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: RegisterCallbackFunc: nil func", messages.ErrInvalidArgument)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
@@ -95,16 +96,16 @@ func TestCallbackOrderAcrossActors(t *testing.T) {
 	for _, cb := range []struct {
 		label string
 		model string
-		opts  []registry.CallbackOption
+		opts  []client.CallbackOption
 	}{
 		{"pg1", "", nil},
-		{"pn1", "User", []registry.CallbackOption{registry.Persistent()}},
-		{"og1", "", []registry.CallbackOption{registry.OneTime()}},
+		{"pn1", "User", []client.CallbackOption{client.Persistent()}},
+		{"og1", "", []client.CallbackOption{client.OneTime()}},
 		{"on1", "User", nil},
 		{"pg2", "", nil},
 		{"on2", "User", nil},
-		{"og2", "", []registry.CallbackOption{registry.OneTime()}},
-		{"pn2", "User", []registry.CallbackOption{registry.Persistent()}},
+		{"og2", "", []client.CallbackOption{client.OneTime()}},
+		{"pn2", "User", []client.CallbackOption{client.Persistent()}},
 	} {
 		require.NoError(t, reg.RegisterCallback(ctx, cb.model, tag(cb.label), cb.opts...))
 	}
@@ -131,9 +132,9 @@ func TestCallbackOrderOneActor(t *testing.T) {
 	pid := sys.Root.Spawn(rec.props())
 	// A registration fires one event per matching callback; the actor sees
 	// them in K4 order. Schema field tells them apart: none; so count them.
-	require.NoError(t, reg.RegisterCallback(ctx, "", pid))                            // persistent general
-	require.NoError(t, reg.RegisterCallback(ctx, "User", pid, registry.Persistent())) // persistent named
-	require.NoError(t, reg.RegisterCallback(ctx, "User", pid))                        // one-time named
+	require.NoError(t, reg.RegisterCallback(ctx, "", pid))                          // persistent general
+	require.NoError(t, reg.RegisterCallback(ctx, "User", pid, client.Persistent())) // persistent named
+	require.NoError(t, reg.RegisterCallback(ctx, "User", pid))                      // one-time named
 	model(t, reg, "User")
 	rec.wait(t, 3)
 	model(t, reg, "Other")
@@ -255,7 +256,7 @@ func TestStoppedCallbackDropped(t *testing.T) {
 	rec := newRecorder()
 	pid := sys.Root.Spawn(rec.props())
 	require.NoError(t, reg.RegisterCallback(ctx, "", pid))
-	require.NoError(t, reg.RegisterCallback(ctx, "Later", pid, registry.Persistent()))
+	require.NoError(t, reg.RegisterCallback(ctx, "Later", pid, client.Persistent()))
 	require.Equal(t, 2, reg.Callbacks())
 	model(t, reg, "First")
 	rec.wait(t, 1)

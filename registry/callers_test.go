@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/request"
@@ -239,7 +240,7 @@ func gatedRegistry(t *testing.T) (reg *registry.Registry, released chan *message
 	released = make(chan *messages.CallerReleased, 8)
 	entered, release = make(chan struct{}, 1), make(chan struct{})
 	reg = newRegistry(t, newSystem(t), registry.Config{Database: "sqlite:///" + filepath.Join(t.TempDir(), "main.db")},
-		registry.WithHooks("", registry.Hooks{OnConnect: func(ctx context.Context) error {
+		registry.WithHooks("", actors.Hooks{OnConnect: func(ctx context.Context) error {
 			select {
 			case entered <- struct{}{}:
 			default:

@@ -11,16 +11,13 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dbactor/dbactor/actors"
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/internal/regactor"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/supervisor"
 )
-
-// DefaultTimeout bounds a call whose context has no deadline, and a request
-// message that carries none.
-const DefaultTimeout = 30 * time.Second
 
 // Config describes a registry: a main database and named extra databases,
 // connected and disconnected as one unit (Edgy's Registry(database, extra=…)).
@@ -39,7 +36,7 @@ type Config struct {
 	// operations). "" means the database's own default.
 	Schema string
 	// Timeout bounds calls whose context has no deadline. Zero means
-	// DefaultTimeout.
+	// client.DefaultTimeout (30 s).
 	Timeout time.Duration
 	// WithContentType registers a ContentType model (table contenttypes)
 	// and gives every other model a unique, non-null content_type column
@@ -62,10 +59,6 @@ type Config struct {
 	Peers PeerLimits
 }
 
-// Hooks are functions run by a database's actor when its pool opens
-// (OnConnect, before) and closes (OnDisconnect, after).
-type Hooks = actors.Hooks
-
 // Option adjusts a registry beyond its Config.
 type Option func(*options)
 
@@ -74,7 +67,7 @@ type options struct {
 	loggerSet bool // WithLogger was given, perhaps with nil
 	retry     bool // WithConnectRetry
 	shared    []sharedDB
-	hooks     map[string]Hooks
+	hooks     map[string]actors.Hooks
 	name      string
 	events    func(messages.Event)
 	// rollback names the databases in a rollback sandbox.
@@ -101,10 +94,10 @@ func WithExtraDatabase(name string, db *Database) Option {
 }
 
 // WithHooks sets the hooks of one database ("" is the main database).
-func WithHooks(database string, hooks Hooks) Option {
+func WithHooks(database string, hooks actors.Hooks) Option {
 	return func(o *options) {
 		if o.hooks == nil {
-			o.hooks = map[string]Hooks{}
+			o.hooks = map[string]actors.Hooks{}
 		}
 		o.hooks[database] = hooks
 	}
@@ -196,7 +189,7 @@ func basePlan(cfg Config, opts ...Option) *plan {
 	}
 	p.Timeout = cfg.Timeout
 	if p.Timeout <= 0 {
-		p.Timeout = DefaultTimeout
+		p.Timeout = client.DefaultTimeout
 	}
 	return p
 }

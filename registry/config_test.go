@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -91,7 +92,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestHooksForUnknownDatabase(t *testing.T) {
 	_, err := registry.New(nil, registry.Config{Database: "sqlite:///:memory:"},
-		registry.WithHooks("ghost", registry.Hooks{}))
+		registry.WithHooks("ghost", actors.Hooks{}))
 	require.ErrorIs(t, err, registry.ErrInvalidConfig)
 	require.ErrorIs(t, err, registry.ErrUnknownDatabase)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/internal/inproc"
 	"github.com/dbactor/dbactor/messages"
@@ -213,7 +214,7 @@ func TestCrashRegistryActor(t *testing.T) {
 	_, err := reg.RegisterModel(ctx, User{})
 	require.NoError(t, err)
 	seen := make(chan string, 8)
-	_, err = reg.RegisterCallbackFunc(ctx, "", func(ev *messages.ModelRegistered) { seen <- ev.GetName() }, registry.Persistent())
+	_, err = reg.RegisterCallbackFunc(ctx, "", func(ev *messages.ModelRegistered) { seen <- ev.GetName() }, client.Persistent())
 	require.NoError(t, err)
 	require.Equal(t, "User", <-seen)
 	callbacks := reg.Callbacks()

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
@@ -49,7 +50,7 @@ func TestSlowDatabaseIsItsOwnConnectError(t *testing.T) {
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: backends[0].url(t),
 		Extra:    map[string]string{"slow": backends[0].url(t)},
-	}, registry.WithHooks("slow", registry.Hooks{OnConnect: func(ctx context.Context) error {
+	}, registry.WithHooks("slow", actors.Hooks{OnConnect: func(ctx context.Context) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -109,7 +110,7 @@ func TestCloseAnswersQueuedRequests(t *testing.T) {
 	ctx := testCtx(t)
 	sys := newSystem(t)
 	entered := make(chan struct{})
-	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", registry.Hooks{
+	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", actors.Hooks{
 		OnConnect: func(ctx context.Context) error {
 			close(entered)
 			<-ctx.Done() // keeps the actor busy until the request's deadline
@@ -260,7 +261,7 @@ func TestCancelledSharedConnectUndoneAfterSharerClose(t *testing.T) {
 	sys := newSystem(t)
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	undone := make(chan struct{}, 1)
-	owner := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", registry.Hooks{
+	owner := newRegistry(t, sys, registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", actors.Hooks{
 		OnConnect:    func(context.Context) error { entered <- struct{}{}; <-release; return nil },
 		OnDisconnect: func(context.Context) error { undone <- struct{}{}; return nil },
 	}))
@@ -297,7 +298,7 @@ func TestEmbeddedRegistryStoppedMidConnect(t *testing.T) {
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	pid := sys.Root.Spawn(registry.Props(registry.Config{Database: backends[0].url(t), Extra: map[string]string{"slow": backends[0].url(t)}},
 		registry.WithExtraDatabase("shared", owner.Database()),
-		registry.WithHooks("slow", registry.Hooks{OnConnect: func(context.Context) error {
+		registry.WithHooks("slow", actors.Hooks{OnConnect: func(context.Context) error {
 			if block.Load() {
 				entered <- struct{}{}
 				<-release
@@ -355,7 +356,7 @@ func TestSlowRollbackStillTyped(t *testing.T) {
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: backends[0].url(t),
 		Extra:    map[string]string{"broken": missingDirURL(t)},
-	}, registry.WithHooks("", registry.Hooks{OnDisconnect: func(ctx context.Context) error {
+	}, registry.WithHooks("", actors.Hooks{OnDisconnect: func(ctx context.Context) error {
 		<-time.After(50 * time.Millisecond) // a slow hook, bounded well inside the reserve
 		return nil
 	}}))
@@ -375,7 +376,7 @@ func TestCloseCutsConnectShort(t *testing.T) {
 	sys := newSystem(t)
 	entered := make(chan struct{})
 	reg, err := registry.New(sys, registry.Config{Database: backends[0].url(t), Timeout: 300 * time.Millisecond},
-		registry.WithHooks("", registry.Hooks{OnConnect: func(ctx context.Context) error {
+		registry.WithHooks("", actors.Hooks{OnConnect: func(ctx context.Context) error {
 			close(entered)
 			<-ctx.Done() // until the request's deadline — or the Close
 			return ctx.Err()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -98,7 +99,7 @@ func TestHooks(t *testing.T) {
 		failConnect, failDisconnect := errors.New("on-connect says no"), errors.New("on-disconnect says no")
 		var connectErr, disconnectErr atomic.Pointer[error]
 		var panicNow atomic.Bool
-		reg := newRegistry(t, newSystem(t), registry.Config{Database: b.url(t)}, registry.WithHooks("", registry.Hooks{
+		reg := newRegistry(t, newSystem(t), registry.Config{Database: b.url(t)}, registry.WithHooks("", actors.Hooks{
 			OnConnect: func(ctx context.Context) error {
 				connects.Add(1)
 				if panicNow.Load() {
@@ -278,7 +279,7 @@ func TestRegistryRollbackKeepsEarlierCounts(t *testing.T) {
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: backends[0].url(t),
 		Extra:    map[string]string{"x": backends[0].url(t)},
-	}, registry.WithHooks("x", registry.Hooks{OnConnect: func(context.Context) error {
+	}, registry.WithHooks("x", actors.Hooks{OnConnect: func(context.Context) error {
 		if fail.Load() {
 			return errors.New("x refuses")
 		}
@@ -389,7 +390,7 @@ func TestCancelledConnectGivesBackItsCount(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	undone := make(chan struct{}, 1)
-	reg := newRegistry(t, newSystem(t), registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", registry.Hooks{
+	reg := newRegistry(t, newSystem(t), registry.Config{Database: backends[0].url(t)}, registry.WithHooks("", actors.Hooks{
 		OnConnect: func(context.Context) error {
 			entered <- struct{}{}
 			<-release
@@ -425,7 +426,7 @@ func TestRegistryDisconnectAttemptsEvery(t *testing.T) {
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: backends[0].url(t),
 		Extra:    map[string]string{"a": backends[0].url(t), "b": backends[0].url(t)},
-	}, registry.WithHooks("", registry.Hooks{OnDisconnect: fail}), registry.WithHooks("b", registry.Hooks{OnDisconnect: fail}))
+	}, registry.WithHooks("", actors.Hooks{OnDisconnect: fail}), registry.WithHooks("b", actors.Hooks{OnDisconnect: fail}))
 	require.NoError(t, reg.Connect(ctx))
 	err := reg.Disconnect(ctx)
 	require.ErrorIs(t, err, registry.ErrHookFailed)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -142,7 +143,7 @@ func TestRegistryRunDisconnectFails(t *testing.T) {
 	hookErr := errors.New("flush failed")
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: "sqlite:///" + filepath.Join(t.TempDir(), "app.db"),
-	}, registry.WithHooks("", registry.Hooks{OnDisconnect: func(context.Context) error { return hookErr }}))
+	}, registry.WithHooks("", actors.Hooks{OnDisconnect: func(context.Context) error { return hookErr }}))
 	errFn := errors.New("fn failed")
 	err := registry.Run(testCtx(t), reg, func(context.Context) error { return errFn })
 	require.ErrorIs(t, err, errFn)

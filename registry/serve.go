@@ -26,7 +26,7 @@ type serveOptions struct {
 // in-flight requests get to finish once the context of Serve ends. When it
 // runs out, the connections still open are closed (http.Server.Close) and
 // the shutdown error is returned; the registry is disconnected either way.
-// Zero or negative means Config.Timeout (DefaultTimeout, 30 s, when unset).
+// Zero or negative means Config.Timeout (client.DefaultTimeout, 30 s, when unset).
 func ShutdownTimeout(d time.Duration) ServeOption {
 	return func(o *serveOptions) { o.shutdownTimeout = d }
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/testdb"
 	"github.com/dbactor/dbactor/registry"
@@ -263,7 +264,7 @@ func TestListenAndServeNotListeningWhileConnecting(t *testing.T) {
 	hookErr := errors.New("no schema migrations table")
 	reg := newRegistry(t, newSystem(t), registry.Config{
 		Database: "sqlite:///" + filepath.Join(t.TempDir(), "app.db"),
-	}, registry.WithHooks("", registry.Hooks{OnConnect: func(context.Context) error {
+	}, registry.WithHooks("", actors.Hooks{OnConnect: func(context.Context) error {
 		close(entered)
 		<-release
 		return hookErr

@@ -21,6 +21,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -121,7 +122,7 @@ func run(w io.Writer, url string) error {
 	// The "slow server": the first connect waits in this hook until main
 	// lets it go.
 	serverReady := make(chan struct{})
-	slow := registry.Hooks{OnConnect: func(ctx context.Context) error {
+	slow := actors.Hooks{OnConnect: func(ctx context.Context) error {
 		select {
 		case <-serverReady:
 			return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -14,7 +15,7 @@ import (
 // long, unless the node's MaxDeadline is set; the registry's name is the
 // node's default name.
 func TestNodeConfig(t *testing.T) {
-	long := registry.DefaultTimeout + time.Minute
+	long := client.DefaultTimeout + time.Minute
 	for _, c := range []struct {
 		name        string
 		cfg         node.Config
@@ -23,7 +24,7 @@ func TestNodeConfig(t *testing.T) {
 	}{
 		{"defaults", node.Config{}, registry.Config{}, 0},
 		{"shorter timeout", node.Config{}, registry.Config{Timeout: time.Second}, 0},
-		{"default timeout", node.Config{}, registry.Config{Timeout: registry.DefaultTimeout}, 0},
+		{"default timeout", node.Config{}, registry.Config{Timeout: client.DefaultTimeout}, 0},
 		{"longer timeout", node.Config{}, registry.Config{Timeout: long}, long},
 		{"longer timeout, MaxDeadline set", node.Config{MaxDeadline: time.Second}, registry.Config{Timeout: long}, time.Second},
 		{"negative MaxDeadline", node.Config{MaxDeadline: -1}, registry.Config{Timeout: long}, long},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -23,7 +24,7 @@ type Node struct {
 // other nodes — a registry for reg under cfg.Name, exported to peers under
 // cfg.Policy (node.Node.ExportRegistry). The registry logs to cfg.Logger;
 // opts come after that and the name. When cfg.MaxDeadline is unset and
-// reg.Timeout is longer than registry.DefaultTimeout, peers may set
+// reg.Timeout is longer than client.DefaultTimeout, peers may set
 // deadlines as far ahead as reg.Timeout. Start connects nothing: clients
 // (or the node itself) connect.
 //
@@ -58,7 +59,7 @@ func Start(cfg node.Config, reg registry.Config, opts ...registry.Option) (*Node
 // MaxDeadline as long as a longer reg.Timeout. (A nil Logger needs no
 // default: the node and the registry both discard their logs then.)
 func nodeConfig(cfg node.Config, reg registry.Config) node.Config {
-	if cfg.MaxDeadline <= 0 && reg.Timeout > registry.DefaultTimeout {
+	if cfg.MaxDeadline <= 0 && reg.Timeout > client.DefaultTimeout {
 		// A registry given longer gives its peers as long.
 		cfg.MaxDeadline = reg.Timeout
 	}

@@ -86,9 +86,16 @@ func TestStartFailureLeavesNothingRunning(t *testing.T) {
 		n, err := dbnode.Start(node.Config{Port: ports[0]}, registry.Config{Database: "nosuchscheme://x"})
 		require.ErrorIs(t, err, registry.ErrInvalidConfig)
 		require.Nil(t, n)
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])))
-		require.NoError(t, err, "the node's port is free again")
-		require.NoError(t, ln.Close())
+		// gRPC closes a listener whose Serve goroutine had not started by
+		// Stop in that goroutine, just after Stop returns: the port is free
+		// within moments, not necessarily at once.
+		require.Eventually(t, func() bool {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])))
+			if err != nil {
+				return false
+			}
+			return ln.Close() == nil
+		}, 5*time.Second, 5*time.Millisecond, "the node's port is free again")
 	})
 	t.Run("port in use", func(t *testing.T) {
 		if !testnode.Isolate(t) {

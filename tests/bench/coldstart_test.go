@@ -151,7 +151,7 @@ func coldstartPair(b *testing.B, base, via string) {
 	cfgs := coldstartConfigs(b, urls)
 
 	own := func(n int) (time.Duration, error) {
-		ctx := context.Background() // registry.DefaultTimeout bounds every call
+		ctx := context.Background() // client.DefaultTimeout bounds every call
 		start := time.Now()
 		for range n {
 			if err := reg.Connect(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
@@ -198,7 +199,7 @@ func (f *p5Fixture) dbactor(n int) (took time.Duration, err error) {
 	subs := spawnP5Subscribers(f.sys, n)
 	defer func() { err = errors.Join(err, subs.stop()) }()
 	for _, pid := range subs.pids {
-		if err := reg.RegisterCallback(ctx, "", pid, registry.Persistent()); err != nil {
+		if err := reg.RegisterCallback(ctx, "", pid, client.Persistent()); err != nil {
 			return 0, err
 		}
 	}

@@ -64,7 +64,7 @@ const envP6Profile = "DBACTOR_BENCH_P6_NODE_CPUPROFILE"
 const p6Echo = "p6-echo"
 
 // p6Timeout bounds each reference request (the client's calls take
-// registry.DefaultTimeout, as an application's would).
+// client.DefaultTimeout, as an application's would).
 const p6Timeout = 30 * time.Second
 
 // init runs the database node instead of the benchmarks when this binary

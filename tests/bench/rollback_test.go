@@ -84,7 +84,7 @@ func BenchmarkP4Rollback(b *testing.B) {
 		}
 	}()
 	dbs := reg.Databases()
-	// Connect's own deadline (registry.DefaultTimeout, 30 s) is far off:
+	// Connect's own deadline (client.DefaultTimeout, 30 s) is far off:
 	// the connect timeout is what ends the bad database's attempt.
 	ctx := context.Background()
 

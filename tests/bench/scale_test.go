@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/request"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
@@ -122,7 +123,7 @@ func BenchmarkScaleModels(b *testing.B) {
 		pid := f.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &scaleSubscriber{} }))
 		subs = append(subs, pid)
 		b.Cleanup(func() { _ = f.sys.Root.StopFuture(pid).Wait() })
-		if err := reg.RegisterCallback(ctx, "", pid, registry.Persistent()); err != nil {
+		if err := reg.RegisterCallback(ctx, "", pid, client.Persistent()); err != nil {
 			b.Fatal(err)
 		}
 	}
