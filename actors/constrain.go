@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,13 +27,25 @@ import (
 // set_config('role', $1, true), which ends with the transaction. The
 // statement itself goes by the extended protocol, whose Parse refuses a
 // string of several statements, so "COMMIT; DELETE …" or "RESET ROLE; …"
-// cannot leave the transaction or the role. A read-only transaction is
-// rolled back, a writing one committed. Then the connection's session is
-// reset (see resetSQL) before it goes back to the pool, or discarded if
-// that fails: whatever the statement changed for the session (SET ROLE,
-// search_path, a prepared statement, an advisory lock) does not reach the
-// next user of the connection.
+// cannot leave the transaction or the role. Then the transaction ends and
+// the session is put back in order, in one round trip, before the
+// connection goes back to the pool, or the connection is discarded if
+// that fails, so that nothing the statement changed for the session
+// reaches the next user of the connection:
 //
+//   - A read-only transaction is rolled back, which undoes what a
+//     statement can change for the session inside one (SET, set_config,
+//     SET ROLE, SET SESSION AUTHORIZATION, LISTEN, cursors): what remains
+//     is what no rollback undoes, session advisory locks (released) and
+//     prepared statements: one made by SQL PREPARE, which could stand in
+//     for one of pgx's, or one of pgx's dropped by DEALLOCATE, which its
+//     next use would fail on, has the connection discarded.
+//   - A writing transaction is committed, and the session is reset in full
+//     (resetSQL) before the same checks.
+//
+// A read-only statement costs three round trips: BEGIN, the statement,
+// and the end.
+
 // SQLite has no roles (Role is ignored). A read-only statement must be one
 // SELECT, WITH or VALUES statement (checked on its text, since modernc runs
 // every statement of a string) and runs on a connection of its own with
@@ -51,16 +64,24 @@ const bodySlack = 64 << 10
 const resetTimeout = 5 * time.Second
 
 // resetSQL puts a PostgreSQL session back as it was when it connected,
-// except for the protocol-level prepared statements of pgx's cache (what
-// DISCARD ALL would also drop, behind pgx's back). The last statement
-// counts the prepared statements made by SQL PREPARE: pgx makes none, so
-// any is the peer's, and the connection is discarded rather than keep it.
-const resetSQL = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; " +
-	"SELECT pg_advisory_unlock_all(); DISCARD TEMP; SELECT count(*) FROM pg_prepared_statements WHERE from_sql"
+// after a committed transaction, except for the protocol-level prepared
+// statements of pgx's cache (what DISCARD ALL would also drop, behind
+// pgx's back).
+const resetSQL = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; DISCARD TEMP"
+
+// checkSQL releases the session's advisory locks and counts its prepared
+// statements: those made by SQL PREPARE (pgx makes none, so any is the
+// peer's) and the protocol-level ones (pgx's), which beginSQL counted too.
+const checkSQL = "SELECT count(*) FILTER (WHERE from_sql), count(*) FILTER (WHERE NOT from_sql), pg_advisory_unlock_all() " +
+	"FROM pg_prepared_statements"
+
+// beginSQL begins a peer's transaction and counts pgx's prepared
+// statements on the session.
+const beginSQL = "; SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"
 
 // errDirtySession: a peer's statement left the session with something the
 // reset does not undo.
-var errDirtySession = errors.New("the session kept prepared statements made by the peer's statement")
+var errDirtySession = errors.New("the peer's statement made or dropped prepared statements of the session")
 
 // constrained reports whether j must run read-only or as a role: a peer's
 // statement without the write grant, or (PostgreSQL only) with a role.
@@ -251,7 +272,6 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 		return s.query(ctx, conn, m, j, reply.(*messages.QueryResult), j.args)
 	}
 	s.warnSuperuser(conn)
-	defer s.resetSession(ctx, conn) // once the transaction has ended
 	err = s.constrainedPostgres(ctx, conn, j, reply)
 	if !isQuery {
 		var big *pgproto3.ExceededMaxBodyLenErr
@@ -282,57 +302,96 @@ func (s *State) warnSuperuser(conn *sql.Conn) {
 	})
 }
 
-// describeExec makes pgx send a statement by the extended protocol, which
-// takes one statement only, whatever the pool's default_query_exec_mode.
-func describeExec(args []any) []any {
-	return append([]any{pgx.QueryExecModeDescribeExec}, args...)
+// cacheDescribe makes pgx send a statement by the extended protocol, which
+// takes one statement only, whatever the pool's default_query_exec_mode:
+// as an unnamed statement, its parameter types described by the server the
+// first time a connection sees the text and remembered in the connection's
+// description cache (bounded) after that, so that a repeated statement
+// costs one round trip.
+func cacheDescribe(args []any) []any {
+	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 }
 
 // constrainedPostgres runs j in a transaction read-only unless its peer
-// may write, as the peer's role if it has one; see the top of this file.
-func (s *State) constrainedPostgres(ctx context.Context, conn *sql.Conn, j *job, reply any) (err error) {
-	// Not ctx: database/sql would roll back and give the connection back
-	// when ctx ends, behind resetSession. The statements below use ctx;
-	// the transaction's own end is bounded like resetSession.
-	txCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), j.deadline.Add(resetTimeout))
-	defer cancel()
-	// Unless the pool is closing (or the database for good): then the
-	// connection goes anyway, and the close must not wait for it.
-	stop := context.AfterFunc(ctx, func() {
-		if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-			cancel()
-		}
-	})
-	defer stop()
-	tx, err := conn.BeginTx(txCtx, &sql.TxOptions{ReadOnly: !j.peer.Write})
-	if err != nil {
-		return err
+// may write, as the peer's role if it has one, then ends the transaction
+// and puts the session back in order (endSession); see the top of this
+// file.
+func (s *State) constrainedPostgres(ctx context.Context, conn *sql.Conn, j *job, reply any) error {
+	kept, err := begin(ctx, conn, j.peer.Write)
+	if err == nil {
+		err = s.inTransaction(ctx, conn, j, reply)
 	}
-	ended := false
-	defer func() {
-		if !ended {
-			_ = tx.Rollback()
+	end := "ROLLBACK"
+	if err == nil && j.peer.Write {
+		end = "COMMIT; " + resetSQL
+	}
+	if endErr := s.endSession(ctx, conn, end, kept); err == nil {
+		err = endErr
+	}
+	return err
+}
+
+// begin begins the transaction of a peer's statement and returns how many
+// prepared statements pgx has on the session (-1 when unknown). The
+// transaction is begun by hand, not by conn.BeginTx, so that its end can
+// share a round trip with the session's checks: database/sql knows
+// nothing of it, and endSession ends it before the connection goes back.
+func begin(ctx context.Context, conn *sql.Conn, write bool) (kept int64, err error) {
+	stmt := "BEGIN READ ONLY"
+	if write {
+		stmt = "BEGIN READ WRITE"
+	}
+	kept = -1
+	err = conn.Raw(func(dc any) error {
+		pc, err := pgxConn(dc)
+		if err != nil {
+			return err
 		}
-	}()
+		results, err := pc.PgConn().Exec(ctx, stmt+beginSQL).ReadAll()
+		if err != nil {
+			return err
+		}
+		if n, ok := count(results, 0); ok {
+			kept = n
+		}
+		return nil
+	})
+	return kept, err
+}
+
+// count is column i of the only row of the last of results, a count.
+func count(results []*pgconn.Result, i int) (int64, bool) {
+	if len(results) == 0 {
+		return 0, false
+	}
+	last := results[len(results)-1]
+	if len(last.Rows) != 1 || len(last.Rows[0]) <= i {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(last.Rows[0][i]), 10, 64)
+	return n, err == nil
+}
+
+// inTransaction runs the statement of j in the transaction begun on conn.
+func (s *State) inTransaction(ctx context.Context, conn *sql.Conn, j *job, reply any) error {
 	if role := j.peer.Role; role != "" {
 		// A parameter, never SQL text; local: it ends with the transaction.
-		if _, err := tx.ExecContext(ctx, "SELECT set_config('role', $1, true)", pgx.QueryExecModeExec, role); err != nil {
+		if _, err := conn.ExecContext(ctx, "SELECT set_config('role', $1, true)", pgx.QueryExecModeExec, role); err != nil {
 			return fmt.Errorf("running as role %q: %w", role, err)
 		}
 	}
 	switch m := j.req.(type) {
 	case *messages.Query:
-		err = s.query(ctx, tx, m, j, reply.(*messages.QueryResult), describeExec(j.args))
+		return s.query(ctx, conn, m, j, reply.(*messages.QueryResult), cacheDescribe(j.args))
 	case *messages.Exec:
 		res := reply.(*messages.ExecResult)
 		if len(j.args) > 0 {
-			err = exec(ctx, tx, j.sql, describeExec(j.args), res)
-			break
+			return exec(ctx, conn, j.sql, cacheDescribe(j.args), res)
 		}
 		// pgx sends an Exec without arguments by the simple protocol,
 		// which runs every statement of the string: send it by the
-		// extended protocol on the transaction's connection directly.
-		err = conn.Raw(func(dc any) error {
+		// extended protocol on the connection directly.
+		return conn.Raw(func(dc any) error {
 			pc, err := pgxConn(dc)
 			if err != nil {
 				return err
@@ -342,57 +401,103 @@ func (s *State) constrainedPostgres(ctx context.Context, conn *sql.Conn, j *job,
 			return err
 		})
 	}
-	if err != nil {
-		return err
-	}
-	ended = true
-	if j.peer.Write {
-		return tx.Commit()
-	}
-	return tx.Rollback()
+	return nil
 }
 
-// resetSession puts conn's session back in order after a peer's statement
-// (resetSQL), or closes the connection, so that nothing it changed reaches
-// the next user of the pool.
-func (s *State) resetSession(ctx context.Context, conn *sql.Conn) {
+// endSession ends conn's transaction with end (a ROLLBACK, or a COMMIT
+// and resetSQL) and checks the session (checkSQL) in one round trip, or
+// closes the connection, so that nothing the peer's statement changed
+// reaches the next user of the pool. kept is what begin counted. It
+// returns the failure of the COMMIT: one the server refused (a deferred
+// constraint, a serialization failure), or one whose outcome is unknown.
+func (s *State) endSession(ctx context.Context, conn *sql.Conn, end string, kept int64) error {
+	// Not ctx, which may have ended with the statement's deadline: the
+	// end is bounded on its own. Unless the pool is closing (or the
+	// database for good): then the connection goes anyway, and the close
+	// must not wait for it.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetTimeout)
 	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	defer stop()
+	var endErr error
 	err := conn.Raw(func(dc any) error {
 		pc, err := pgxConn(dc)
 		if err != nil {
 			return errors.Join(driver.ErrBadConn, err)
 		}
 		pg := pc.PgConn()
-		if pg.IsClosed() {
-			return nil // pgxpool destroys it
+		if pg.IsClosed() { // pgxpool destroys it; the server rolled back
+			if end != "ROLLBACK" {
+				endErr = errors.New("the connection closed before the transaction committed")
+			}
+			return nil
 		}
-		if err := reset(rctx, pg); err != nil {
-			s.logger.Warn("dbactor: could not reset a connection after a peer's statement; discarding it", "error", s.Scrub(err.Error()))
+		var resetErr error
+		if endErr, resetErr = endAndCheck(rctx, pg, end, kept); resetErr != nil {
+			s.logger.Warn("dbactor: could not reset a connection after a peer's statement; discarding it", "error", s.Scrub(resetErr.Error()))
 			_ = pg.Close(rctx) // pgxpool destroys a closed connection
-			return errors.Join(driver.ErrBadConn, err)
+			return errors.Join(driver.ErrBadConn, resetErr)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, driver.ErrBadConn) && !errors.Is(err, sql.ErrConnDone) {
 		s.logger.Warn("dbactor: could not reset a connection after a peer's statement", "error", s.Scrub(err.Error()))
+		if end != "ROLLBACK" && endErr == nil {
+			// Nothing was sent: never report the commit as done.
+			endErr = fmt.Errorf("ending the transaction: %w", err)
+		}
 	}
+	return endErr
 }
 
-// reset runs resetSQL on an idle session.
-func reset(ctx context.Context, pg *pgconn.PgConn) error {
+// endAndCheck sends end and checkSQL as one string (the simple protocol
+// runs each of its statements). endErr is the failure of end's COMMIT, the
+// first statement; the server then skipped the rest, which runs again on
+// its own. resetErr: the session could not be put back in order, and the
+// connection must go.
+func endAndCheck(ctx context.Context, pg *pgconn.PgConn, end string, kept int64) (endErr, resetErr error) {
+	results, err := pg.Exec(ctx, end+"; "+checkSQL).ReadAll()
+	if err == nil {
+		return nil, checkSession(pg, results, kept)
+	}
+	// A failed statement ends the results (ReadAll keeps those that
+	// completed): none means the first failed, and the server skipped the
+	// rest.
+	if len(results) != 0 {
+		return nil, err // end completed; what followed failed
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pg.IsClosed() {
+		if end != "ROLLBACK" { // the connection failed, perhaps after the COMMIT
+			return fmt.Errorf("the transaction's outcome is unknown: %w", err), err
+		}
+		return nil, err
+	}
+	// A COMMIT the server refused, which rolled back.
+	if st := pg.TxStatus(); st != 'I' {
+		return err, fmt.Errorf("the session is still in a transaction (status %q)", st)
+	}
+	results, resetErr = pg.Exec(ctx, resetSQL+"; "+checkSQL).ReadAll()
+	if resetErr != nil {
+		return err, resetErr
+	}
+	return err, checkSession(pg, results, kept)
+}
+
+// checkSession checks the results of checkSQL: the session is out of any
+// transaction, has no prepared statement made by SQL PREPARE, and kept
+// all of pgx's (when kept is known).
+func checkSession(pg *pgconn.PgConn, results []*pgconn.Result, kept int64) error {
 	if st := pg.TxStatus(); st != 'I' {
 		return fmt.Errorf("the session is still in a transaction (status %q)", st)
 	}
-	results, err := pg.Exec(ctx, resetSQL).ReadAll()
-	if err != nil {
-		return err
-	}
-	if len(results) == 0 {
-		return errDirtySession
-	}
-	last := results[len(results)-1]
-	if len(last.Rows) != 1 || len(last.Rows[0]) != 1 || string(last.Rows[0][0]) != "0" {
+	made, ok1 := count(results, 0)
+	left, ok2 := count(results, 1)
+	if !ok1 || !ok2 || made != 0 || (kept >= 0 && left < kept) {
 		return errDirtySession
 	}
 	return nil

@@ -291,11 +291,62 @@ func TestPeerSessionReset(t *testing.T) {
 	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql"))
 	require.NotEqual(t, backend, scalar(t, sys, s, "SELECT pg_backend_pid()"))
 
+	// DEALLOCATE drops what pgx prepared (read-only transactions allow
+	// it, and no rollback undoes it), which the pool's next user of the
+	// connection would fail on: the connection is discarded.
+	backend = scalar(t, sys, s, "SELECT pg_backend_pid()")
+	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "DEALLOCATE ALL"}, Peer: "p"}))
+	require.NotEqual(t, backend, scalar(t, sys, s, "SELECT pg_backend_pid()"))
+	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "DEALLOCATE ALL"}, Peer: "p", Write: true, Role: scalar(t, sys, s, "SELECT current_user")}))
+	require.Equal(t, "1", scalar(t, sys, s, "SELECT 1"))
+
 	// A temporary table would hide a table of the same name from the next
 	// user: a writing peer with a role may create one, and it goes.
 	user := scalar(t, sys, s, "SELECT current_user")
 	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "CREATE TEMP TABLE shadow (n int)"}, Peer: "p", Write: true, Role: user}))
 	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_class WHERE relname = 'shadow'"))
+}
+
+// A transaction's end shares its round trip with the session's reset: a
+// COMMIT the server refuses (a deferred constraint) is the statement's
+// error, nothing is committed, and the connection is reset and kept; a
+// failed read-only statement is rolled back the same way.
+func TestPeerEndOfTransaction(t *testing.T) {
+	admin := testdb.NewPostgresDatabase(t)
+	dsn := withParam(t, admin, "pool_max_conns", "1")
+	pgAdmin(t, admin, "CREATE TABLE parent (id int PRIMARY KEY)",
+		"CREATE TABLE child (p int REFERENCES parent DEFERRABLE INITIALLY DEFERRED)")
+	sys, s := spawnQuery(t, dsn, StateOptions{})
+	backend := scalar(t, sys, s, "SELECT pg_backend_pid()")
+	user := scalar(t, sys, s, "SELECT current_user")
+
+	// The role makes a writing peer's statement run constrained.
+	writer := func(sql string) *messages.Error {
+		return peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: sql, Args: mustArgs(t, 1)}, Peer: "p", Write: true, Role: user})
+	}
+	err := writer("INSERT INTO child VALUES ($1)")
+	require.ErrorIs(t, err, messages.ErrQuery)
+	require.Equal(t, "23503", err.GetSqlstate(), err.GetMessage()) // found by the COMMIT
+	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM child"), "nothing committed")
+	require.Equal(t, backend, scalar(t, sys, s, "SELECT pg_backend_pid()"), "a reset connection is kept")
+	require.Equal(t, user, scalar(t, sys, s, "SELECT current_user"))
+
+	require.Nil(t, writer("INSERT INTO parent VALUES ($1)"))
+	require.Nil(t, writer("INSERT INTO child VALUES ($1)"))
+	require.Equal(t, "1", scalar(t, sys, s, "SELECT count(*) FROM child"), "committed")
+
+	// A read-only statement that fails half-way is rolled back.
+	err = peerErr(t, sys, s, PeerStatement{Request: &messages.Query{Sql: "SELECT 1/0"}, Peer: "p"})
+	require.Equal(t, "22012", err.GetSqlstate(), err.GetMessage())
+	require.Equal(t, "off", scalar(t, sys, s, "SHOW transaction_read_only"))
+	require.Equal(t, backend, scalar(t, sys, s, "SELECT pg_backend_pid()"), "a reset connection is kept")
+}
+
+func mustArgs(t *testing.T, args ...any) []*messages.Value {
+	t.Helper()
+	vals, err := sqlvalue.FromGoArgs(args...)
+	require.NoError(t, err)
+	return vals
 }
 
 // One peer at its cap waits, and is not refused; another peer and local

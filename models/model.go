@@ -28,11 +28,21 @@ var onDeleteActions = map[string]bool{
 // metadata. It is safe for concurrent use. Build one with [New]; the zero
 // value is not usable.
 type Model struct {
+	// What identifies the model, which no change to it touches: read
+	// without the lock (registration reads them on the registry's hot
+	// path).
+	name, table, schema, database string
+
 	mu   sync.RWMutex
-	def  *messages.ModelDef // private; never handed out without cloning
+	def  *messages.ModelDef // never changed, nor handed out without cloning
 	meta *metadata          // nil until computed; immutable once built
 
 	inits atomic.Int64
+}
+
+// adopt makes the Model of a valid definition.
+func adopt(def *messages.ModelDef) *Model {
+	return &Model{def: def, name: def.GetName(), table: def.GetTable(), schema: def.GetSchema(), database: def.GetDatabase()}
 }
 
 // New validates def and returns a Model that keeps a private clone of it,
@@ -58,45 +68,41 @@ func New(def *messages.ModelDef) (*Model, error) {
 	if def == nil {
 		return nil, &DefinitionError{Reason: "nil definition"}
 	}
-	def = proto.CloneOf(def)
+	return Adopt(proto.CloneOf(def))
+}
+
+// Adopt is [New] without the clone: the Model keeps def itself, which must
+// not change afterwards, as an actor message does not once sent (the
+// registry adopts the definition a RegisterModel message carries). The
+// Model never changes def either: [Model.AddColumn] replaces it with a
+// changed copy, and an empty Table is filled in on a copy.
+func Adopt(def *messages.ModelDef) (*Model, error) {
+	if def == nil {
+		return nil, &DefinitionError{Reason: "nil definition"}
+	}
 	if def.GetTable() == "" && def.GetName() != "" {
+		def = proto.CloneOf(def)
 		def.Table = DefaultTable(def.GetName())
 	}
 	if errs := validateDef(def, true); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Model{def: def}, nil
+	return adopt(def), nil
 }
 
 // Name is the model's name.
-func (m *Model) Name() string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.def.GetName()
-}
+func (m *Model) Name() string { return m.name }
 
 // Table is the table's name (unqualified).
-func (m *Model) Table() string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.def.GetTable()
-}
+func (m *Model) Table() string { return m.table }
 
 // Schema is the schema the model is bound to; "" means the registry's
 // schema or the database's default.
-func (m *Model) Schema() string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.def.GetSchema()
-}
+func (m *Model) Schema() string { return m.schema }
 
 // Database is the extra database the model is bound to; "" means the main
 // database.
-func (m *Model) Database() string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.def.GetDatabase()
-}
+func (m *Model) Database() string { return m.database }
 
 // NoContentType reports whether the model opted out of the content_type
 // reference.
@@ -155,7 +161,7 @@ func (m *Model) AddColumn(c *messages.ColumnDef) error {
 	if errs := validateDef(candidate, true); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	m.def.Columns = append(m.def.Columns, c)
+	m.def = candidate // a copy: an adopted definition is never changed
 	m.meta = nil
 	return nil
 }
@@ -168,7 +174,7 @@ func (m *Model) Copy() *Model {
 	defer m.mu.RUnlock()
 	def := proto.CloneOf(m.def)
 	def.Columns = slices.DeleteFunc(def.Columns, (*messages.ColumnDef).GetInjected)
-	return &Model{def: def}
+	return adopt(def)
 }
 
 // Initialized reports whether the metadata is computed and cached.
@@ -239,21 +245,26 @@ func validateDef(def *messages.ModelDef, whole bool) []error {
 		add("", nil, "no columns")
 	}
 
-	seen := map[string]string{}
+	// The column names so far, by folded name: a slice, not a map, since
+	// models have few columns and registration is the registry's hot path.
+	var buf [16][2]string // on the stack for most models
+	seen := buf[:0]
 	var pks int
 	var autos []*messages.ColumnDef
 	for _, c := range def.GetColumns() {
 		col := c.GetName()
 		if err := ident.Validate("column", col); err != nil {
 			name(col, "column", "column name", col)
-		} else if first, dup := seen[foldASCII(col)]; dup {
-			if first == col {
-				add(col, nil, "duplicate column name")
-			} else {
-				add(col, nil, "duplicate column name: %q differs only in case, and SQLite compares column names ignoring case", first)
-			}
 		} else {
-			seen[foldASCII(col)] = col
+			key := foldASCII(col)
+			switch i := slices.IndexFunc(seen, func(kv [2]string) bool { return kv[0] == key }); {
+			case i < 0:
+				seen = append(seen, [2]string{key, col})
+			case seen[i][1] == col:
+				add(col, nil, "duplicate column name")
+			default:
+				add(col, nil, "duplicate column name: %q differs only in case, and SQLite compares column names ignoring case", seen[i][1])
+			}
 		}
 
 		if !knownType(c.GetType()) {
@@ -399,6 +410,9 @@ func checkDefaultSQL(expr string) string {
 // foldASCII lower-cases ASCII letters only, the way SQLite compares
 // identifiers.
 func foldASCII(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+		return s // the common case, without a copy
+	}
 	return strings.Map(func(r rune) rune {
 		if 'A' <= r && r <= 'Z' {
 			return r + ('a' - 'A')

@@ -345,3 +345,29 @@ func TestConcurrentInitComputesOnce(t *testing.T) {
 	}
 	require.LessOrEqual(t, m.Inits(), inits+3)
 }
+
+// Adopt keeps the definition it is given, and never changes it: a table
+// filled in and a column added go to copies.
+func TestAdoptNeverChangesTheDefinition(t *testing.T) {
+	def := &messages.ModelDef{Name: "User", Columns: []*messages.ColumnDef{
+		{Name: "id", Type: messages.ColumnType_COLUMN_TYPE_BIGINT, PrimaryKey: true},
+	}}
+	before := proto.Clone(def)
+	m, err := Adopt(def)
+	require.NoError(t, err)
+	require.Equal(t, "users", m.Table())
+	require.NoError(t, m.AddColumn(&messages.ColumnDef{Name: "email", Type: messages.ColumnType_COLUMN_TYPE_TEXT}))
+	require.Len(t, m.Columns(), 2)
+	require.True(t, proto.Equal(before, def), "the adopted definition changed: %v", def)
+
+	def.Table = "people"
+	m, err = Adopt(def)
+	require.NoError(t, err)
+	require.NoError(t, m.AddColumn(&messages.ColumnDef{Name: "email", Type: messages.ColumnType_COLUMN_TYPE_TEXT}))
+	require.Len(t, def.GetColumns(), 1, "AddColumn changed the adopted definition")
+
+	_, err = Adopt(nil)
+	require.ErrorIs(t, err, ErrInvalidModel)
+	_, err = Adopt(&messages.ModelDef{Name: "NoKey"})
+	require.ErrorIs(t, err, ErrInvalidModel)
+}

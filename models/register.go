@@ -42,8 +42,8 @@ func Registration(v any, opts ...Option) (*messages.RegisterModel, error) {
 		}
 		def = m.Def()
 		// Validated again: the zero Model is not usable, and a Model's
-		// definition is what New accepted.
-		if _, err := New(def); err != nil {
+		// definition is what New accepted. (def is a clone already.)
+		if _, err := Adopt(def); err != nil {
 			return nil, err
 		}
 	} else {

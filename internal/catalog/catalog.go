@@ -85,6 +85,8 @@ type Registration[M Model, T any] struct {
 	// one-time for the name (last registered first), one-time for every
 	// model (last first), persistent for the name (first registered first),
 	// persistent for every model (first first). One-time ones are consumed.
+	// It may share the catalog's storage: read it before the catalog next
+	// changes, and never change it.
 	Fire []Callback[T]
 }
 
@@ -111,8 +113,13 @@ func (c *Catalog[M, T]) Register(m M, onConflict OnConflict) (Registration[M, T]
 	c.order = append(c.order, name)
 	reg.Entry, reg.Changed = e, true
 	// Sized once: registration is the registry actor's hot path.
-	n := len(c.oneTime[name]) + len(c.oneTime[""]) + len(c.persistent[name]) + len(c.persistent[""])
+	all := c.persistent[""]
+	n := len(c.oneTime[name]) + len(c.oneTime[""]) + len(c.persistent[name]) + len(all)
 	if n == 0 {
+		return reg, nil
+	}
+	if n == len(all) { // only callbacks for every model, kept: no copy
+		reg.Fire = slices.Clip(all)
 		return reg, nil
 	}
 	reg.Fire = make([]Callback[T], 0, n)

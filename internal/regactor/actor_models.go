@@ -27,12 +27,14 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}})
 		return
 	}
-	if _, known := messages.OnConflict_name[int32(m.GetOnConflict())]; !known {
+	switch m.GetOnConflict() { // the policies catalog.Register knows
+	case messages.OnConflict_ON_CONFLICT_ERROR, messages.OnConflict_ON_CONFLICT_KEEP, messages.OnConflict_ON_CONFLICT_REPLACE:
+	default:
 		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
 			Message: fmt.Sprintf("RegisterModel: unknown on_conflict %d", int32(m.GetOnConflict()))}})
 		return
 	}
-	reg, out, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
+	reg, ev, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
 	if err != nil {
 		e := errorMessage(err)
 		if errors.Is(err, messages.ErrInvalidModel) {
@@ -44,7 +46,11 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 		respond(c, &messages.ModelResult{Error: e})
 		return
 	}
-	a.deliver(c, out)
+	for _, cb := range reg.Fire { // in order; the registry's own ran
+		if cb.Target.run == nil {
+			a.send(c, cb.Target, ev, cb.OneTime)
+		}
+	}
 	if reg.Changed {
 		// An event of its own: the hook and EventStream subscribers are
 		// plain functions, not bound by the actors' rule that a message
@@ -141,10 +147,15 @@ func (a *registryActor) spawnCallback(c actor.Context, m *SpawnCallback) {
 // callback is consumed stops after its event.
 func (a *registryActor) deliver(c actor.Context, out []delivery) {
 	for _, d := range out {
-		c.Send(d.target.pid, d.event)
-		if d.last && d.target.owned {
-			c.Poison(d.target.pid)
-		}
+		a.send(c, d.target, d.event, d.last)
+	}
+}
+
+// send sends one event; last: the callback is consumed.
+func (a *registryActor) send(c actor.Context, t callbackTarget, ev *messages.ModelRegistered, last bool) {
+	c.Send(t.pid, ev)
+	if last && t.owned {
+		c.Poison(t.pid)
 	}
 }
 

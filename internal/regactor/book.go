@@ -55,43 +55,36 @@ func newBook(schema string, databases map[string]bool) *book {
 	}
 }
 
-// register validates def, stores it and runs the callbacks it fires: the
-// registry's own at once, in order; actors' as deliveries to send, in the
-// same order.
-func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) (catalog.Registration[*models.Model, callbackTarget], []delivery, error) {
-	var none catalog.Registration[*models.Model, callbackTarget]
-	m, err := models.New(def)
+// register validates def, stores it and runs the registry's own callbacks
+// it fires, at once, in order. The callback actors it fires, in reg.Fire
+// (those without run), get ev, one event for all of them: a message is not
+// changed once sent (Proto.Actor passes it by pointer to a local actor and
+// serialises it for a remote one), so they can share it. reg.Fire is read
+// by the registry actor before the book next changes.
+func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) (reg catalog.Registration[*models.Model, callbackTarget], ev *messages.ModelRegistered, err error) {
+	m, err := models.Adopt(def) // a message's: not changed once sent
 	if err != nil {
-		return none, nil, err
+		return reg, nil, err
 	}
 	if !b.databases[m.Database()] {
-		return none, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", messages.ErrUnknownDatabase, m.Name(), m.Database())
+		return reg, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", messages.ErrUnknownDatabase, m.Name(), m.Database())
 	}
 	// The registry's own callbacks run under the lock: no reader sees the
 	// model before they have (the content_type column, say).
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	reg, err := b.cat.Register(m, onConflict)
+	reg, err = b.cat.Register(m, onConflict)
 	if err != nil || !reg.Changed {
 		return reg, nil, err
 	}
-	var out []delivery
-	var ev *messages.ModelRegistered
 	for _, cb := range reg.Fire {
 		if cb.Target.run != nil {
 			cb.Target.run(m)
-			continue
-		}
-		if ev == nil {
-			// One event for every callback actor: a message is not changed
-			// once sent (Proto.Actor passes it by pointer to a local actor
-			// and serialises it for a remote one), so they can share it.
+		} else if ev == nil {
 			ev = b.event(reg.Entry)
-			out = make([]delivery, 0, len(reg.Fire))
 		}
-		out = append(out, delivery{target: cb.Target, event: ev, last: cb.OneTime})
 	}
-	return reg, out, nil
+	return reg, ev, nil
 }
 
 // subscribe stores a callback and lists the events it gets at once.

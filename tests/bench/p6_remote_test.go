@@ -105,12 +105,20 @@ func p6Node() error {
 			_ = f.Close()
 		}()
 	}
-	// Peers on this machine may also read the main database (P7's Query);
-	// P6's requests need only the default grant.
+	// P6's requests need only the default grant. For P7, peers on this
+	// machine may also read and write the main database, and read (only)
+	// an extra database on the same server.
 	policy := node.Policy{Peers: map[string][]node.Grant{
-		node.LoopbackIdentity: {{Ops: node.OpRead, Databases: []string{""}}},
+		node.LoopbackIdentity: {
+			{Ops: node.OpRead | node.OpWrite, Databases: []string{""}},
+			{Ops: node.OpRead, Databases: []string{p7ReadOnly}},
+		},
 	}}
-	n, err := dbnode.Start(node.Config{Policy: policy}, registry.Config{Database: os.Getenv(envP6DSN)})
+	cfg := registry.Config{Database: os.Getenv(envP6DSN)}
+	if os.Getenv(envP7) != "" {
+		cfg.Extra = map[string]string{p7ReadOnly: cfg.Database}
+	}
+	n, err := dbnode.Start(node.Config{Policy: policy}, cfg)
 	if err != nil {
 		return err
 	}
@@ -156,10 +164,11 @@ func p6Setup(b *testing.B) *p6Fixture {
 }
 
 // remoteSetup starts the database node on dsn in a child process and the
-// client node here (see p6Setup).
-func remoteSetup(b *testing.B, dsn string) *p6Fixture {
+// client node here (see p6Setup), with env added to the child's
+// environment.
+func remoteSetup(b *testing.B, dsn string, env ...string) *p6Fixture {
 	b.Helper()
-	child := testnode.Start(b, p6Role, envP6DSN+"="+dsn)
+	child := testnode.Start(b, p6Role, append([]string{envP6DSN + "=" + dsn}, env...)...)
 	b.Cleanup(child.Quit) // before testnode's own cleanup, which kills it
 	n, err := node.StartClient(node.Config{})
 	if err != nil {
