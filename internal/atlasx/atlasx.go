@@ -121,7 +121,7 @@ func Live(ctx context.Context, q Querier, d dsn.Dialect, name string, tables []s
 		if err != nil {
 			return nil, true, err
 		}
-		s.Name = name
+		rename(s, name)
 		return s, true, nil
 	}
 	return nil, false, fmt.Errorf("%w %q", ErrDialect, d)
@@ -180,6 +180,25 @@ func inspectScratch(ctx context.Context, stmts []string, tables []string) (*sche
 	return drv.InspectSchema(ctx, "main", &schema.InspectOptions{Tables: tables, Mode: schema.InspectTables})
 }
 
+// rename gives a schema inspected as SQLite's "main" its real name, and
+// points the foreign keys that atlas stubbed in "main" at it (SQLite's
+// references stay inside their database).
+func rename(s *schema.Schema, name string) {
+	s.Name = name
+	for _, t := range s.Tables {
+		for _, fk := range t.ForeignKeys {
+			if fk.RefTable == nil || fk.RefTable.Schema == s {
+				continue
+			}
+			if rt, ok := s.Table(fk.RefTable.Name); ok {
+				fk.RefTable = rt
+			} else if fk.RefTable.Schema != nil {
+				fk.RefTable.Schema.Name = name
+			}
+		}
+	}
+}
+
 // Models inspects the tables that ms's CreateTableSQL creates, as schema
 // name. On PostgreSQL it runs them in a scratch schema of a transaction on
 // db that is always rolled back (db needs the CREATE privilege on the
@@ -202,7 +221,7 @@ func Models(ctx context.Context, db *sql.DB, d dsn.Dialect, name string, ms []*m
 		if err != nil {
 			return nil, err
 		}
-		s.Name = name
+		rename(s, name)
 		return s, nil
 	case dsn.Postgres:
 		if len(ms) == 0 {
