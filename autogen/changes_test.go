@@ -180,6 +180,11 @@ func TestTenant(t *testing.T) {
 		}
 		applyTenant(t, reg, b.name, "tenant_b", ca[0].NoTransaction, ca[0].Down)
 		require.Equal(t, cb, diff(t, reg, autogen.Tenant("tenant_b")))
+
+		_, err := autogen.Diff(ctx, reg, autogen.Tenant("tenant_zz"))
+		require.ErrorIs(t, err, autogen.ErrNoSchema)
+		_, err = autogen.Diff(ctx, reg, autogen.Tenant(""+"bad\x00name"))
+		require.ErrorIs(t, err, registry.ErrInvalidName)
 	})
 }
 

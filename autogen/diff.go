@@ -202,6 +202,9 @@ func diffSchema(ctx context.Context, dbName string, sqlDB *sql.DB, d dsn.Dialect
 	if err != nil {
 		return fail("inspect", err)
 	}
+	if !exists && o.tenant != "" {
+		return fail("inspect", fmt.Errorf("%w: %q", ErrNoSchema, name))
+	}
 	if o.dropUnknown {
 		ignored := append([]string{GooseTable}, o.ignore...)
 		current.Tables = slices.DeleteFunc(current.Tables, func(t *schema.Table) bool {

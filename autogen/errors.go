@@ -14,6 +14,9 @@ var (
 	// to qualify every statement with the attached database, which atlas's
 	// SQLite planner does not), or a database of another dialect.
 	ErrUnsupported = errors.New("autogen: unsupported")
+	// ErrNoSchema is returned (in a *DiffError) when the tenant schema
+	// given to Tenant does not exist: there is nothing to compare with.
+	ErrNoSchema = errors.New("autogen: schema does not exist")
 	// ErrExists is returned by Write when the migration file it would write
 	// exists already (it never overwrites).
 	ErrExists = errors.New("autogen: migration file exists")

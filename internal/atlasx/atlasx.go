@@ -1,24 +1,3 @@
-// Package atlasx reads database schemas into ariga.io/atlas's schema
-// model, for the autogen and introspect packages: the live state of a
-// database's tables, and the state that models' CREATE TABLE statements
-// produce.
-//
-// Both sides are inspected by atlas from a real database, never built by
-// hand, so that they compare like for like (PostgreSQL normalises types and
-// default expressions; comparing inspected with inspected needs no second
-// guess of it):
-//
-//   - PostgreSQL, live: atlas's inspector on the database itself.
-//   - PostgreSQL, models: the models' CreateTableSQL run in a scratch schema
-//     inside a transaction that is always rolled back, inspected there.
-//   - SQLite, live and models: atlas's SQLite driver inspects only the main
-//     database of a connection (it ignores attached databases), and dbactor's
-//     schemas are attached databases. So the CREATE statements of the tables
-//     (sqlite_master of the schema, which SQLite keeps as written minus the
-//     schema qualifier), or the models' CreateTableSQL, are replayed into a
-//     private in-memory database and inspected there as "main".
-//
-// This package is internal; it links atlas, which registry must not.
 package atlasx
 
 import (
@@ -113,6 +92,9 @@ func Live(ctx context.Context, q Querier, d dsn.Dialect, name string, tables []s
 		s, err := drv.InspectSchema(ctx, name, &schema.InspectOptions{Tables: tables, Mode: schema.InspectTables})
 		return s, true, err
 	case dsn.SQLite:
+		if err := sqliteNames(tables); err != nil {
+			return nil, true, err
+		}
 		stmts, err := sqliteMaster(ctx, q, name, tables)
 		if err != nil {
 			return nil, true, err
@@ -125,6 +107,20 @@ func Live(ctx context.Context, q Querier, d dsn.Dialect, name string, tables []s
 		return s, true, nil
 	}
 	return nil, false, fmt.Errorf("%w %q", ErrDialect, d)
+}
+
+// ErrName is returned for an SQLite table name that atlas's SQLite inspector
+// cannot query: it writes table names into pragma calls between single
+// quotes, unescaped.
+var ErrName = errors.New("table name with a single quote: atlas cannot inspect it on SQLite")
+
+func sqliteNames(tables []string) error {
+	for _, t := range tables {
+		if strings.ContainsRune(t, '\'') {
+			return fmt.Errorf("%w: %q", ErrName, t)
+		}
+	}
+	return nil
 }
 
 // sqliteMaster is the CREATE statements of the tables (and their indexes)
@@ -148,6 +144,9 @@ func sqliteMaster(ctx context.Context, q Querier, name string, tables []string) 
 		}
 		if tables != nil && !slices.ContainsFunc(tables, func(t string) bool { return strings.EqualFold(t, tbl) }) {
 			continue
+		}
+		if strings.ContainsRune(tbl, '\'') {
+			return nil, fmt.Errorf("%w: %q", ErrName, tbl)
 		}
 		stmts = append(stmts, stmt)
 	}
@@ -213,6 +212,9 @@ func Models(ctx context.Context, db *sql.DB, d dsn.Dialect, name string, ms []*m
 	}
 	switch d {
 	case dsn.SQLite:
+		if err := sqliteNames(tables); err != nil {
+			return nil, err
+		}
 		var stmts []string
 		for _, m := range ms {
 			stmts = append(stmts, m.CreateTableSQL(d, "", false)...)
