@@ -188,6 +188,12 @@ func TestTenant(t *testing.T) {
 	})
 }
 
+type auditLogV2 struct {
+	ID    int64   `db:"id,pk"`
+	Msg   *string `db:"msg,index"`
+	Level int64   `db:"level,default=1"`
+}
+
 type event struct {
 	ID   int64  `db:"id,pk"`
 	Kind string `db:"kind"`
@@ -213,16 +219,41 @@ func TestExtraAndSchemas(t *testing.T) {
 		applyUp(t, reg, cs)
 		requireEmpty(t, diff(t, reg))
 
+		register(t, reg, auditLog{}, models.Name("Audit"), models.Schema("audit"))
 		if b.name == "sqlite" {
-			register(t, reg, auditLog{}, models.Name("Audit"), models.Schema("audit"))
+			// An SQLite schema is an attached file: SQL cannot create it.
 			_, err := autogen.Diff(testCtx(t), reg)
-			require.ErrorIs(t, err, autogen.ErrUnsupported)
+			require.ErrorIs(t, err, autogen.ErrNoSchema)
 			var de *autogen.DiffError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, "audit", de.Schema)
+			require.NoError(t, reg.CreateSchema(testCtx(t), "audit"))
+			cs = diff(t, reg)
+			require.Len(t, cs, 1)
+			require.Equal(t, "audit", cs[0].Schema)
+			require.Contains(t, joined(cs), `CREATE TABLE "audit".`+"`audits`")
+			applyUp(t, reg, cs)
+			requireEmpty(t, diff(t, reg))
+
+			// A rebuild inside the attached schema: every statement
+			// qualified, rows kept, and back.
+			_, err = reg.Database().DB().ExecContext(testCtx(t), `INSERT INTO "audit"."audits" (msg) VALUES ('m')`)
+			require.NoError(t, err)
+			register(t, reg, auditLogV2{}, models.Name("Audit"), models.Schema("audit"))
+			cs = diff(t, reg)
+			require.Len(t, cs, 1)
+			t.Logf("up:\n%s\ndown:\n%s", strings.Join(cs[0].Up, "\n"), strings.Join(cs[0].Down, "\n"))
+			require.True(t, cs[0].NoTransaction)
+			applyUp(t, reg, cs)
+			requireEmpty(t, diff(t, reg))
+			applyDown(t, reg, cs)
+			register(t, reg, auditLog{}, models.Name("Audit"), models.Schema("audit"))
+			requireEmpty(t, diff(t, reg))
+			var n int
+			require.NoError(t, reg.Database().DB().QueryRowContext(testCtx(t), `SELECT count(*) FROM "audit"."audits"`).Scan(&n))
+			require.Equal(t, 1, n)
 			return
 		}
-		register(t, reg, auditLog{}, models.Name("Audit"), models.Schema("audit"))
 		cs = diff(t, reg)
 		require.Len(t, cs, 1)
 		require.Equal(t, "audit", cs[0].Schema)

@@ -123,10 +123,6 @@ func diffDatabase(ctx context.Context, reg *registry.Registry, db *registry.Data
 		case s == "":
 			s = reg.Schema()
 		}
-		if d == dsn.SQLite && o.tenant == "" && s != "" && !strings.EqualFold(s, "main") {
-			return nil, &DiffError{Database: db.Name(), Schema: s, Op: "plan",
-				Err: fmt.Errorf("%w: a schema other than a tenant's on SQLite", ErrUnsupported)}
-		}
 		if d == dsn.SQLite && strings.EqualFold(s, "main") {
 			s = ""
 		}
@@ -202,7 +198,9 @@ func diffSchema(ctx context.Context, dbName string, sqlDB *sql.DB, d dsn.Dialect
 	if err != nil {
 		return fail("inspect", err)
 	}
-	if !exists && o.tenant != "" {
+	if !exists && (o.tenant != "" || d == dsn.SQLite) {
+		// A tenant is compared, not created; an SQLite schema is an
+		// attached file that SQL cannot create (reg.CreateSchema does).
 		return fail("inspect", fmt.Errorf("%w: %q", ErrNoSchema, name))
 	}
 	if o.dropUnknown {
@@ -241,6 +239,15 @@ func diffSchema(ctx context.Context, dbName string, sqlDB *sql.DB, d dsn.Dialect
 	if upNoTx || downNoTx {
 		c.NoTransaction = true
 		up, down = ownTransaction(up), ownTransaction(down)
+	}
+	if d == dsn.SQLite && s != "" && o.tenant == "" {
+		for _, stmts := range [][]string{up, down} {
+			for i := range stmts {
+				if stmts[i], err = qualifySQLite(stmts[i], s); err != nil {
+					return fail("plan", err)
+				}
+			}
+		}
 	}
 	c.Up, c.Down, c.Comments = up, down, comments
 	return c, nil

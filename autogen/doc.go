@@ -33,8 +33,9 @@
 // atlas's reverse diff, bring it back. Statements for the default schema
 // and for tenants are unqualified (PostgreSQL resolves them through
 // search_path; on SQLite they address the database a migration runs in), so
-// one tenant set fits every tenant; on PostgreSQL, statements for a named
-// schema (Config.Schema, models.Schema) are qualified with it. SQLite cannot
+// one tenant set fits every tenant; statements for a named schema
+// (Config.Schema, models.Schema) are qualified with it (on SQLite, an
+// attached database, which must exist: reg.CreateSchema). SQLite cannot
 // alter most of a column in place: atlas rebuilds the table (create a new
 // one, copy the rows, drop, rename), which needs foreign keys off, which
 // SQLite ignores inside a transaction: such a Change has NoTransaction set

@@ -9,13 +9,15 @@ var (
 	// ErrInvalidName is returned by Write for a migration name that gives no
 	// file name (empty once reduced to [a-z0-9_]).
 	ErrInvalidName = errors.New("autogen: invalid migration name")
-	// ErrUnsupported is returned for what autogenerate cannot do: a named
-	// schema other than a tenant's on SQLite (whose migrations would have
-	// to qualify every statement with the attached database, which atlas's
-	// SQLite planner does not), or a database of another dialect.
+	// ErrUnsupported is returned for what autogenerate cannot do: a
+	// database of another dialect, or an SQLite statement of atlas's
+	// planner that cannot be qualified with an attached schema.
 	ErrUnsupported = errors.New("autogen: unsupported")
 	// ErrNoSchema is returned (in a *DiffError) when the tenant schema
-	// given to Tenant does not exist: there is nothing to compare with.
+	// given to Tenant does not exist (there is nothing to compare with), or
+	// when an SQLite schema that models are bound to does not exist (it is
+	// an attached file that SQL cannot create: reg.CreateSchema or
+	// reg.CreateAll creates it).
 	ErrNoSchema = errors.New("autogen: schema does not exist")
 	// ErrExists is returned by Write when the migration file it would write
 	// exists already (it never overwrites).
