@@ -10,6 +10,7 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 
+	"github.com/dbactor/dbactor/client"
 	"github.com/dbactor/dbactor/internal/atlasx"
 	"github.com/dbactor/dbactor/internal/dsn"
 	"github.com/dbactor/dbactor/internal/ident"
@@ -31,13 +32,13 @@ type Change struct {
 	// Tenant marks the tenant set (see Tenant): unqualified statements,
 	// applied to every tenant schema.
 	Tenant bool
-	// Dialect is the database's dialect, "postgres" or "sqlite".
-	Dialect string
+	// Dialect is the database's dialect (client.Postgres or client.SQLite).
+	Dialect client.Dialect
 	// Up brings the schema to the models; Down brings it back. Statements
 	// carry no trailing semicolon.
 	Up, Down []string
-	// Comments say what each step of Up does, in order (atlas's comments,
-	// such as `create "users" table`).
+	// Comments say what Up does, step by step (atlas's comments, such as
+	// `create "users" table`); Write puts them at the top of the file.
 	Comments []string
 	// NoTransaction is set when a statement must run outside a
 	// transaction: SQLite's table rebuild turns foreign keys off, which
@@ -173,7 +174,7 @@ func diffDatabase(ctx context.Context, reg *registry.Registry, db *registry.Data
 
 // diffSchema compares the models ms with schema s ("" the default one).
 func diffSchema(ctx context.Context, dbName string, sqlDB *sql.DB, d dsn.Dialect, s string, ms []*models.Model, o *options) (Change, error) {
-	c := Change{Database: dbName, Schema: s, Tenant: o.tenant != "", Dialect: string(d)}
+	c := Change{Database: dbName, Schema: s, Tenant: o.tenant != "", Dialect: client.Dialect(d)}
 	fail := func(op string, err error) (Change, error) {
 		return Change{}, &DiffError{Database: dbName, Schema: s, Op: op, Err: err}
 	}
