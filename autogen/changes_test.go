@@ -307,3 +307,58 @@ func TestContentTypes(t *testing.T) {
 		requireEmpty(t, diff(t, reg))
 	})
 }
+
+// TestHandMadeExtras: what a model cannot express and someone added by hand
+// (a CHECK, an index over two columns, a partial index, a comment) is
+// neither dropped by the next migration nor lost by SQLite's table rebuild.
+func TestHandMadeExtras(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		reg := newRegistry(t, registry.Config{Database: b.url(t)})
+		register(t, reg, itemV1{}, models.Name("Item"))
+		applyUp(t, reg, diff(t, reg))
+		db := reg.Database().DB()
+		hand := []string{
+			`CREATE INDEX items_code_qty ON items (code, qty)`,
+			`CREATE INDEX items_big ON items (qty) WHERE qty > 100`,
+		}
+		if b.name == "postgres" {
+			hand = append(hand, `ALTER TABLE items ADD CONSTRAINT qty_positive CHECK (qty > 0)`,
+				`COMMENT ON TABLE items IS 'hand'`, `COMMENT ON COLUMN items.code IS 'hand'`)
+		} else {
+			// SQLite cannot add a CHECK to a table: rebuild it by hand.
+			hand = append([]string{
+				`CREATE TABLE items2 (id INTEGER PRIMARY KEY, code TEXT NOT NULL, label TEXT NOT NULL DEFAULT ('x'), qty INTEGER NOT NULL, CONSTRAINT qty_positive CHECK (qty > 0))`,
+				`DROP TABLE items`, `ALTER TABLE items2 RENAME TO items`, `CREATE INDEX items_code_idx ON items (code)`,
+			}, hand...)
+		}
+		for _, s := range hand {
+			_, err := db.ExecContext(ctx, s)
+			require.NoError(t, err, s)
+		}
+		requireEmpty(t, diff(t, reg))
+
+		register(t, reg, itemV2{}, models.Name("Item"))
+		cs := diff(t, reg)
+		require.Len(t, cs, 1)
+		all := strings.Join(cs[0].Up, "\n") + strings.Join(cs[0].Down, "\n")
+		require.NotContains(t, all, `DROP INDEX "items_code_qty"`)
+		require.NotContains(t, all, "DROP CONSTRAINT")
+		applyUp(t, reg, cs)
+		requireEmpty(t, diff(t, reg))
+		_, err := db.ExecContext(ctx, `INSERT INTO items (code, qty) VALUES ('neg', -1)`)
+		require.Error(t, err, "the CHECK survived")
+		var n int
+		q := `SELECT count(*) FROM pg_indexes WHERE tablename = 'items' AND indexname IN ('items_code_qty', 'items_big')`
+		if b.name == "sqlite" {
+			q = `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('items_code_qty', 'items_big')`
+		}
+		require.NoError(t, db.QueryRowContext(ctx, q).Scan(&n))
+		require.Equal(t, 2, n, "the hand-made indexes survived")
+		applyDown(t, reg, cs)
+		register(t, reg, itemV1{}, models.Name("Item"))
+		requireEmpty(t, diff(t, reg))
+		require.NoError(t, db.QueryRowContext(ctx, q).Scan(&n))
+		require.Equal(t, 2, n)
+	})
+}

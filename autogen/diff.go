@@ -214,6 +214,7 @@ func diffSchema(ctx context.Context, dbName string, sqlDB *sql.DB, d dsn.Dialect
 	if err != nil {
 		return fail("models", err)
 	}
+	carryOver(current, desired)
 	drv, err := atlasx.Driver(d, sqlDB)
 	if err != nil {
 		return fail("inspect", err)
@@ -261,10 +262,10 @@ func plan(ctx context.Context, drv migrate.Driver, from, to *schema.Schema, qual
 	if err != nil {
 		return nil, false, nil, err
 	}
-	changes = slices.DeleteFunc(changes, func(c schema.Change) bool {
+	changes = modelled(slices.DeleteFunc(changes, func(c schema.Change) bool {
 		_, attr := c.(*schema.ModifySchema) // schema attributes are not the models' business
 		return attr
-	})
+	}))
 	if len(changes) == 0 {
 		return nil, false, nil, nil
 	}

@@ -18,7 +18,11 @@
 // tables, added and dropped columns, types, nullability, defaults, unique
 // constraints, indexes, primary keys and foreign keys (with ON DELETE).
 // Only the tables of registered models are looked at: a table no model
-// names is never proposed for dropping unless DropUnknown is given.
+// names is never proposed for dropping unless DropUnknown is given. What a
+// live table has and a model cannot express (CHECK constraints, indexes
+// over several columns or expressions, partial indexes, composite foreign
+// keys) is kept: never dropped, and recreated by SQLite's table rebuild.
+// Comments and collations are not compared.
 //
 // A model goes to its database (models.Database, "" the main one) and to
 // its schema: its own (models.Schema), else the registry's Config.Schema,
