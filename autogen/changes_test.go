@@ -362,3 +362,31 @@ func TestHandMadeExtras(t *testing.T) {
 		require.Equal(t, 2, n)
 	})
 }
+
+// TestRegistrySchema: Config.Schema puts the models' tables in that schema:
+// qualified statements (on SQLite the attached schema must exist first).
+func TestRegistrySchema(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		reg := newRegistry(t, registry.Config{Database: b.url(t), Schema: "app"})
+		requireEmpty(t, diff(t, reg)) // no models, nothing to do
+		register(t, reg, tenantUser{}, models.Name("User"))
+		if b.name == "sqlite" {
+			_, err := autogen.Diff(ctx, reg)
+			require.ErrorIs(t, err, autogen.ErrNoSchema)
+			require.NoError(t, reg.CreateSchema(ctx, "app"))
+		}
+		cs := diff(t, reg)
+		require.Len(t, cs, 1)
+		require.Equal(t, "app", cs[0].Schema)
+		require.Contains(t, joined(cs), `"app".`)
+		applyUp(t, reg, cs)
+		requireEmpty(t, diff(t, reg))
+		// CreateAll agrees: nothing left to create.
+		require.NoError(t, reg.CreateAll(ctx))
+		requireEmpty(t, diff(t, reg))
+
+		_, err := autogen.Diff(ctx, reg, autogen.Databases("nope"))
+		require.ErrorIs(t, err, registry.ErrUnknownDatabase)
+	})
+}

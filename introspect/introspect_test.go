@@ -249,3 +249,36 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBindAndDef: Bind binds the model to the schema read; Def works on any
+// *sql.DB, *sql.Conn or *sql.Tx, and its definition registers.
+func TestBindAndDef(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			reg := newRegistry(t, b.url(t))
+			require.NoError(t, reg.CreateSchema(ctx, "ten"))
+			exec(t, reg, `CREATE TABLE "ten"."notes" (id bigint PRIMARY KEY, body text)`)
+			m, err := introspect.Table(ctx, reg.Database(), "ten", "notes", introspect.Bind(), introspect.Name("Note"))
+			require.NoError(t, err)
+			require.Equal(t, "ten", m.Schema())
+			require.False(t, col(t, m, "id").GetAutoIncrement(), "bigint primary key: not a rowid or identity")
+
+			conn, err := reg.Database().DB().Conn(ctx)
+			require.NoError(t, err)
+			defer conn.Close()
+			def, err := introspect.Def(ctx, conn, reg.Database().Dialect(), "ten", "notes")
+			require.NoError(t, err)
+			require.Equal(t, "notes", def.GetName())
+			require.Empty(t, def.GetSchema())
+			got, err := models.New(def)
+			require.NoError(t, err)
+			reged, err := reg.RegisterModel(ctx, got)
+			require.NoError(t, err)
+			q, err := reged.QualifiedTable("ten")
+			require.NoError(t, err)
+			var n int
+			require.NoError(t, reg.Database().DB().QueryRowContext(ctx, "SELECT count(*) FROM "+q).Scan(&n))
+		})
+	}
+}
