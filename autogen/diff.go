@@ -134,6 +134,9 @@ func diffDatabase(ctx context.Context, reg *registry.Registry, db *registry.Data
 		if s == "" {
 			s = reg.Schema()
 		}
+		if d == dsn.SQLite && strings.EqualFold(s, "main") {
+			s = ""
+		}
 		if _, ok := groups[s]; !ok {
 			groups[s] = nil // the schema's unknown tables, even without a model there
 		}
