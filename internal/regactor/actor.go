@@ -236,14 +236,15 @@ func (a *registryActor) Receive(c actor.Context) {
 			c.Respond(inproc.FailedReply(m, e))
 			return
 		}
+		to := a.statementActor(m.(interface{ GetTarget() *messages.Target }).GetTarget())
 		if p, remote := peerOf(c); remote && !p.Trusted {
 			// Constrained by the peer's grant all the way to the worker:
 			// only the registry can make this wrapper, no peer can send one.
-			c.RequestWithCustomSender(a.supervisor, &inproc.PeerStatement{
+			c.RequestWithCustomSender(to, &inproc.PeerStatement{
 				Request: m.(proto.Message), Peer: p.Identity, Write: p.Write, Role: p.Role}, c.Sender())
 			return
 		}
-		c.Forward(a.supervisor)
+		c.Forward(to)
 	default:
 		if c.Sender() != nil {
 			c.Respond(&messages.Status{Error: &messages.Error{
@@ -346,4 +347,23 @@ func (p *Plan) release(sys *actor.ActorSystem) {
 			}
 		}
 	}
+}
+
+// statementActor is where a statement for database t goes: straight to
+// the database actor of a database this registry owns and runs, one hop
+// fewer than through the supervisor (which would forward it unchanged);
+// to the supervisor otherwise, which answers for a database that is
+// unknown, not running or shared from another registry.
+func (a *registryActor) statementActor(t *messages.Target) *actor.PID {
+	name := t.GetDatabase()
+	for _, mb := range a.p.Members {
+		if mb.Name != name {
+			continue
+		}
+		if pid := mb.State.PID(); mb.Owned && pid != nil && !mb.State.Closed() {
+			return pid
+		}
+		break
+	}
+	return a.supervisor
 }
