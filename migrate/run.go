@@ -175,7 +175,6 @@ func (m *Migrator) tenants(ctx context.Context, c *config, d *registry.Database)
 	return tenants, nil, nil
 }
 
-
 // runSet runs op on one set: the database's own (schema "") or a tenant's.
 func (m *Migrator) runSet(ctx context.Context, c *config, op Op, b *backend, schema, dir string) (res Result) {
 	res = Result{Database: b.d.Name(), Schema: schema, Dir: dir}
