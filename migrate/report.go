@@ -116,6 +116,10 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	for _, res := range r.Results {
 		fmt.Fprintf(&b, "%s: ", res.Name())
 		switch {
+		case res.Err != nil && len(res.Migrations) == 0 && len(res.Ran) == 0:
+			// Failed before reading its state (connecting, locking, listing).
+			fmt.Fprintf(&b, "FAILED: %v\n", res.Err)
+			continue
 		case res.Skipped:
 			fmt.Fprintf(&b, "skipped (an earlier set failed), version %d", res.Version)
 		case r.Op == OpStatus:
