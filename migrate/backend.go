@@ -29,12 +29,15 @@ func isPostgres(d *registry.Database) bool { return d.Dialect() == client.Postgr
 
 // backend is how the sets of one database are reached and locked.
 //
-// PostgreSQL: the database's own set runs on the registry's pool (its
-// search_path as configured); a tenant's on a *sql.DB of its own whose
-// connections have search_path set to the tenant alone, closed after the
-// set. Each set is locked with a session advisory lock whose key is derived
-// from its schema and version table, held on a connection of the
-// registry's pool for the whole run of the set.
+// PostgreSQL: every set runs on a *sql.DB of its own, made from the
+// registry pool's connection configuration and closed after the set — the
+// database's own set with the configured search_path, a tenant's with
+// search_path set to the tenant alone — so a migration run never takes
+// connections from the application's pool (a pool_size=1 pool would
+// otherwise deadlock the lock's connection against goose's). Each set is
+// locked with a session advisory lock whose key is derived from its schema
+// and version table, held on a connection of that *sql.DB for the whole
+// run of the set.
 //
 // SQLite: every set runs on a *sql.DB of its own on one file — the main
 // database's file, or the tenant schema's attached file (found with PRAGMA
@@ -95,14 +98,18 @@ func attachedFile(ctx context.Context, d *registry.Database, schema string) (str
 func (b *backend) open(ctx context.Context, schema string) (*sql.DB, func(), error) {
 	noop := func() {}
 	switch {
-	case b.pg && schema == "":
-		return b.d.DB(), noop, nil
 	case b.pg:
-		cfg := b.d.Pool().Config().ConnConfig // a copy
-		if cfg.RuntimeParams == nil {
-			cfg.RuntimeParams = map[string]string{}
+		pool := b.d.Pool()
+		if pool == nil {
+			return nil, nil, fmt.Errorf("%w: the database has no pool", registry.ErrClosed)
 		}
-		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+		cfg := pool.Config().ConnConfig // a copy
+		if schema != "" {
+			if cfg.RuntimeParams == nil {
+				cfg.RuntimeParams = map[string]string{}
+			}
+			cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+		}
 		db := stdlib.OpenDB(*cfg)
 		return db, func() { _ = db.Close() }, nil
 	case b.memory:
@@ -138,14 +145,15 @@ func fileURI(file string) string {
 
 // lock takes the lock of one set for the run of a write, and returns what
 // releases it.
-func (b *backend) lock(ctx context.Context, schema, table string) (func(), error) {
+// On PostgreSQL the lock is held on a connection of db, the set's own.
+func (b *backend) lock(ctx context.Context, db *sql.DB, schema, table string) (func(), error) {
 	if !b.pg {
 		if b.memory {
 			return memoryLock(ctx, b.d)
 		}
 		return fileLock(ctx, b.main+".migrate.lock")
 	}
-	conn, err := b.d.DB().Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}

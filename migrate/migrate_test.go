@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -448,5 +449,26 @@ func TestLayoutErrors(t *testing.T) {
 	_, err = migrate.Up(ctx, reg, tree(), migrate.Databases("nope"))
 	if !errors.Is(err, migrate.ErrInvalidArgument) {
 		t.Errorf("unknown database: %v", err)
+	}
+}
+
+// A run does not need two connections of the application's pool: with a
+// pool of one, the lock's connection does not deadlock against goose's.
+func TestPostgresPoolOfOne(t *testing.T) {
+	ctx := ctxFor(t)
+	url := testdb.NewPostgresDatabase(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	reg := newRegistry(t, url+sep+"pool_size=1", "sqlite:///"+filepath.Join(t.TempDir(), "a.db"))
+	if err := reg.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Disconnect(ctx)
+	createTenants(t, ctx, reg, "tenant_a")
+	rep, err := migrate.Up(ctx, reg, tree(), migrate.Databases("default"))
+	if err != nil || rep.Pending() != 0 {
+		t.Fatalf("%v %+v", err, rep)
 	}
 }

@@ -214,7 +214,7 @@ func (m *Migrator) runSet(ctx context.Context, c *config, op Op, b *backend, sch
 
 	write := op != OpStatus && !c.dryRun
 	if write {
-		unlock, err := b.lock(ctx, schema, c.table)
+		unlock, err := b.lock(ctx, db, schema, c.table)
 		if err != nil {
 			fail(0, "", fmt.Errorf("taking the migration lock: %w", err))
 			return res
