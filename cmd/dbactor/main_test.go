@@ -162,6 +162,7 @@ func TestSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	expect(t, dbactor(t, env, "migrate", "up", "--db", "nope"), cli.ExitUsage, `Databases("nope")`)
 	expect(t, dbactor(t, env, "migrate", "down", "--to", "0"), cli.ExitOK, "rolled back 00001_users.sql")
 	expect(t, dbactor(t, env, "migrate", "status", "--check"), cli.ExitPending, "4 migrations pending")
 }

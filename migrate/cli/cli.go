@@ -112,6 +112,9 @@ func (a *App) Main(ctx context.Context, args []string) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(errw, "%s: %s\nRun '%s --help' for usage.\n", a.name(), ue.msg, a.name())
 		return ExitUsage
+	case errors.Is(err, migrate.ErrInvalidArgument):
+		fmt.Fprintf(errw, "%s: %v\n", a.name(), err)
+		return ExitUsage
 	case errors.As(err, &ce), errors.As(err, &conn), errors.Is(err, registry.ErrInvalidConfig), errors.Is(err, migrate.ErrLayout):
 		fmt.Fprintf(errw, "%s: %v\n", a.name(), err)
 		return ExitConfig
