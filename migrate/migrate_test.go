@@ -472,3 +472,33 @@ func TestPostgresPoolOfOne(t *testing.T) {
 		t.Fatalf("%v %+v", err, rep)
 	}
 }
+
+// Tenant names that need quoting (spaces, capitals, quotes) are just names,
+// on both dialects.
+func TestOddTenantNames(t *testing.T) {
+	odd := []string{"Acme Corp", `o"brien`}
+	for _, d := range dialects() {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := ctxFor(t)
+			main, extra := d.urls(t)
+			reg := newRegistry(t, main, extra)
+			createTenants(t, ctx, reg, odd...)
+			rep, err := migrate.Up(ctx, reg, tree(), migrate.Databases("default"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range odd {
+				if r := result(t, rep, "default/"+s); r.Version != 2 {
+					t.Errorf("%s: %+v", s, r)
+				}
+				if got := columns(t, ctx, reg, s, "orders"); !slices.Equal(got, []string{"id", "note", "total"}) {
+					t.Errorf("%s.orders columns %v", s, got)
+				}
+			}
+			rep, err = migrate.Down(ctx, reg, tree(), migrate.To(0), migrate.Tenants(odd[1]), migrate.Databases("default"))
+			if err != nil || result(t, rep, "default/"+odd[1]).Version != 0 {
+				t.Fatalf("%v %+v", err, rep)
+			}
+		})
+	}
+}

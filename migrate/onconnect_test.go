@@ -37,8 +37,10 @@ func TestOnConnect(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// A good tree: Connect applies it, and Run sees the tables.
-			reg = newRegistry(t, main, extra, migrate.OnConnect(tree(), migrate.NoTenants()))
+			// A good tree: Connect applies it, tenants included, and Run sees
+			// the tables.
+			reg = newRegistry(t, main, extra, migrate.OnConnect(tree()))
+			createTenants(t, ctx, reg, "tenant_a")
 			if err := registry.Run(ctx, reg, func(ctx context.Context) error {
 				_, err := reg.Database().DB().ExecContext(ctx, "INSERT INTO users (id, name, email) VALUES (1, 'a', 'b')")
 				return err
@@ -52,8 +54,8 @@ func TestOnConnect(t *testing.T) {
 			if err := reg.Disconnect(ctx); err != nil {
 				t.Fatal(err)
 			}
-			st, err := migrate.Status(ctx, reg, tree(), migrate.NoTenants())
-			if err != nil || st.Pending() != 0 {
+			st, err := migrate.Status(ctx, reg, tree())
+			if err != nil || st.Pending() != 0 || len(st.Results) != 3 {
 				t.Fatalf("status after OnConnect: %v %+v", err, st)
 			}
 		})

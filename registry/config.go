@@ -87,7 +87,10 @@ type options struct {
 
 // WithStartup runs fn inside the first Connect of this registry that
 // succeeds (and so inside Run, Serve and ListenAndServe, before a listener
-// is bound), while every database is connected and before Connect returns;
+// is bound — or, when Serve listens early for its probes, with
+// WithConnectRetry and WithHealthHandler, while every other request is
+// still answered 503), with every database connected, before Connect
+// returns;
 // package migrate uses it to apply pending migrations (migrate.OnConnect).
 // It is all or nothing with the connect: when fn fails, the connect is
 // rolled back (the counts it took are given back) and Connect returns fn's
