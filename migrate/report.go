@@ -83,8 +83,11 @@ func (r Result) Name() string {
 // its tenants in name order; the main database first, then the extras by
 // name.
 type Report struct {
-	Op      Op       `json:"op"`
-	DryRun  bool     `json:"dry_run,omitempty"`
+	// Op is the operation: up, down or status.
+	Op Op `json:"op"`
+	// DryRun is true when nothing ran (DryRun): Result.Ran is what would.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Results holds one Result per set that took part.
 	Results []Result `json:"results"`
 }
 
