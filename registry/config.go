@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,27 @@ type options struct {
 	// rollback names the databases in a rollback sandbox.
 	rollback   map[string]bool
 	instrument actors.Instrumentation
+	// startup runs inside the first Connect that succeeds (WithStartup).
+	startup func(ctx context.Context, r *Registry) error
+}
+
+// WithStartup runs fn inside the first Connect of this registry that
+// succeeds (and so inside Run, Serve and ListenAndServe, before a listener
+// is bound — or, when Serve listens early for its probes, with
+// WithConnectRetry and WithHealthHandler, while every other request is
+// still answered 503), with every database connected, before Connect
+// returns;
+// package migrate uses it to apply pending migrations (migrate.OnConnect).
+// It is all or nothing with the connect: when fn fails, the connect is
+// rolled back (the counts it took are given back) and Connect returns fn's
+// error; the next Connect runs fn again. Once fn has succeeded it never
+// runs again for this registry. Connects that arrive while fn runs wait for
+// it (or for their ctx), so no Connect returns before fn has succeeded.
+// fn must not call r.Connect, r.Run or r.Close (it would wait for itself);
+// Database.Connect and the schema and model calls are fine. It applies to
+// the facade New returns, not to Props, Copy or remote callers.
+func WithStartup(fn func(ctx context.Context, r *Registry) error) Option {
+	return func(o *options) { o.startup = fn }
 }
 
 // WithInstrumentation instruments every database this registry owns.

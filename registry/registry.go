@@ -30,6 +30,11 @@ type Registry struct {
 	extras    map[string]*Database
 	order     []*Database // main first, then extras by name
 
+	// startup is WithStartup's state: a one-slot lock (so a waiting
+	// Connect can give up with its ctx) and whether fn has succeeded.
+	startup     chan struct{}
+	startupDone bool
+
 	closeOnce sync.Once
 	closeDone chan struct{} // closed when shutdown has finished
 	closeErr  error         // written before closeDone is closed
@@ -95,6 +100,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 		ownSystem: own,
 		extras:    map[string]*Database{},
 		closeDone: make(chan struct{}),
+		startup:   make(chan struct{}, 1),
 	}
 	// The supervisor answers once it has spawned every database actor.
 	ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
@@ -174,11 +180,48 @@ func (r *Registry) Databases() []*Database { return append([]*Database(nil), r.o
 // disconnected again. With WithConnectRetry, a connect that fails only
 // because databases could not be reached is tried again until ctx ends.
 func (r *Registry) Connect(ctx context.Context) error {
+	var err error
 	if r.plan.opts.retry {
-		return r.connectRetrying(ctx)
+		err = r.connectRetrying(ctx)
+	} else {
+		_, err = ops.Do(ctx, r.caller, r.pid, ops.ConnectAll(nil))
 	}
-	_, err := ops.Do(ctx, r.caller, r.pid, ops.ConnectAll(nil))
-	return err
+	if err != nil || r.plan.opts.startup == nil {
+		return err
+	}
+	return r.runStartup(ctx)
+}
+
+// runStartup runs WithStartup's fn once it has succeeded, inside a Connect
+// that has just succeeded; if fn fails (or ctx ends while another Connect
+// runs it), that connect is rolled back.
+func (r *Registry) runStartup(ctx context.Context) error {
+	select {
+	case r.startup <- struct{}{}:
+	case <-ctx.Done():
+		return joinErrors(fmt.Errorf("dbactor: connect: waiting for the startup function: %w", request.Err(context.Cause(ctx))),
+			r.disconnectOwed(ctx))
+	}
+	defer func() { <-r.startup }()
+	if r.startupDone {
+		return nil
+	}
+	if err := runStartupFn(ctx, r); err != nil {
+		return joinErrors(fmt.Errorf("dbactor: connect: startup: %w", err), r.disconnectOwed(ctx))
+	}
+	r.startupDone = true
+	return nil
+}
+
+// runStartupFn runs fn, turning a panic into an error (the connect must
+// still be rolled back).
+func runStartupFn(ctx context.Context, r *Registry) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("startup function panicked: %v", p)
+		}
+	}()
+	return r.plan.opts.startup(ctx, r)
 }
 
 // Disconnect disconnects every database once (each ref count goes down by
