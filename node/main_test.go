@@ -80,6 +80,7 @@ func TestMain(m *testing.M) {
 		// returns without conn.Close): those keep reconnecting for ever.
 		opts = append(opts,
 			goleak.IgnoreTopFunction("google.golang.org/grpc.(*addrConn).resetTransport"),
+			goleak.IgnoreTopFunction("google.golang.org/grpc.(*addrConn).resetTransportAndUnlock"), // its name in grpc v1.85
 			goleak.IgnoreTopFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"))
 	}
 	goleak.VerifyTestMain(m, opts...)

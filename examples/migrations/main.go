@@ -1,8 +1,9 @@
 // Command migrations shows versioned migrations for a whole registry on the
 // embedded SQLite: a main database, an extra database ("analytics") and two
 // tenant schemas of the main database, each with its own version table. It
-// writes the migrations (migrate.Create), shows the status, applies them,
-// and shows the status again.
+// writes the migrations (migrate.Create), autogenerates one more from a
+// registered model (autogen), shows the status, applies them, shows the
+// status again, finds nothing left to generate, and rolls one back.
 //
 //	go run ./examples/migrations
 package main
@@ -16,9 +17,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dbactor/dbactor/autogen"
 	"github.com/dbactor/dbactor/migrate"
 	"github.com/dbactor/dbactor/registry"
 )
+
+// Project is a model: its table comes from autogenerate, not by hand.
+type Project struct {
+	ID    int64  `db:"id,pk"`
+	Name  string `db:"name,size=100,unique"`
+	Owner *int64 `db:"owner,index"`
+}
 
 func main() {
 	if err := run(os.Stdout); err != nil {
@@ -59,14 +68,15 @@ func run(out io.Writer) error {
 	defer reg.Close(ctx)
 	a := &app{out: out, dir: filepath.Join(tmp, "migrations"), reg: reg}
 
-	// Each step is one part of the story; the autogenerate step (models →
-	// diff → a new migration) goes between write and apply.
+	// Each step is one part of the story.
 	for _, step := range []func(context.Context) error{
 		a.tenants,
 		a.write,
+		a.autogenerate,
 		a.status,
 		a.apply,
 		a.status,
+		a.autogenerate,
 		a.rollback,
 	} {
 		if err := step(ctx); err != nil {
@@ -115,6 +125,34 @@ func (a *app) write(context.Context) error {
 		written = append(written, filepath.ToSlash(rel))
 	}
 	a.say("wrote %d migrations: %s", len(written), strings.Join(written, ", "))
+	return nil
+}
+
+// autogenerate registers the Project model (once) and writes the migration
+// that makes the database match the models: none when nothing differs.
+func (a *app) autogenerate(ctx context.Context) error {
+	if _, err := a.reg.Model("Project"); err != nil {
+		if _, err := a.reg.RegisterModel(ctx, Project{}); err != nil {
+			return err
+		}
+	}
+	changes, err := autogen.Diff(ctx, a.reg)
+	if err != nil {
+		return err
+	}
+	files, err := autogen.Write(a.dir, "projects", changes)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		a.say("autogenerate: the database matches the models, nothing written")
+		return nil
+	}
+	for i, f := range files {
+		rel, _ := filepath.Rel(a.dir, f)
+		files[i] = filepath.ToSlash(rel)
+	}
+	a.say("autogenerate: registered model Project has no table yet; wrote %s", strings.Join(files, ", "))
 	return nil
 }
 

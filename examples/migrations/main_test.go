@@ -17,11 +17,13 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"status: 5 pending",
-		"up: applied 5 migrations over 4 sets",
+		"autogenerate: registered model Project has no table yet; wrote default/00003_projects.sql",
+		"status: 6 pending",
+		"up: applied 6 migrations over 4 sets",
 		"status: 0 pending",
 		"default/globex: version 1, 1 applied, 0 pending",
-		"version 2 -> 1 (rolled back 00002_users_email.sql)",
+		"autogenerate: the database matches the models, nothing written",
+		"version 3 -> 2 (rolled back 00003_projects.sql)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dbactor/dbactor/autogen"
 	"github.com/dbactor/dbactor/migrate"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -22,7 +23,7 @@ const (
 	ExitOK      = 0 // success
 	ExitFailed  = 1 // a migration failed
 	ExitUsage   = 2 // bad command line
-	ExitConfig  = 3 // configuration, connection, layout; diff not available
+	ExitConfig  = 3 // configuration, connection, layout
 	ExitPending = 4 // --check found pending migrations or changes
 )
 
@@ -51,9 +52,16 @@ func (c Config) Registry() registry.Config {
 // it returns the files written (none when nothing differs).
 type DiffFunc func(ctx context.Context, reg *registry.Registry, dir, name string) ([]string, error)
 
-// DefaultDiff is the diff of every App that sets none: the autogenerate
-// package's, once it is wired in; nil means diff is not available.
-var DefaultDiff DiffFunc
+// DefaultDiff is the diff of every App that sets none: package autogen's
+// Diff of every database of reg (its default schema, and the schemas its
+// models are bound to), written by autogen.Write.
+func DefaultDiff(ctx context.Context, reg *registry.Registry, dir, name string) ([]string, error) {
+	changes, err := autogen.Diff(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	return autogen.Write(dir, name, changes)
+}
 
 // App is a command line over one registry.
 type App struct {
@@ -469,9 +477,6 @@ func (a *App) diff(ctx context.Context, args []string) error {
 	diff := a.Diff
 	if diff == nil {
 		diff = DefaultDiff
-	}
-	if diff == nil {
-		return &configError{errors.New("diff: autogenerate is not available in this build")}
 	}
 	cfg, err := a.config(c)
 	if err != nil {

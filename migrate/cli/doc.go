@@ -38,6 +38,6 @@
 //	1  a migration failed (every set is still reported)
 //	2  usage: unknown command or flag, missing argument
 //	3  configuration or environment: a bad URL, an unreachable database, a
-//	   migrations directory that does not fit the layout, diff not available
+//	   migrations directory that does not fit the layout
 //	4  --check found work to do: status with pending migrations, diff with changes
 package cli
