@@ -347,7 +347,8 @@ func (b *boundary) prove(s *stream, key claimKey) error {
 func (b *boundary) probe(ctx context.Context, address string) (*x509.Certificate, string, error) {
 	rec := &handshakes{}
 	opts := append(append([]grpc.DialOption{}, b.dial...), grpc.WithTransportCredentials(rec.wrap(b.clientCreds())))
-	conn, err := grpc.DialContext(ctx, address, opts...)
+	// passthrough: the address as given, as grpc.Dial resolved it.
+	conn, err := grpc.NewClient("passthrough:///"+address, opts...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -265,7 +265,7 @@ func TestUndecodableMessage(t *testing.T) {
 
 	t.Run("broken batch", func(t *testing.T) {
 		// A peer of our own making: a raw Proto.Actor remoting stream.
-		conn, err := grpc.Dial(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		require.NoError(t, err)
 		defer func() { _ = conn.Close() }()
 		sctx, cancel := context.WithCancel(ctx)
@@ -326,7 +326,7 @@ func TestUndecodableMessage(t *testing.T) {
 	})
 
 	t.Run("batch before connect request", func(t *testing.T) {
-		conn, err := grpc.Dial(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		require.NoError(t, err)
 		defer func() { _ = conn.Close() }()
 		stream, err := remote.NewRemotingClient(conn).Receive(ctx)

@@ -285,7 +285,7 @@ func (a *attacker) open(s openSpec) openResult {
 	ctx, cancel := context.WithCancel(context.Background())
 	// The stream lives until closed; only opening it is bounded.
 	watchdog := time.AfterFunc(waitOf(s.WaitMS), cancel)
-	conn, err := grpc.Dial(a.dbAddr, grpc.WithTransportCredentials(a.creds))
+	conn, err := grpc.NewClient("passthrough:///"+a.dbAddr, grpc.WithTransportCredentials(a.creds))
 	if err != nil {
 		watchdog.Stop()
 		cancel()
@@ -350,7 +350,7 @@ func (a *attacker) claim(s openSpec) error {
 func (a *attacker) unary() unaryResult {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultWait)
 	defer cancel()
-	conn, err := grpc.Dial(a.dbAddr, grpc.WithTransportCredentials(a.creds))
+	conn, err := grpc.NewClient("passthrough:///"+a.dbAddr, grpc.WithTransportCredentials(a.creds))
 	if err != nil {
 		return unaryResult{ListProcesses: err.Error(), GetProcessDiagnostics: err.Error()}
 	}
