@@ -50,6 +50,12 @@ var (
 	ErrUnknownDatabase = messages.ErrUnknownDatabase
 	// ErrInternal: a bug in dbactor.
 	ErrInternal = messages.ErrInternal
+	// ErrMigration: a set of migrations failed (every *MigrationError
+	// matches it); package migrate's local errors match it too.
+	ErrMigration = messages.ErrMigration
+	// ErrUnsupported: the registry cannot do this, e.g. it serves no
+	// migrations (package migrate's Serve was not called on its node).
+	ErrUnsupported = messages.ErrUnsupported
 )
 
 // ConnectError is one database's connect failure; see messages.ConnectError.
@@ -60,3 +66,7 @@ type DisconnectError = messages.DisconnectError
 
 // SchemaError is a schema operation that failed on one database.
 type SchemaError = messages.SchemaError
+
+// MigrationError is one set of migrations that failed on the registry's
+// node; see messages.MigrationError.
+type MigrationError = messages.MigrationError

@@ -36,6 +36,7 @@ var (
 	ErrUnavailable      = errors.New("dbactor: node unavailable")
 	ErrPermissionDenied = errors.New("dbactor: permission denied")
 	ErrQuotaExceeded    = errors.New("dbactor: quota exceeded")
+	ErrMigration        = errors.New("dbactor: migration failed")
 )
 
 // codeSentinels is ordered so that CodeOf finds the most specific code first.
@@ -66,6 +67,9 @@ var codeSentinels = []struct {
 	{Code_CODE_CANCELED, ErrCanceled},
 	{Code_CODE_CONNECT_FAILED, ErrConnectFailed},
 	{Code_CODE_DISCONNECT_FAILED, ErrDisconnectFailed},
+	// Behind every other: a migration set's failure says what caused it
+	// when it can (a timeout, a connect failure).
+	{Code_CODE_MIGRATION, ErrMigration},
 	{Code_CODE_INTERNAL, ErrInternal},
 }
 
@@ -144,7 +148,7 @@ func Join(errs []*Error) error {
 // FailedReply is the reply of the right type for a protocol request that
 // failed before it was handled, carrying e; nil when req is not a request.
 func FailedReply(req any, e *Error) any {
-	switch req.(type) {
+	switch r := req.(type) {
 	case *Connect:
 		return &ConnectResult{Errors: []*Error{e}}
 	case *Disconnect:
@@ -165,6 +169,8 @@ func FailedReply(req any, e *Error) any {
 		return &QueryResult{Error: e}
 	case *Exec:
 		return &ExecResult{Error: e}
+	case *Migrate:
+		return &MigrateResult{Op: r.GetOp(), DryRun: r.GetDryRun(), Error: e}
 	}
 	return nil
 }

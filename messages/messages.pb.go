@@ -92,6 +92,11 @@ const (
 	// A per-peer cap was reached (tracked counts, owners, callbacks, or
 	// statements in flight): give something back first. Nothing was done.
 	Code_CODE_QUOTA_EXCEEDED Code = 24
+	// A set of migrations (a database's own, or one tenant schema's) could
+	// not be brought where a Migrate request asked: a migration failed (its
+	// transaction was rolled back), or the set's state could not be read.
+	// Carried by MigrationSet.error when no more specific code applies.
+	Code_CODE_MIGRATION Code = 25
 )
 
 // Enum value maps for Code.
@@ -122,6 +127,7 @@ var (
 		22: "CODE_UNAVAILABLE",
 		23: "CODE_PERMISSION_DENIED",
 		24: "CODE_QUOTA_EXCEEDED",
+		25: "CODE_MIGRATION",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -149,6 +155,7 @@ var (
 		"CODE_UNAVAILABLE":       22,
 		"CODE_PERMISSION_DENIED": 23,
 		"CODE_QUOTA_EXCEEDED":    24,
+		"CODE_MIGRATION":         25,
 	}
 )
 
@@ -416,6 +423,60 @@ func (x CallbackMode) Number() protoreflect.EnumNumber {
 // Deprecated: Use CallbackMode.Descriptor instead.
 func (CallbackMode) EnumDescriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{4}
+}
+
+// MigrateOp is what a Migrate request asks. The zero value only reads.
+type MigrateOp int32
+
+const (
+	// Report every set's migrations, applied and pending; write nothing.
+	MigrateOp_MIGRATE_OP_STATUS MigrateOp = 0
+	// Apply pending migrations (up to Migrate.to when set).
+	MigrateOp_MIGRATE_OP_UP MigrateOp = 1
+	// Roll back the latest migration of each set (or every one above
+	// Migrate.to when set).
+	MigrateOp_MIGRATE_OP_DOWN MigrateOp = 2
+)
+
+// Enum value maps for MigrateOp.
+var (
+	MigrateOp_name = map[int32]string{
+		0: "MIGRATE_OP_STATUS",
+		1: "MIGRATE_OP_UP",
+		2: "MIGRATE_OP_DOWN",
+	}
+	MigrateOp_value = map[string]int32{
+		"MIGRATE_OP_STATUS": 0,
+		"MIGRATE_OP_UP":     1,
+		"MIGRATE_OP_DOWN":   2,
+	}
+)
+
+func (x MigrateOp) Enum() *MigrateOp {
+	p := new(MigrateOp)
+	*p = x
+	return p
+}
+
+func (x MigrateOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MigrateOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_messages_proto_enumTypes[5].Descriptor()
+}
+
+func (MigrateOp) Type() protoreflect.EnumType {
+	return &file_messages_proto_enumTypes[5]
+}
+
+func (x MigrateOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MigrateOp.Descriptor instead.
+func (MigrateOp) EnumDescriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{5}
 }
 
 // Error travels inside every reply that can fail. Its text never contains a
@@ -3759,6 +3820,465 @@ func (x *MessageDropped) GetReason() string {
 	return ""
 }
 
+// Migrate runs migrations on the registry's databases and their tenant
+// schemas and answers MigrateResult. The migrations are the registry's
+// node's own (package migrate's Serve: files given when the node was set
+// up); a request only chooses which sets, which way and how far — no
+// request ever carries SQL. A registry that serves no migrations answers
+// CODE_UNSUPPORTED. The work runs outside the registry actor, a few
+// requests at once (CODE_OVERLOADED beyond), bounded by deadline.
+type Migrate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Op    MigrateOp              `protobuf:"varint,1,opt,name=op,proto3,enum=dbactor.messages.v1.MigrateOp" json:"op,omitempty"`
+	// The target version. Up applies pending migrations up to and including
+	// it; Down rolls back every applied migration above it (0: all). Unset:
+	// Up applies every pending migration, Down rolls back one per set.
+	To *int64 `protobuf:"varint,2,opt,name=to,proto3,oneof" json:"to,omitempty"`
+	// Up or Down report what they would run, and run nothing (no lock, no
+	// version table created): a peer needs only what Status needs.
+	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// The databases whose sets take part, "" being the main database.
+	// Empty: every database of the registry that has migrations.
+	Databases []string `protobuf:"bytes,4,rep,name=databases,proto3" json:"databases,omitempty"`
+	// Only these tenant schemas (each must exist where tenant migrations
+	// are). Empty: every tenant schema.
+	Tenants []string `protobuf:"bytes,5,rep,name=tenants,proto3" json:"tenants,omitempty"`
+	// Leave every tenant set out: only the databases' own sets.
+	NoTenants bool `protobuf:"varint,6,opt,name=no_tenants,json=noTenants,proto3" json:"no_tenants,omitempty"`
+	// Stop at the first set that fails; the sets after it are reported
+	// skipped. Unset: every set is attempted.
+	StopOnError bool `protobuf:"varint,7,opt,name=stop_on_error,json=stopOnError,proto3" json:"stop_on_error,omitempty"`
+	// Most bytes of the reply: beyond it, the lists of a MigrateResult are
+	// left out (see MigrateResult.truncated). 0: 1 MiB. Capped at 3 MiB.
+	MaxBytes      uint64                 `protobuf:"varint,8,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Migrate) Reset() {
+	*x = Migrate{}
+	mi := &file_messages_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Migrate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Migrate) ProtoMessage() {}
+
+func (x *Migrate) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Migrate.ProtoReflect.Descriptor instead.
+func (*Migrate) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *Migrate) GetOp() MigrateOp {
+	if x != nil {
+		return x.Op
+	}
+	return MigrateOp_MIGRATE_OP_STATUS
+}
+
+func (x *Migrate) GetTo() int64 {
+	if x != nil && x.To != nil {
+		return *x.To
+	}
+	return 0
+}
+
+func (x *Migrate) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *Migrate) GetDatabases() []string {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+func (x *Migrate) GetTenants() []string {
+	if x != nil {
+		return x.Tenants
+	}
+	return nil
+}
+
+func (x *Migrate) GetNoTenants() bool {
+	if x != nil {
+		return x.NoTenants
+	}
+	return false
+}
+
+func (x *Migrate) GetStopOnError() bool {
+	if x != nil {
+		return x.StopOnError
+	}
+	return false
+}
+
+func (x *Migrate) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *Migrate) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// MigrationInfo is one migration of a set.
+type MigrationInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The number its file name starts with.
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Its file, relative to the set's directory ("" for a Go migration).
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Applied (after the request), else pending.
+	Applied bool `protobuf:"varint,3,opt,name=applied,proto3" json:"applied,omitempty"`
+	// When it was applied, as the version table says.
+	AppliedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationInfo) Reset() {
+	*x = MigrationInfo{}
+	mi := &file_messages_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationInfo) ProtoMessage() {}
+
+func (x *MigrationInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationInfo.ProtoReflect.Descriptor instead.
+func (*MigrationInfo) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *MigrationInfo) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *MigrationInfo) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *MigrationInfo) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
+func (x *MigrationInfo) GetAppliedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AppliedAt
+	}
+	return nil
+}
+
+// MigrationSet is what became of one set of migrations: a database's own
+// (schema "") or one tenant schema's.
+type MigrationSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "" is the main database.
+	Database string `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Schema   string `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	// The set's directory in the node's migrations tree.
+	Dir string `protobuf:"bytes,3,opt,name=dir,proto3" json:"dir,omitempty"`
+	// The set's version (the highest applied) before and after the request.
+	Before  int64 `protobuf:"varint,4,opt,name=before,proto3" json:"before,omitempty"`
+	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// What this request applied (Up) or rolled back (Down), in order, each
+	// committed; with dry_run, what would run.
+	Ran []*MigrationInfo `protobuf:"bytes,6,rep,name=ran,proto3" json:"ran,omitempty"`
+	// Every migration of the set with its state after the request (left out
+	// when the reply was truncated; applied and pending still count them).
+	Migrations []*MigrationInfo `protobuf:"bytes,7,rep,name=migrations,proto3" json:"migrations,omitempty"`
+	// How many migrations of the set are applied and pending.
+	Applied uint32 `protobuf:"varint,8,opt,name=applied,proto3" json:"applied,omitempty"`
+	Pending uint32 `protobuf:"varint,9,opt,name=pending,proto3" json:"pending,omitempty"`
+	// Not attempted: stop_on_error after an earlier failure.
+	Skipped bool `protobuf:"varint,10,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// The set's failure (CODE_MIGRATION unless a more specific code — a
+	// timeout, a connect failure — applies), unset on success. A failed
+	// migration was rolled back: it is pending, never reported applied.
+	Error *Error `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	// The migration that failed: 0 and "" when the set failed before any
+	// ran (connecting, locking, reading its version table).
+	FailedVersion int64  `protobuf:"varint,12,opt,name=failed_version,json=failedVersion,proto3" json:"failed_version,omitempty"`
+	FailedSource  string `protobuf:"bytes,13,opt,name=failed_source,json=failedSource,proto3" json:"failed_source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationSet) Reset() {
+	*x = MigrationSet{}
+	mi := &file_messages_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationSet) ProtoMessage() {}
+
+func (x *MigrationSet) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationSet.ProtoReflect.Descriptor instead.
+func (*MigrationSet) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *MigrationSet) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *MigrationSet) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *MigrationSet) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *MigrationSet) GetBefore() int64 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
+func (x *MigrationSet) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *MigrationSet) GetRan() []*MigrationInfo {
+	if x != nil {
+		return x.Ran
+	}
+	return nil
+}
+
+func (x *MigrationSet) GetMigrations() []*MigrationInfo {
+	if x != nil {
+		return x.Migrations
+	}
+	return nil
+}
+
+func (x *MigrationSet) GetApplied() uint32 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+func (x *MigrationSet) GetPending() uint32 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *MigrationSet) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
+}
+
+func (x *MigrationSet) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *MigrationSet) GetFailedVersion() int64 {
+	if x != nil {
+		return x.FailedVersion
+	}
+	return 0
+}
+
+func (x *MigrationSet) GetFailedSource() string {
+	if x != nil {
+		return x.FailedSource
+	}
+	return ""
+}
+
+// MigrateResult answers Migrate: one MigrationSet per set that took part,
+// each database's own set then its tenants by name, the main database
+// first, then the extras by name.
+type MigrateResult struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Op     MigrateOp              `protobuf:"varint,1,opt,name=op,proto3,enum=dbactor.messages.v1.MigrateOp" json:"op,omitempty"`
+	DryRun bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Sets   []*MigrationSet        `protobuf:"bytes,3,rep,name=sets,proto3" json:"sets,omitempty"`
+	// The request as a whole failed before any set ran (refused, an unknown
+	// database, no migrations served here, a bad argument); sets is empty.
+	Error *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The reply would have been larger than max_bytes: the sets' migrations
+	// lists (then, if need be, their ran lists) were left out.
+	Truncated bool `protobuf:"varint,5,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Sets left out entirely to fit max_bytes (successful ones first), of
+	// which omitted_failed had failed.
+	OmittedSets   uint32 `protobuf:"varint,6,opt,name=omitted_sets,json=omittedSets,proto3" json:"omitted_sets,omitempty"`
+	OmittedFailed uint32 `protobuf:"varint,7,opt,name=omitted_failed,json=omittedFailed,proto3" json:"omitted_failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateResult) Reset() {
+	*x = MigrateResult{}
+	mi := &file_messages_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateResult) ProtoMessage() {}
+
+func (x *MigrateResult) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateResult.ProtoReflect.Descriptor instead.
+func (*MigrateResult) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *MigrateResult) GetOp() MigrateOp {
+	if x != nil {
+		return x.Op
+	}
+	return MigrateOp_MIGRATE_OP_STATUS
+}
+
+func (x *MigrateResult) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *MigrateResult) GetSets() []*MigrationSet {
+	if x != nil {
+		return x.Sets
+	}
+	return nil
+}
+
+func (x *MigrateResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *MigrateResult) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *MigrateResult) GetOmittedSets() uint32 {
+	if x != nil {
+		return x.OmittedSets
+	}
+	return 0
+}
+
+func (x *MigrateResult) GetOmittedFailed() uint32 {
+	if x != nil {
+		return x.OmittedFailed
+	}
+	return 0
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -3997,7 +4517,50 @@ const file_messages_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
 	"\fmessage_type\x18\x03 \x01(\tR\vmessageType\x12\x16\n" +
 	"\x06target\x18\x04 \x01(\tR\x06target\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason*\xc2\x04\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xbe\x02\n" +
+	"\aMigrate\x12.\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x1e.dbactor.messages.v1.MigrateOpR\x02op\x12\x13\n" +
+	"\x02to\x18\x02 \x01(\x03H\x00R\x02to\x88\x01\x01\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x1c\n" +
+	"\tdatabases\x18\x04 \x03(\tR\tdatabases\x12\x18\n" +
+	"\atenants\x18\x05 \x03(\tR\atenants\x12\x1d\n" +
+	"\n" +
+	"no_tenants\x18\x06 \x01(\bR\tnoTenants\x12\"\n" +
+	"\rstop_on_error\x18\a \x01(\bR\vstopOnError\x12\x1b\n" +
+	"\tmax_bytes\x18\b \x01(\x04R\bmaxBytes\x126\n" +
+	"\bdeadline\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bdeadlineB\x05\n" +
+	"\x03_to\"\x96\x01\n" +
+	"\rMigrationInfo\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x18\n" +
+	"\aapplied\x18\x03 \x01(\bR\aapplied\x129\n" +
+	"\n" +
+	"applied_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\"\xcc\x03\n" +
+	"\fMigrationSet\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x16\n" +
+	"\x06schema\x18\x02 \x01(\tR\x06schema\x12\x10\n" +
+	"\x03dir\x18\x03 \x01(\tR\x03dir\x12\x16\n" +
+	"\x06before\x18\x04 \x01(\x03R\x06before\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x124\n" +
+	"\x03ran\x18\x06 \x03(\v2\".dbactor.messages.v1.MigrationInfoR\x03ran\x12B\n" +
+	"\n" +
+	"migrations\x18\a \x03(\v2\".dbactor.messages.v1.MigrationInfoR\n" +
+	"migrations\x12\x18\n" +
+	"\aapplied\x18\b \x01(\rR\aapplied\x12\x18\n" +
+	"\apending\x18\t \x01(\rR\apending\x12\x18\n" +
+	"\askipped\x18\n" +
+	" \x01(\bR\askipped\x120\n" +
+	"\x05error\x18\v \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\x12%\n" +
+	"\x0efailed_version\x18\f \x01(\x03R\rfailedVersion\x12#\n" +
+	"\rfailed_source\x18\r \x01(\tR\ffailedSource\"\xa9\x02\n" +
+	"\rMigrateResult\x12.\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x1e.dbactor.messages.v1.MigrateOpR\x02op\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x125\n" +
+	"\x04sets\x18\x03 \x03(\v2!.dbactor.messages.v1.MigrationSetR\x04sets\x120\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.dbactor.messages.v1.ErrorR\x05error\x12\x1c\n" +
+	"\ttruncated\x18\x05 \x01(\bR\ttruncated\x12!\n" +
+	"\fomitted_sets\x18\x06 \x01(\rR\vomittedSets\x12%\n" +
+	"\x0eomitted_failed\x18\a \x01(\rR\romittedFailed*\xd6\x04\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x01\x12\x19\n" +
@@ -4025,7 +4588,8 @@ const file_messages_proto_rawDesc = "" +
 	"CODE_QUERY\x10\x15\x12\x14\n" +
 	"\x10CODE_UNAVAILABLE\x10\x16\x12\x1a\n" +
 	"\x16CODE_PERMISSION_DENIED\x10\x17\x12\x17\n" +
-	"\x13CODE_QUOTA_EXCEEDED\x10\x18*I\n" +
+	"\x13CODE_QUOTA_EXCEEDED\x10\x18\x12\x12\n" +
+	"\x0eCODE_MIGRATION\x10\x19*I\n" +
 	"\x06Health\x12\x16\n" +
 	"\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eHEALTH_HEALTHY\x10\x01\x12\x13\n" +
@@ -4055,7 +4619,11 @@ const file_messages_proto_rawDesc = "" +
 	"\fCallbackMode\x12\x19\n" +
 	"\x15CALLBACK_MODE_DEFAULT\x10\x00\x12\x1a\n" +
 	"\x16CALLBACK_MODE_ONE_TIME\x10\x01\x12\x1c\n" +
-	"\x18CALLBACK_MODE_PERSISTENT\x10\x02B%Z#github.com/dbactor/dbactor/messagesb\x06proto3"
+	"\x18CALLBACK_MODE_PERSISTENT\x10\x02*J\n" +
+	"\tMigrateOp\x12\x15\n" +
+	"\x11MIGRATE_OP_STATUS\x10\x00\x12\x11\n" +
+	"\rMIGRATE_OP_UP\x10\x01\x12\x13\n" +
+	"\x0fMIGRATE_OP_DOWN\x10\x02B%Z#github.com/dbactor/dbactor/messagesb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -4069,126 +4637,140 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_messages_proto_goTypes = []any{
 	(Code)(0),                     // 0: dbactor.messages.v1.Code
 	(Health)(0),                   // 1: dbactor.messages.v1.Health
 	(ColumnType)(0),               // 2: dbactor.messages.v1.ColumnType
 	(OnConflict)(0),               // 3: dbactor.messages.v1.OnConflict
 	(CallbackMode)(0),             // 4: dbactor.messages.v1.CallbackMode
-	(*Error)(nil),                 // 5: dbactor.messages.v1.Error
-	(*Target)(nil),                // 6: dbactor.messages.v1.Target
-	(*Connect)(nil),               // 7: dbactor.messages.v1.Connect
-	(*ConnectResult)(nil),         // 8: dbactor.messages.v1.ConnectResult
-	(*Disconnect)(nil),            // 9: dbactor.messages.v1.Disconnect
-	(*DisconnectResult)(nil),      // 10: dbactor.messages.v1.DisconnectResult
-	(*GetStatus)(nil),             // 11: dbactor.messages.v1.GetStatus
-	(*Status)(nil),                // 12: dbactor.messages.v1.Status
-	(*ListDatabases)(nil),         // 13: dbactor.messages.v1.ListDatabases
-	(*DatabaseList)(nil),          // 14: dbactor.messages.v1.DatabaseList
-	(*CreateSchema)(nil),          // 15: dbactor.messages.v1.CreateSchema
-	(*DropSchema)(nil),            // 16: dbactor.messages.v1.DropSchema
-	(*CreateAll)(nil),             // 17: dbactor.messages.v1.CreateAll
-	(*DropAll)(nil),               // 18: dbactor.messages.v1.DropAll
-	(*SchemaResult)(nil),          // 19: dbactor.messages.v1.SchemaResult
-	(*GetSchemas)(nil),            // 20: dbactor.messages.v1.GetSchemas
-	(*SchemaList)(nil),            // 21: dbactor.messages.v1.SchemaList
-	(*ColumnDef)(nil),             // 22: dbactor.messages.v1.ColumnDef
-	(*ModelDef)(nil),              // 23: dbactor.messages.v1.ModelDef
-	(*RegisterModel)(nil),         // 24: dbactor.messages.v1.RegisterModel
-	(*ModelResult)(nil),           // 25: dbactor.messages.v1.ModelResult
-	(*DeleteModel)(nil),           // 26: dbactor.messages.v1.DeleteModel
-	(*Pid)(nil),                   // 27: dbactor.messages.v1.Pid
-	(*RegisterCallback)(nil),      // 28: dbactor.messages.v1.RegisterCallback
-	(*CallbackResult)(nil),        // 29: dbactor.messages.v1.CallbackResult
-	(*ModelRegistered)(nil),       // 30: dbactor.messages.v1.ModelRegistered
-	(*DatabaseDown)(nil),          // 31: dbactor.messages.v1.DatabaseDown
-	(*DatabaseUp)(nil),            // 32: dbactor.messages.v1.DatabaseUp
-	(*DatabaseProbeFailed)(nil),   // 33: dbactor.messages.v1.DatabaseProbeFailed
-	(*ActorCrashed)(nil),          // 34: dbactor.messages.v1.ActorCrashed
-	(*DatabaseConnecting)(nil),    // 35: dbactor.messages.v1.DatabaseConnecting
-	(*DatabaseConnected)(nil),     // 36: dbactor.messages.v1.DatabaseConnected
-	(*DatabaseConnectFailed)(nil), // 37: dbactor.messages.v1.DatabaseConnectFailed
-	(*DatabaseDisconnected)(nil),  // 38: dbactor.messages.v1.DatabaseDisconnected
-	(*RollingBack)(nil),           // 39: dbactor.messages.v1.RollingBack
-	(*RolledBack)(nil),            // 40: dbactor.messages.v1.RolledBack
-	(*DatabaseNotConnected)(nil),  // 41: dbactor.messages.v1.DatabaseNotConnected
-	(*Value)(nil),                 // 42: dbactor.messages.v1.Value
-	(*Column)(nil),                // 43: dbactor.messages.v1.Column
-	(*Row)(nil),                   // 44: dbactor.messages.v1.Row
-	(*Query)(nil),                 // 45: dbactor.messages.v1.Query
-	(*QueryResult)(nil),           // 46: dbactor.messages.v1.QueryResult
-	(*Exec)(nil),                  // 47: dbactor.messages.v1.Exec
-	(*ExecResult)(nil),            // 48: dbactor.messages.v1.ExecResult
-	(*DatabaseCount)(nil),         // 49: dbactor.messages.v1.DatabaseCount
-	(*CallerReleased)(nil),        // 50: dbactor.messages.v1.CallerReleased
-	(*AccessDenied)(nil),          // 51: dbactor.messages.v1.AccessDenied
-	(*MessageDropped)(nil),        // 52: dbactor.messages.v1.MessageDropped
-	(*timestamppb.Timestamp)(nil), // 53: google.protobuf.Timestamp
+	(MigrateOp)(0),                // 5: dbactor.messages.v1.MigrateOp
+	(*Error)(nil),                 // 6: dbactor.messages.v1.Error
+	(*Target)(nil),                // 7: dbactor.messages.v1.Target
+	(*Connect)(nil),               // 8: dbactor.messages.v1.Connect
+	(*ConnectResult)(nil),         // 9: dbactor.messages.v1.ConnectResult
+	(*Disconnect)(nil),            // 10: dbactor.messages.v1.Disconnect
+	(*DisconnectResult)(nil),      // 11: dbactor.messages.v1.DisconnectResult
+	(*GetStatus)(nil),             // 12: dbactor.messages.v1.GetStatus
+	(*Status)(nil),                // 13: dbactor.messages.v1.Status
+	(*ListDatabases)(nil),         // 14: dbactor.messages.v1.ListDatabases
+	(*DatabaseList)(nil),          // 15: dbactor.messages.v1.DatabaseList
+	(*CreateSchema)(nil),          // 16: dbactor.messages.v1.CreateSchema
+	(*DropSchema)(nil),            // 17: dbactor.messages.v1.DropSchema
+	(*CreateAll)(nil),             // 18: dbactor.messages.v1.CreateAll
+	(*DropAll)(nil),               // 19: dbactor.messages.v1.DropAll
+	(*SchemaResult)(nil),          // 20: dbactor.messages.v1.SchemaResult
+	(*GetSchemas)(nil),            // 21: dbactor.messages.v1.GetSchemas
+	(*SchemaList)(nil),            // 22: dbactor.messages.v1.SchemaList
+	(*ColumnDef)(nil),             // 23: dbactor.messages.v1.ColumnDef
+	(*ModelDef)(nil),              // 24: dbactor.messages.v1.ModelDef
+	(*RegisterModel)(nil),         // 25: dbactor.messages.v1.RegisterModel
+	(*ModelResult)(nil),           // 26: dbactor.messages.v1.ModelResult
+	(*DeleteModel)(nil),           // 27: dbactor.messages.v1.DeleteModel
+	(*Pid)(nil),                   // 28: dbactor.messages.v1.Pid
+	(*RegisterCallback)(nil),      // 29: dbactor.messages.v1.RegisterCallback
+	(*CallbackResult)(nil),        // 30: dbactor.messages.v1.CallbackResult
+	(*ModelRegistered)(nil),       // 31: dbactor.messages.v1.ModelRegistered
+	(*DatabaseDown)(nil),          // 32: dbactor.messages.v1.DatabaseDown
+	(*DatabaseUp)(nil),            // 33: dbactor.messages.v1.DatabaseUp
+	(*DatabaseProbeFailed)(nil),   // 34: dbactor.messages.v1.DatabaseProbeFailed
+	(*ActorCrashed)(nil),          // 35: dbactor.messages.v1.ActorCrashed
+	(*DatabaseConnecting)(nil),    // 36: dbactor.messages.v1.DatabaseConnecting
+	(*DatabaseConnected)(nil),     // 37: dbactor.messages.v1.DatabaseConnected
+	(*DatabaseConnectFailed)(nil), // 38: dbactor.messages.v1.DatabaseConnectFailed
+	(*DatabaseDisconnected)(nil),  // 39: dbactor.messages.v1.DatabaseDisconnected
+	(*RollingBack)(nil),           // 40: dbactor.messages.v1.RollingBack
+	(*RolledBack)(nil),            // 41: dbactor.messages.v1.RolledBack
+	(*DatabaseNotConnected)(nil),  // 42: dbactor.messages.v1.DatabaseNotConnected
+	(*Value)(nil),                 // 43: dbactor.messages.v1.Value
+	(*Column)(nil),                // 44: dbactor.messages.v1.Column
+	(*Row)(nil),                   // 45: dbactor.messages.v1.Row
+	(*Query)(nil),                 // 46: dbactor.messages.v1.Query
+	(*QueryResult)(nil),           // 47: dbactor.messages.v1.QueryResult
+	(*Exec)(nil),                  // 48: dbactor.messages.v1.Exec
+	(*ExecResult)(nil),            // 49: dbactor.messages.v1.ExecResult
+	(*DatabaseCount)(nil),         // 50: dbactor.messages.v1.DatabaseCount
+	(*CallerReleased)(nil),        // 51: dbactor.messages.v1.CallerReleased
+	(*AccessDenied)(nil),          // 52: dbactor.messages.v1.AccessDenied
+	(*MessageDropped)(nil),        // 53: dbactor.messages.v1.MessageDropped
+	(*Migrate)(nil),               // 54: dbactor.messages.v1.Migrate
+	(*MigrationInfo)(nil),         // 55: dbactor.messages.v1.MigrationInfo
+	(*MigrationSet)(nil),          // 56: dbactor.messages.v1.MigrationSet
+	(*MigrateResult)(nil),         // 57: dbactor.messages.v1.MigrateResult
+	(*timestamppb.Timestamp)(nil), // 58: google.protobuf.Timestamp
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: dbactor.messages.v1.Error.code:type_name -> dbactor.messages.v1.Code
-	6,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
-	53, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
-	27, // 3: dbactor.messages.v1.Connect.owner:type_name -> dbactor.messages.v1.Pid
-	53, // 4: dbactor.messages.v1.Connect.dispatched:type_name -> google.protobuf.Timestamp
-	5,  // 5: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 6: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
-	53, // 7: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
-	27, // 8: dbactor.messages.v1.Disconnect.owner:type_name -> dbactor.messages.v1.Pid
-	5,  // 9: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 10: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
-	5,  // 11: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
+	7,  // 1: dbactor.messages.v1.Connect.target:type_name -> dbactor.messages.v1.Target
+	58, // 2: dbactor.messages.v1.Connect.deadline:type_name -> google.protobuf.Timestamp
+	28, // 3: dbactor.messages.v1.Connect.owner:type_name -> dbactor.messages.v1.Pid
+	58, // 4: dbactor.messages.v1.Connect.dispatched:type_name -> google.protobuf.Timestamp
+	6,  // 5: dbactor.messages.v1.ConnectResult.errors:type_name -> dbactor.messages.v1.Error
+	7,  // 6: dbactor.messages.v1.Disconnect.target:type_name -> dbactor.messages.v1.Target
+	58, // 7: dbactor.messages.v1.Disconnect.deadline:type_name -> google.protobuf.Timestamp
+	28, // 8: dbactor.messages.v1.Disconnect.owner:type_name -> dbactor.messages.v1.Pid
+	6,  // 9: dbactor.messages.v1.DisconnectResult.errors:type_name -> dbactor.messages.v1.Error
+	7,  // 10: dbactor.messages.v1.GetStatus.target:type_name -> dbactor.messages.v1.Target
+	6,  // 11: dbactor.messages.v1.Status.error:type_name -> dbactor.messages.v1.Error
 	1,  // 12: dbactor.messages.v1.Status.health:type_name -> dbactor.messages.v1.Health
-	5,  // 13: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
-	53, // 14: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
-	12, // 15: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
-	5,  // 16: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
-	53, // 17: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
-	53, // 18: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
-	53, // 19: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
-	53, // 20: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 21: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
-	6,  // 22: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
-	53, // 23: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 24: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
+	6,  // 13: dbactor.messages.v1.Status.last_error:type_name -> dbactor.messages.v1.Error
+	58, // 14: dbactor.messages.v1.Status.since:type_name -> google.protobuf.Timestamp
+	13, // 15: dbactor.messages.v1.DatabaseList.databases:type_name -> dbactor.messages.v1.Status
+	6,  // 16: dbactor.messages.v1.DatabaseList.error:type_name -> dbactor.messages.v1.Error
+	58, // 17: dbactor.messages.v1.CreateSchema.deadline:type_name -> google.protobuf.Timestamp
+	58, // 18: dbactor.messages.v1.DropSchema.deadline:type_name -> google.protobuf.Timestamp
+	58, // 19: dbactor.messages.v1.CreateAll.deadline:type_name -> google.protobuf.Timestamp
+	58, // 20: dbactor.messages.v1.DropAll.deadline:type_name -> google.protobuf.Timestamp
+	6,  // 21: dbactor.messages.v1.SchemaResult.errors:type_name -> dbactor.messages.v1.Error
+	7,  // 22: dbactor.messages.v1.GetSchemas.target:type_name -> dbactor.messages.v1.Target
+	58, // 23: dbactor.messages.v1.GetSchemas.deadline:type_name -> google.protobuf.Timestamp
+	6,  // 24: dbactor.messages.v1.SchemaList.error:type_name -> dbactor.messages.v1.Error
 	2,  // 25: dbactor.messages.v1.ColumnDef.type:type_name -> dbactor.messages.v1.ColumnType
-	22, // 26: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
-	23, // 27: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
+	23, // 26: dbactor.messages.v1.ModelDef.columns:type_name -> dbactor.messages.v1.ColumnDef
+	24, // 27: dbactor.messages.v1.RegisterModel.model:type_name -> dbactor.messages.v1.ModelDef
 	3,  // 28: dbactor.messages.v1.RegisterModel.on_conflict:type_name -> dbactor.messages.v1.OnConflict
-	23, // 29: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
-	5,  // 30: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
-	27, // 31: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
+	24, // 29: dbactor.messages.v1.ModelResult.model:type_name -> dbactor.messages.v1.ModelDef
+	6,  // 30: dbactor.messages.v1.ModelResult.error:type_name -> dbactor.messages.v1.Error
+	28, // 31: dbactor.messages.v1.RegisterCallback.callback:type_name -> dbactor.messages.v1.Pid
 	4,  // 32: dbactor.messages.v1.RegisterCallback.mode:type_name -> dbactor.messages.v1.CallbackMode
-	5,  // 33: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
-	5,  // 34: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
-	53, // 35: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
-	53, // 36: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
-	53, // 37: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
-	5,  // 38: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
-	5,  // 39: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
-	5,  // 40: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
-	53, // 41: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
-	42, // 42: dbactor.messages.v1.Row.values:type_name -> dbactor.messages.v1.Value
-	6,  // 43: dbactor.messages.v1.Query.target:type_name -> dbactor.messages.v1.Target
-	42, // 44: dbactor.messages.v1.Query.args:type_name -> dbactor.messages.v1.Value
-	53, // 45: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
-	43, // 46: dbactor.messages.v1.QueryResult.columns:type_name -> dbactor.messages.v1.Column
-	44, // 47: dbactor.messages.v1.QueryResult.rows:type_name -> dbactor.messages.v1.Row
-	5,  // 48: dbactor.messages.v1.QueryResult.error:type_name -> dbactor.messages.v1.Error
-	6,  // 49: dbactor.messages.v1.Exec.target:type_name -> dbactor.messages.v1.Target
-	42, // 50: dbactor.messages.v1.Exec.args:type_name -> dbactor.messages.v1.Value
-	53, // 51: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
-	5,  // 52: dbactor.messages.v1.ExecResult.error:type_name -> dbactor.messages.v1.Error
-	27, // 53: dbactor.messages.v1.CallerReleased.caller:type_name -> dbactor.messages.v1.Pid
-	49, // 54: dbactor.messages.v1.CallerReleased.databases:type_name -> dbactor.messages.v1.DatabaseCount
-	5,  // 55: dbactor.messages.v1.CallerReleased.errors:type_name -> dbactor.messages.v1.Error
-	56, // [56:56] is the sub-list for method output_type
-	56, // [56:56] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	6,  // 33: dbactor.messages.v1.CallbackResult.error:type_name -> dbactor.messages.v1.Error
+	6,  // 34: dbactor.messages.v1.DatabaseDown.error:type_name -> dbactor.messages.v1.Error
+	58, // 35: dbactor.messages.v1.DatabaseDown.since:type_name -> google.protobuf.Timestamp
+	58, // 36: dbactor.messages.v1.DatabaseUp.down_since:type_name -> google.protobuf.Timestamp
+	58, // 37: dbactor.messages.v1.DatabaseUp.at:type_name -> google.protobuf.Timestamp
+	6,  // 38: dbactor.messages.v1.DatabaseProbeFailed.error:type_name -> dbactor.messages.v1.Error
+	6,  // 39: dbactor.messages.v1.DatabaseConnectFailed.error:type_name -> dbactor.messages.v1.Error
+	6,  // 40: dbactor.messages.v1.RolledBack.errors:type_name -> dbactor.messages.v1.Error
+	58, // 41: dbactor.messages.v1.Value.time:type_name -> google.protobuf.Timestamp
+	43, // 42: dbactor.messages.v1.Row.values:type_name -> dbactor.messages.v1.Value
+	7,  // 43: dbactor.messages.v1.Query.target:type_name -> dbactor.messages.v1.Target
+	43, // 44: dbactor.messages.v1.Query.args:type_name -> dbactor.messages.v1.Value
+	58, // 45: dbactor.messages.v1.Query.deadline:type_name -> google.protobuf.Timestamp
+	44, // 46: dbactor.messages.v1.QueryResult.columns:type_name -> dbactor.messages.v1.Column
+	45, // 47: dbactor.messages.v1.QueryResult.rows:type_name -> dbactor.messages.v1.Row
+	6,  // 48: dbactor.messages.v1.QueryResult.error:type_name -> dbactor.messages.v1.Error
+	7,  // 49: dbactor.messages.v1.Exec.target:type_name -> dbactor.messages.v1.Target
+	43, // 50: dbactor.messages.v1.Exec.args:type_name -> dbactor.messages.v1.Value
+	58, // 51: dbactor.messages.v1.Exec.deadline:type_name -> google.protobuf.Timestamp
+	6,  // 52: dbactor.messages.v1.ExecResult.error:type_name -> dbactor.messages.v1.Error
+	28, // 53: dbactor.messages.v1.CallerReleased.caller:type_name -> dbactor.messages.v1.Pid
+	50, // 54: dbactor.messages.v1.CallerReleased.databases:type_name -> dbactor.messages.v1.DatabaseCount
+	6,  // 55: dbactor.messages.v1.CallerReleased.errors:type_name -> dbactor.messages.v1.Error
+	5,  // 56: dbactor.messages.v1.Migrate.op:type_name -> dbactor.messages.v1.MigrateOp
+	58, // 57: dbactor.messages.v1.Migrate.deadline:type_name -> google.protobuf.Timestamp
+	58, // 58: dbactor.messages.v1.MigrationInfo.applied_at:type_name -> google.protobuf.Timestamp
+	55, // 59: dbactor.messages.v1.MigrationSet.ran:type_name -> dbactor.messages.v1.MigrationInfo
+	55, // 60: dbactor.messages.v1.MigrationSet.migrations:type_name -> dbactor.messages.v1.MigrationInfo
+	6,  // 61: dbactor.messages.v1.MigrationSet.error:type_name -> dbactor.messages.v1.Error
+	5,  // 62: dbactor.messages.v1.MigrateResult.op:type_name -> dbactor.messages.v1.MigrateOp
+	56, // 63: dbactor.messages.v1.MigrateResult.sets:type_name -> dbactor.messages.v1.MigrationSet
+	6,  // 64: dbactor.messages.v1.MigrateResult.error:type_name -> dbactor.messages.v1.Error
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -4206,13 +4788,14 @@ func file_messages_proto_init() {
 		(*Value_Numeric)(nil),
 		(*Value_Json)(nil),
 	}
+	file_messages_proto_msgTypes[48].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   48,
+			NumEnums:      6,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

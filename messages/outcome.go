@@ -80,6 +80,52 @@ func (e *SchemaError) Error() string {
 // Unwrap returns the cause.
 func (e *SchemaError) Unwrap() error { return e.Err }
 
+// MigrationError is the failure of one set of migrations a Migrate request
+// ran: a database's own set (Schema "") or one tenant schema's. Version and
+// Source name the migration that failed (0 and "" when the set failed
+// before any ran). That migration's transaction was rolled back: it is
+// pending, never applied; the migrations of the set that ran before it
+// stay applied. It matches ErrMigration and, through Unwrap, its cause
+// (a *Error: ErrTimeout, ErrConnectFailed, …; its SQLSTATE when the server
+// reported one). Package migrate's own *MigrationError is its local twin.
+type MigrationError struct {
+	// Database is the database's name, "" for the main database.
+	Database string
+	// Schema is the tenant schema, "" for the database's own set.
+	Schema string
+	// Version and Source are the migration that failed.
+	Version int64
+	Source  string
+	// Op is what was asked: "up", "down" or "status".
+	Op string
+	// Err is the cause.
+	Err error
+}
+
+// Error names the set, the migration and the cause.
+func (e *MigrationError) Error() string {
+	s := "dbactor: migrate " + e.Op + " on " + DisplayName(e.Database)
+	if e.Schema != "" {
+		s += ", tenant " + strconv.Quote(e.Schema)
+	}
+	if e.Version != 0 {
+		s += ", version " + strconv.FormatInt(e.Version, 10)
+		if e.Source != "" {
+			s += " (" + e.Source + ")"
+		}
+	}
+	if e.Err == nil {
+		return s
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+// Is makes every MigrationError match ErrMigration.
+func (e *MigrationError) Is(target error) bool { return target == ErrMigration }
+
 // DisplayName names a database in messages: "main database" for "", else
 // `database "name"`.
 func DisplayName(name string) string {

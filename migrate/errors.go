@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/registry"
 )
 
 var (
 	// ErrMigration is matched (errors.Is) by every *MigrationError: a set of
-	// migrations that could not be brought where it was asked to go.
-	ErrMigration = errors.New("dbactor/migrate: migration failed")
+	// migrations that could not be brought where it was asked to go. It is
+	// the protocol's (messages.ErrMigration, client.ErrMigration), which a
+	// remote client's *client.MigrationError matches too.
+	ErrMigration = messages.ErrMigration
 	// ErrLayout reports a migrations directory that does not fit the layout
 	// <root>/<database>[/tenants]/NNNNN_name.sql: a directory for a database
 	// the registry does not have, a Go migration for an unknown set, a file

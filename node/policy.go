@@ -20,11 +20,16 @@ const (
 	OpLifecycle Op = 1 << iota
 	// OpRead: Query. Without OpWrite on the same database the statement
 	// runs read-only (PostgreSQL: a READ ONLY transaction and one
-	// statement; SQLite: one SELECT on a query_only connection).
+	// statement; SQLite: one SELECT on a query_only connection). Also
+	// Migrate's status and dry runs, which read the version tables of the
+	// databases they name (and of their tenant schemas).
 	OpRead
 	// OpWrite: Exec, and Query without the read-only guard.
 	OpWrite
-	// OpSchema: CreateSchema, DropSchema, CreateAll, DropAll.
+	// OpSchema: CreateSchema, DropSchema, CreateAll, DropAll, and
+	// Migrate up or down (not a dry run): the node's own migrations, DDL
+	// run as the pool's user, on every database the request names (every
+	// database when it names none).
 	OpSchema
 	// OpModels: RegisterModel, DeleteModel.
 	OpModels
@@ -229,7 +234,7 @@ var requestTypes = func() map[string]bool {
 		&messages.Connect{}, &messages.Disconnect{}, &messages.GetStatus{}, &messages.ListDatabases{},
 		&messages.GetSchemas{}, &messages.Query{}, &messages.Exec{}, &messages.CreateSchema{},
 		&messages.DropSchema{}, &messages.CreateAll{}, &messages.DropAll{}, &messages.RegisterModel{},
-		&messages.DeleteModel{}, &messages.RegisterCallback{},
+		&messages.DeleteModel{}, &messages.RegisterCallback{}, &messages.Migrate{},
 	} {
 		if _, ok := classify(r); !ok {
 			panic(fmt.Sprintf("node: %T is no request", r))
@@ -289,6 +294,17 @@ func classify(msg proto.Message) (req Request, ok bool) {
 		req.Op = OpModels
 	case *messages.RegisterCallback:
 		req.Op = OpCallbacks
+	case *messages.Migrate:
+		// Its databases, or every database (and a grant that lists
+		// databases never covers that). Status and dry runs only read
+		// the version tables; up and down run DDL.
+		req.Op = OpSchema
+		if m.GetOp() == messages.MigrateOp_MIGRATE_OP_STATUS || m.GetDryRun() {
+			req.Op = OpRead
+		}
+		if dbs := m.GetDatabases(); len(dbs) > 0 {
+			req.Databases = slices.Clone(dbs)
+		}
 	default:
 		return Request{}, false
 	}

@@ -352,3 +352,62 @@ func modelResult(op, name string, reply any, err error) (*messages.ModelResult, 
 	}
 	return r, nil
 }
+
+// Migrate runs a Migrate request (build makes it, given its deadline; a
+// fresh one each time). It reads as the reply and the failures of its sets
+// joined, one *messages.MigrationError each (MigrationErr); a request that
+// failed as a whole (refused, no migrations served) reads as its *Error
+// alone.
+func Migrate(refused error, build func(*timestamppb.Timestamp) *messages.Migrate) Op[*messages.MigrateResult] {
+	return Op[*messages.MigrateResult]{
+		Refused: refused,
+		Build:   func(ts *timestamppb.Timestamp) any { return build(ts) },
+		Read: func(reply any, err error) (*messages.MigrateResult, error) {
+			if err != nil {
+				return nil, fmt.Errorf("dbactor: migrate: %w", err)
+			}
+			r, ok := reply.(*messages.MigrateResult)
+			if !ok {
+				return nil, request.Unexpected(reply)
+			}
+			if e := r.GetError(); e != nil {
+				return nil, e
+			}
+			var errs []error
+			for _, s := range r.GetSets() {
+				if err := MigrationErr(r.GetOp(), s); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if n := r.GetOmittedFailed(); n > 0 {
+				errs = append(errs, fmt.Errorf("%w: %d more failed sets were left out of the reply (max_bytes)", messages.ErrMigration, n))
+			}
+			return r, errors.Join(errs...)
+		},
+	}
+}
+
+// MigrationErr is the error of one set of a MigrateResult: nil when it did
+// not fail, else a *messages.MigrationError whose cause is the set's
+// *messages.Error.
+func MigrationErr(op messages.MigrateOp, s *messages.MigrationSet) error {
+	e := s.GetError()
+	if e == nil {
+		return nil
+	}
+	return &messages.MigrationError{Database: s.GetDatabase(), Schema: s.GetSchema(), Version: s.GetFailedVersion(),
+		Source: s.GetFailedSource(), Op: MigrateOpName(op), Err: e}
+}
+
+// MigrateOpName is op as package migrate names it: "status", "up", "down".
+func MigrateOpName(op messages.MigrateOp) string {
+	switch op {
+	case messages.MigrateOp_MIGRATE_OP_STATUS:
+		return "status"
+	case messages.MigrateOp_MIGRATE_OP_UP:
+		return "up"
+	case messages.MigrateOp_MIGRATE_OP_DOWN:
+		return "down"
+	}
+	return op.String()
+}

@@ -73,6 +73,8 @@ func failedReply(req any, e *messages.Error) any {
 		return &inproc.SupervisorClosed{}
 	case *SpawnCallback:
 		return &SpawnedCallback{Result: &messages.CallbackResult{Error: e}}
+	case *ServeMigrations:
+		return &ServingMigrations{Err: e}
 	}
 	return inproc.FailedReply(req, e)
 }
@@ -110,6 +112,8 @@ type registryActor struct {
 	tracked map[any]*pendingOp
 	// jobs cancels each schema job under way, by its request.
 	jobs map[any]context.CancelFunc
+	// migrating counts the Migrate requests under way (MaxMigrations).
+	migrating int
 	// faults is the system's test fault injector: nil in production.
 	faults *faults.Injector
 }
@@ -146,7 +150,12 @@ func (a *registryActor) Receive(c actor.Context) {
 			cancel()
 		}
 	case *jobDone:
-		delete(a.jobs, m.key)
+		if _, ok := a.jobs[m.key]; ok {
+			delete(a.jobs, m.key)
+			if _, ok := m.key.(*messages.Migrate); ok {
+				a.migrating--
+			}
+		}
 	case *actor.Terminated:
 		a.callerTerminated(c, m)
 		if _, ok := c.ActorSystem().ProcessRegistry.GetLocal(m.GetWho().GetId()); ok && m.GetWho().GetAddress() == c.ActorSystem().Address() {
@@ -231,6 +240,14 @@ func (a *registryActor) Receive(c actor.Context) {
 			return
 		}
 		c.Forward(a.supervisor)
+	case *ServeMigrations:
+		a.serveMigrations(c, m)
+	case *messages.Migrate:
+		if e := a.refuse(); e != nil {
+			respond(c, failedReply(m, e))
+			return
+		}
+		a.migrate(c, m)
 	case *messages.Query, *messages.Exec:
 		if e := a.refuse(); e != nil {
 			c.Respond(inproc.FailedReply(m, e))

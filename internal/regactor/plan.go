@@ -56,6 +56,9 @@ type Plan struct {
 	// work counts schema requests under way outside the registry actor:
 	// Close lets them finish (and give their counts back) first.
 	work sync.WaitGroup
+	// migrations answers Migrate requests (ServeMigrations); nil: none
+	// are served. Only the registry actor touches it.
+	migrations MigrationHandler
 	// jobsLife ends every schema job (endJobs) when Close has waited long
 	// enough for them.
 	jobsLife context.Context
