@@ -79,3 +79,25 @@ func TestMessagesRoundTrip(t *testing.T) {
 	require.NoError(t, proto.Unmarshal(b, &c))
 	require.NotNil(t, c.GetTarget())
 }
+
+// Migrate's target keeps its presence across the wire: To(0) (roll back
+// everything) is not "no target" (one migration per set).
+func TestMigrateTargetPresence(t *testing.T) {
+	zero := int64(0)
+	b, err := proto.Marshal(&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_DOWN, To: &zero})
+	require.NoError(t, err)
+	var m messages.Migrate
+	require.NoError(t, proto.Unmarshal(b, &m))
+	require.NotNil(t, m.To)
+	require.Zero(t, m.GetTo())
+	b, err = proto.Marshal(&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_DOWN})
+	require.NoError(t, err)
+	m = messages.Migrate{}
+	require.NoError(t, proto.Unmarshal(b, &m))
+	require.Nil(t, m.To)
+	// A failed Migrate is answered with its own reply type.
+	r, ok := messages.FailedReply(&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_UP, DryRun: true}, &messages.Error{Code: messages.Code_CODE_CLOSED}).(*messages.MigrateResult)
+	require.True(t, ok)
+	require.Equal(t, messages.MigrateOp_MIGRATE_OP_UP, r.GetOp())
+	require.ErrorIs(t, r.GetError(), messages.ErrClosed)
+}

@@ -37,13 +37,22 @@ func TestClassify(t *testing.T) {
 		{&messages.RegisterModel{Model: &messages.ModelDef{Database: "analytics"}}, OpModels, []string{"analytics"}},
 		{&messages.DeleteModel{Name: "x"}, OpModels, nil},
 		{&messages.RegisterCallback{}, OpCallbacks, nil},
+		{&messages.Migrate{}, OpRead, nil},
+		{&messages.Migrate{Databases: []string{"analytics"}}, OpRead, []string{"analytics"}},
+		{&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_UP}, OpSchema, nil},
+		{&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_UP, Databases: []string{"", "analytics"}}, OpSchema, []string{"", "analytics"}},
+		{&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_DOWN, Databases: []string{""}}, OpSchema, []string{""}},
+		{&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_UP, DryRun: true}, OpRead, nil},
+		{&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_DOWN, DryRun: true, Databases: []string{"analytics"}}, OpRead, []string{"analytics"}},
+		// An op this binary does not know needs the most.
+		{&messages.Migrate{Op: 7}, OpSchema, nil},
 	} {
 		req, ok := classify(c.msg)
 		require.True(t, ok, "%T", c.msg)
 		require.Equal(t, c.op, req.Op, "%T %v", c.msg, c.msg)
 		require.Equal(t, c.dbs, req.Databases, "%T %v", c.msg, c.msg)
 	}
-	for _, reply := range []proto.Message{&messages.ConnectResult{}, &messages.Status{}, &messages.ModelRegistered{}, &messages.QueryResult{}} {
+	for _, reply := range []proto.Message{&messages.ConnectResult{}, &messages.Status{}, &messages.ModelRegistered{}, &messages.QueryResult{}, &messages.MigrateResult{}} {
 		_, ok := classify(reply)
 		require.False(t, ok, "%T is no request", reply)
 	}
@@ -88,6 +97,25 @@ func TestPolicyDecide(t *testing.T) {
 			require.NotEmpty(t, d.reason, c.name)
 		}
 	}
+
+	// Migrations: a grant of schema DDL on one database covers an Up
+	// naming it, not one naming another or every database; status needs
+	// read, which the default grant lacks.
+	m := Policy{Peers: map[string][]Grant{"ops": {{Ops: OpRead | OpLifecycle}, {Ops: OpSchema, Databases: []string{"analytics"}}}}}
+	ops := Peer{Identity: "ops"}
+	decide := func(p Policy, who Peer, msg *messages.Migrate) bool {
+		r, ok := classify(msg)
+		require.True(t, ok)
+		return p.decide(who, r).allowed
+	}
+	up := messages.MigrateOp_MIGRATE_OP_UP
+	require.True(t, decide(m, ops, &messages.Migrate{}), "status everywhere")
+	require.True(t, decide(m, ops, &messages.Migrate{Op: up, DryRun: true}), "a dry run needs what status needs")
+	require.False(t, decide(m, ops, &messages.Migrate{Op: up}), "up on every database")
+	require.False(t, decide(m, ops, &messages.Migrate{Op: up, Databases: []string{""}}), "up on main")
+	require.False(t, decide(m, ops, &messages.Migrate{Op: up, Databases: []string{"analytics", ""}}), "up on both")
+	require.True(t, decide(m, ops, &messages.Migrate{Op: up, Databases: []string{"analytics"}}), "up on analytics")
+	require.False(t, decide(m, Peer{Identity: "eve"}, &messages.Migrate{}), "status by default")
 
 	// The peer's own grant decides the role, before a default one.
 	rp := Policy{Default: []Grant{{Ops: OpDefault | OpRead}}, Peers: map[string][]Grant{"dave": {{Ops: OpRead, Role: "dave_r"}}}}
@@ -157,7 +185,7 @@ func TestClampDeadline(t *testing.T) {
 
 	// Every request that carries a deadline gets one.
 	for _, m := range []proto.Message{&messages.Disconnect{}, &messages.CreateSchema{}, &messages.DropSchema{},
-		&messages.CreateAll{}, &messages.DropAll{}, &messages.GetSchemas{}, &messages.Query{}, &messages.Exec{}} {
+		&messages.CreateAll{}, &messages.DropAll{}, &messages.GetSchemas{}, &messages.Query{}, &messages.Exec{}, &messages.Migrate{}} {
 		require.True(t, clampDeadline(m, limit), "%T", m)
 		d := m.(interface{ GetDeadline() *timestamppb.Timestamp }).GetDeadline()
 		require.True(t, d.AsTime().Equal(limit), "%T", m)
@@ -179,6 +207,7 @@ func TestEveryProtocolTypeIsClassified(t *testing.T) {
 		&messages.RollingBack{}, &messages.RolledBack{}, &messages.DatabaseNotConnected{}, &messages.Value{},
 		&messages.Column{}, &messages.Row{}, &messages.QueryResult{}, &messages.ExecResult{},
 		&messages.DatabaseCount{}, &messages.CallerReleased{}, &messages.AccessDenied{}, &messages.MessageDropped{},
+		&messages.MigrationInfo{}, &messages.MigrationSet{}, &messages.MigrateResult{},
 	} {
 		notRequests[string(proto.MessageName(m))] = true
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/internal/ops"
 	"github.com/dbactor/dbactor/internal/request"
@@ -129,4 +130,36 @@ func TestSchemaOptionsBuildRequests(t *testing.T) {
 	require.True(t, d.GetCascade())
 	require.True(t, d.GetIfExists())
 	require.Equal(t, "s", d.GetSchema())
+}
+
+// A Migrate reply reads as its refusal alone, or as one *MigrationError per
+// failed set (and one more error for failed sets the reply left out).
+func TestMigrateReadsEverySet(t *testing.T) {
+	op := ops.Migrate(nil, func(*timestamppb.Timestamp) *messages.Migrate { return &messages.Migrate{} })
+
+	r, err := op.Read(&messages.MigrateResult{Error: e(messages.Code_CODE_PERMISSION_DENIED, "")}, nil)
+	require.Nil(t, r)
+	require.ErrorIs(t, err, messages.ErrPermissionDenied)
+	require.NotErrorIs(t, err, messages.ErrMigration)
+
+	reply := &messages.MigrateResult{Op: messages.MigrateOp_MIGRATE_OP_UP, Sets: []*messages.MigrationSet{
+		{Database: "", Version: 2},
+		{Database: "", Schema: "t", Version: 1, FailedVersion: 2, FailedSource: "00002_x.sql", Error: &messages.Error{Code: messages.Code_CODE_MIGRATION, Message: "syntax", Sqlstate: "42601"}},
+		{Database: "a", Error: e(messages.Code_CODE_TIMEOUT, "a")},
+	}, OmittedFailed: 2}
+	r, err = op.Read(reply, nil)
+	require.Same(t, reply, r)
+	require.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), 3)
+	var me *messages.MigrationError
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, messages.MigrationError{Schema: "t", Version: 2, Source: "00002_x.sql", Op: "up", Err: reply.Sets[1].Error}, *me)
+	require.Equal(t, `dbactor: migrate up on main database, tenant "t", version 2 (00002_x.sql): syntax`, me.Error())
+	require.ErrorIs(t, err, messages.ErrMigration)
+	require.ErrorIs(t, err, messages.ErrTimeout)
+	require.Contains(t, err.Error(), "2 more failed sets")
+	require.NoError(t, ops.MigrationErr(reply.Op, reply.Sets[0]))
+
+	_, err = op.Read(nil, request.Err(request.ErrNoActor))
+	require.ErrorIs(t, err, messages.ErrClosed)
+	require.Contains(t, err.Error(), "dbactor: migrate: ")
 }
