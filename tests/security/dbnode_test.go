@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/dbactor/dbactor/internal/testnode"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/migrate"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/node"
 	"github.com/dbactor/dbactor/node/dbnode"
@@ -46,6 +48,13 @@ func policy() node.Policy {
 		"reader":  {{Ops: node.OpRead | node.OpLifecycle, Databases: []string{"", liteName}}},
 		"schemer": {{Ops: node.OpSchema | node.OpLifecycle}},
 	}}
+}
+
+// migrations are the database node's own migrations (migrate.Serve): a
+// table for main and one for lite, which no peer in the suite may apply.
+func migrations() fstest.MapFS {
+	m := &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE migrated (id integer);\n-- +goose Down\nDROP TABLE migrated;\n")}
+	return fstest.MapFS{migrate.MainDir + "/00001_migrated.sql": m, liteName + "/00001_migrated.sql": m}
 }
 
 // eventLog keeps the trust-boundary and release events the node publishes.
@@ -248,9 +257,15 @@ func roleDB(out *testnode.Out) error {
 	if err == nil {
 		err = n.Registry.CreateAll(ctx)
 	}
+	if err != nil {
+		cancel()
+		return fmt.Errorf("registering the widget model: %w", err)
+	}
+	// Migrations the node serves (M1): one for main, one for lite.
+	err = migrate.Serve(ctx, n.Registry, migrations())
 	cancel()
 	if err != nil {
-		return fmt.Errorf("registering the widget model: %w", err)
+		return fmt.Errorf("serving migrations: %w", err)
 	}
 	out.Printf("ADDR %s", n.Address())
 

@@ -7,7 +7,8 @@
 //
 //   - the database node: a child process (role "db"), identity "db", with
 //     the registry "dbactor" on a fresh PostgreSQL database (main) and an
-//     SQLite file (extra "lite"), MaxDeadline 3 s and a Policy: "victim"
+//     SQLite file (extra "lite"), serving a migration for each
+//     (migrate.Serve), MaxDeadline 3 s and a Policy: "victim"
 //     may do everything, "reader" may read (and keep open) main and lite,
 //     "schemer" may run schema DDL, every other identity has the default
 //     grant (lifecycle and callbacks);

@@ -56,6 +56,7 @@ func TestSecurity(t *testing.T) {
 		{"S11_watch_flood", e.s11},
 		{"S12_many_addresses", e.s12},
 		{"S13_long_names", e.s13},
+		{"M1_ungranted_migrations", e.m1},
 		{"D1_expired_deadline", e.d1},
 		{"D2_empty_drop_schema", e.d2},
 		{"D3_huge_column_name", e.d3},
@@ -842,5 +843,57 @@ func (e *env) t6(t *testing.T) {
 	ev := e.awaitEvents(t, since, "MessageDropped", 1, "peer=attacker", "reason~own")
 	r.see("refused at the connect request (%s)", ev[0].(*messages.MessageDropped).GetReason())
 	e.noEvents(t, since, "CallerReleased")
+	e.intact(r)
+}
+
+func (e *env) m1(t *testing.T) {
+	r := e.row(t, "M1", "migrations (the node's own, migrate.Serve): Migrate status, up, dry-run up, down to 0 and up on lite "+
+		"from an ungranted peer (default grant); up of main and lite, down of main, and status of every database from a reader "+
+		"(read on main and lite only); up of main by raw batch with a forged header claiming the victim",
+		"each PERMISSION_DENIED + AccessDenied (read or schema); the reader's status and dry run naming main and lite are answered; "+
+			"every migration still pending")
+	up, down := messages.MigrateOp_MIGRATE_OP_UP, messages.MigrateOp_MIGRATE_OP_DOWN
+	zero := int64(0)
+	both := []string{"", liteName}
+	a := e.attacker(t, "attacker")
+	since := e.mark(t)
+	for _, m := range []*messages.Migrate{
+		{}, {Op: up}, {Op: up, DryRun: true}, {Op: down, To: &zero}, {Op: up, Databases: []string{liteName}},
+	} {
+		denied(t, fmt.Sprintf("attacker's %v", m), a.ask(m))
+	}
+	rd := e.attacker(t, "reader")
+	for _, m := range []*messages.Migrate{
+		{Op: up, Databases: both}, {Op: down, Databases: []string{""}},
+		{}, // every database: the reader's grant lists its databases
+	} {
+		denied(t, fmt.Sprintf("reader's %v", m), rd.ask(m))
+	}
+	o := rd.raw(envSpec{Target: registryTarget(), Msg: specOf(&messages.Migrate{Op: up, Databases: []string{""}}), Sender: "future", Header: e.forgedHeader()})
+	denied(t, "raw Migrate up with a forged header", o[0])
+	evs := e.awaitEvents(t, since, "AccessDenied", 9, "message_type=dbactor.messages.v1.Migrate")
+	require.Equal(t, "read×3 schema×6", ops(evs))
+
+	// What the reader may do: read the version tables, and a dry run.
+	pending := func(what string, m *messages.Migrate) *messages.MigrateResult {
+		o := rd.ask(m)
+		require.Equal(t, "ok", o.String(), "%s: %s", what, o.message())
+		reply, err := o.Reply.decode()
+		require.NoError(t, err)
+		res := reply.(*messages.MigrateResult)
+		require.Len(t, res.GetSets(), 2, what)
+		for _, s := range res.GetSets() {
+			require.Nil(t, s.GetError(), what)
+			require.Zero(t, s.GetVersion(), "%s: %s was migrated", what, s.GetDatabase())
+			require.EqualValues(t, 1, s.GetPending(), what)
+		}
+		return res
+	}
+	pending("status", &messages.Migrate{Databases: both})
+	dry := pending("dry run", &messages.Migrate{Op: up, DryRun: true, Databases: both})
+	require.Len(t, dry.GetSets()[0].GetRan(), 1, "the dry run says what would run")
+	pending("status after", &messages.Migrate{Databases: both})
+	r.see("9/9 PERMISSION_DENIED (1 by raw batch with a forged header); AccessDenied %s; reader's status and dry run answered, "+
+		"main and lite still at version 0 with 1 pending", ops(evs))
 	e.intact(r)
 }
