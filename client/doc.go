@@ -5,7 +5,9 @@
 //     registry on another node — or in this actor system but spawned with
 //     registry.Props. Its counts belong to its own actor: when that stops
 //     (Close, a crash of this process, the node lost), the registry gives
-//     them back. RemoteDatabase runs Query and Exec on the registry's node.
+//     them back. RemoteDatabase runs Query and Exec on the registry's node;
+//     MigrateStatus, MigrateUp and MigrateDown run the migrations that node
+//     serves (package migrate's Serve) and return a plain MigrationReport.
 //   - Async is the same operations from inside an actor, without blocking
 //     its Receive: the outcome comes back as a continuation on the actor.
 //

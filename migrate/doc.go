@@ -72,6 +72,18 @@
 // attempted, and the Report says exactly which versions each set is at, so
 // fixing the migration and running Up again finishes the job.
 //
+// # Across nodes
+//
+// Serve makes a registry answer the protocol's Migrate requests with its
+// node's own migrations, so that a client node (client.Client's
+// MigrateStatus, MigrateUp, MigrateDown — which link neither goose nor a
+// database driver) can run them; a request chooses which sets, which way
+// and how far, never the SQL. The node's policy authorizes each request
+// first: status and dry runs need node.OpRead, up and down node.OpSchema,
+// on every database they touch. The registry actor runs each request on a
+// goroutine of its own (MaxServed at once) and answers the sender from
+// there; replies are bounded like a Query's.
+//
 // # Why not a Registry method
 //
 // Issue 17 sketched reg.Migrate(ctx, fsys, …). It is a package of its own
