@@ -238,50 +238,51 @@ func TestServeReplyLimit(t *testing.T) {
 // Many requests at once: migrate.MaxServed run, the others are refused
 // with ErrOverloaded at once, and every request is answered. The first Up
 // holds its set (a Go migration that waits), the next ones wait for its
-// lock: none can end before the overflow arrives.
+// lock: none can end before the overflow arrives. A second round (another
+// held migration) finds the whole capacity back; each round sends one
+// message value several times, as a local sender may.
 func TestServeBounded(t *testing.T) {
 	ctx := ctxFor(t)
 	main, extra := dialects()[0].urls(t)
 	reg := newRegistry(t, main, extra)
-	entered, release := make(chan struct{}), make(chan struct{})
-	hold := goose.NewGoMigration(3, &goose.GoFunc{RunTx: func(ctx context.Context, _ *sql.Tx) error {
-		close(entered)
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+	var holds []*goose.Migration
+	for round, version := range []int64{3, 4} {
+		entered, release := make(chan struct{}), make(chan struct{})
+		holds = append(holds, goose.NewGoMigration(version, &goose.GoFunc{RunTx: func(ctx context.Context, _ *sql.Tx) error {
+			close(entered)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}, &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}))
+		require.NoError(t, migrate.Serve(ctx, reg, tree(), migrate.WithGoMigrations(migrate.MainDir, holds...)))
+		up := &messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_UP, Databases: []string{""}, NoTenants: true}
+		var held []*actor.Future
+		for range migrate.MaxServed {
+			held = append(held, reg.System().Root.RequestFuture(reg.PID(), up, 30*time.Second))
 		}
-	}}, &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }})
-	require.NoError(t, migrate.Serve(ctx, reg, tree(), migrate.WithGoMigrations(migrate.MainDir, hold)))
-	up := &messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_UP, Databases: []string{""}, NoTenants: true}
-	var held []*actor.Future
-	for range migrate.MaxServed {
-		held = append(held, reg.System().Root.RequestFuture(reg.PID(), up, 30*time.Second))
+		<-entered
+		// Sent after the held ones: the registry actor sees them with
+		// MaxServed under way.
+		for range 2 * migrate.MaxServed {
+			r, err := reg.System().Root.RequestFuture(reg.PID(), up, 30*time.Second).Result()
+			require.NoError(t, err)
+			require.Equal(t, messages.Code_CODE_OVERLOADED, r.(*messages.MigrateResult).GetError().GetCode(), "round %d", round)
+		}
+		close(release)
+		ran := 0
+		for _, f := range held {
+			r, err := f.Result()
+			require.NoError(t, err)
+			res := r.(*messages.MigrateResult)
+			require.Nil(t, res.GetError(), "round %d", round)
+			require.Len(t, res.GetSets(), 1)
+			require.Nil(t, res.GetSets()[0].GetError())
+			ran += len(res.GetSets()[0].GetRan())
+			require.Equal(t, version, res.GetSets()[0].GetVersion())
+		}
+		require.Equal(t, []int{3, 1}[round], ran, "each migration applied exactly once")
 	}
-	<-entered
-	// Sent after the held ones: the registry actor sees them with
-	// MaxServed under way.
-	for range 2 * migrate.MaxServed {
-		r, err := reg.System().Root.RequestFuture(reg.PID(), up, 30*time.Second).Result()
-		require.NoError(t, err)
-		require.Equal(t, messages.Code_CODE_OVERLOADED, r.(*messages.MigrateResult).GetError().GetCode())
-	}
-	close(release)
-	applied := 0
-	for _, f := range held {
-		r, err := f.Result()
-		require.NoError(t, err)
-		res := r.(*messages.MigrateResult)
-		require.Nil(t, res.GetError())
-		require.Len(t, res.GetSets(), 1)
-		require.Nil(t, res.GetSets()[0].GetError())
-		applied += len(res.GetSets()[0].GetRan())
-		require.Equal(t, int64(3), res.GetSets()[0].GetVersion())
-	}
-	require.Equal(t, 3, applied, "each migration applied exactly once")
-	// And the registry serves again.
-	r, err := reg.System().Root.RequestFuture(reg.PID(), &messages.Migrate{}, 30*time.Second).Result()
-	require.NoError(t, err)
-	require.Nil(t, r.(*messages.MigrateResult).GetError())
 }

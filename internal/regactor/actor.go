@@ -152,7 +152,7 @@ func (a *registryActor) Receive(c actor.Context) {
 	case *jobDone:
 		if _, ok := a.jobs[m.key]; ok {
 			delete(a.jobs, m.key)
-			if _, ok := m.key.(*messages.Migrate); ok {
+			if _, ok := m.key.(*migrateJob); ok {
 				a.migrating--
 			}
 		}

@@ -66,7 +66,8 @@ func (a *registryActor) migrate(c actor.Context, m *messages.Migrate) {
 	handler := a.p.migrations
 	now := time.Now()
 	end := deadline.Inner(deadline.FromMessage(m.GetDeadline(), now, a.p.Timeout), now)
-	ctx, done := a.startJob(c, m)
+	// A key of its own: a local sender may send one message value twice.
+	ctx, done := a.startJob(c, &migrateJob{})
 	ctx, cancel := context.WithDeadline(ctx, end)
 	a.migrating++
 	a.p.work.Add(1)
@@ -80,6 +81,10 @@ func (a *registryActor) migrate(c actor.Context, m *messages.Migrate) {
 		}
 	}()
 }
+
+// migrateJob keys the job of one Migrate request (not of a size 0, so
+// that every one is a pointer of its own).
+type migrateJob struct{ _ byte }
 
 // safeMigrate runs the handler; a panic in it (a bug) is an internal error
 // reply, so the sender is answered and the job ends.
