@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dbactor/dbactor/internal/ops"
@@ -203,24 +204,50 @@ func (cl *Client) MigrateDown(ctx context.Context, opts ...MigrateOption) (*Migr
 }
 
 func (cl *Client) migrate(ctx context.Context, op messages.MigrateOp, opts []MigrateOption) (*MigrationReport, error) {
-	var r migrateRequest
+	return call(ctx, cl, migrateOp(op, opts))
+}
+
+// MigrateStatus is Client.MigrateStatus from inside an actor: then gets
+// what that returns.
+func (a Async) MigrateStatus(c actor.Context, then func(*MigrationReport, error), opts ...MigrateOption) {
+	ops.Async(c, a.Registry, a.Timeout, migrateOp(messages.MigrateOp_MIGRATE_OP_STATUS, opts), then)
+}
+
+// MigrateUp is Client.MigrateUp from inside an actor. The migrations run
+// on the registry's node until the request's deadline (the Async's
+// Timeout), whether then still waits or not.
+func (a Async) MigrateUp(c actor.Context, then func(*MigrationReport, error), opts ...MigrateOption) {
+	ops.Async(c, a.Registry, a.Timeout, migrateOp(messages.MigrateOp_MIGRATE_OP_UP, opts), then)
+}
+
+// MigrateDown is Client.MigrateDown from inside an actor.
+func (a Async) MigrateDown(c actor.Context, then func(*MigrationReport, error), opts ...MigrateOption) {
+	ops.Async(c, a.Registry, a.Timeout, migrateOp(messages.MigrateOp_MIGRATE_OP_DOWN, opts), then)
+}
+
+// migrateOp is the Migrate request opts describe, read as a report.
+func migrateOp(op messages.MigrateOp, opts []MigrateOption) ops.Op[*MigrationReport] {
+	r := migrateRequest{msg: messages.Migrate{Op: op}}
 	for _, o := range opts {
 		o(&r)
 	}
-	r.msg.Op = op
-	if r.msg.MaxBytes > MaxRequest {
-		r.msg.MaxBytes = MaxRequest
+	r.msg.MaxBytes = min(r.msg.MaxBytes, MaxRequest)
+	inner := ops.Migrate(errors.Join(r.errs...), func(ts *timestamppb.Timestamp) *messages.Migrate {
+		return &messages.Migrate{Op: r.msg.Op, To: r.msg.To, DryRun: r.msg.DryRun, Databases: r.msg.Databases,
+			Tenants: r.msg.Tenants, NoTenants: r.msg.NoTenants, StopOnError: r.msg.StopOnError, MaxBytes: r.msg.MaxBytes,
+			Deadline: ts}
+	})
+	return ops.Op[*MigrationReport]{
+		Refused: inner.Refused,
+		Build:   inner.Build,
+		Read: func(reply any, err error) (*MigrationReport, error) {
+			res, err := inner.Read(reply, err)
+			if res == nil {
+				return nil, err
+			}
+			return reportOf(res), err
+		},
 	}
-	res, err := call(ctx, cl, ops.Migrate(errors.Join(r.errs...), func(ts *timestamppb.Timestamp) *messages.Migrate {
-		m := &messages.Migrate{Op: r.msg.Op, To: r.msg.To, DryRun: r.msg.DryRun, Databases: r.msg.Databases,
-			Tenants: r.msg.Tenants, NoTenants: r.msg.NoTenants, StopOnError: r.msg.StopOnError, MaxBytes: r.msg.MaxBytes}
-		m.Deadline = ts
-		return m
-	}))
-	if res == nil {
-		return nil, err
-	}
-	return reportOf(res), err
 }
 
 func reportOf(r *messages.MigrateResult) *MigrationReport {

@@ -129,6 +129,22 @@ func TestServe(t *testing.T) {
 			require.ErrorIs(t, err, client.ErrUnknownDatabase)
 			_, err = cl.MigrateUp(ctx, client.MigrateTo(-1))
 			require.ErrorIs(t, err, client.ErrInvalidArgument)
+
+			// The registry validates what any sender sends, not only the client.
+			neg := int64(-1)
+			for _, c := range []struct {
+				m    *messages.Migrate
+				code messages.Code
+			}{
+				{&messages.Migrate{Op: 9}, messages.Code_CODE_INVALID_ARGUMENT},
+				{&messages.Migrate{Op: messages.MigrateOp_MIGRATE_OP_DOWN, To: &neg}, messages.Code_CODE_INVALID_ARGUMENT},
+				{&messages.Migrate{Tenants: []string{"bad\x00name"}}, messages.Code_CODE_INVALID_NAME},
+				{&messages.Migrate{Databases: []string{migrate.MainDir}}, messages.Code_CODE_UNKNOWN_DATABASE},
+			} {
+				r, err := reg.System().Root.RequestFuture(reg.PID(), c.m, 30*time.Second).Result()
+				require.NoError(t, err)
+				require.Equal(t, c.code, r.(*messages.MigrateResult).GetError().GetCode(), "%v", c.m)
+			}
 		})
 	}
 }
@@ -285,4 +301,44 @@ func TestServeBounded(t *testing.T) {
 		}
 		require.Equal(t, []int{3, 1}[round], ran, "each migration applied exactly once")
 	}
+}
+
+// From inside an actor: the same request, answered as a continuation on
+// the actor, which is never blocked meanwhile.
+func TestServeAsync(t *testing.T) {
+	ctx := ctxFor(t)
+	main, extra := dialects()[0].urls(t)
+	reg := newRegistry(t, main, extra)
+	require.NoError(t, migrate.Serve(ctx, reg, tree()))
+	type outcome struct {
+		rep *client.MigrationReport
+		err error
+	}
+	got := make(chan outcome, 2)
+	as := client.Async{Registry: reg.PID(), Timeout: 30 * time.Second}
+	pid := reg.System().Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*actor.Started); ok {
+			as.MigrateUp(c, func(rep *client.MigrationReport, err error) {
+				got <- outcome{rep, err}
+				as.MigrateStatus(c, func(rep *client.MigrationReport, err error) { got <- outcome{rep, err} })
+			}, client.MigrateNoTenants())
+		}
+	}))
+	t.Cleanup(func() { _ = reg.System().Root.StopFuture(pid).Wait() })
+	next := func() outcome {
+		select {
+		case o := <-got:
+			return o
+		case <-ctx.Done():
+			t.Fatal("no answer")
+			return outcome{}
+		}
+	}
+	up := next()
+	require.NoError(t, up.err)
+	require.Equal(t, "up", up.rep.Op)
+	require.Equal(t, []int64{1, 2}, clientVersions(set(t, up.rep, "default").Ran))
+	st := next()
+	require.NoError(t, st.err)
+	require.Zero(t, st.rep.Pending())
 }
