@@ -108,12 +108,12 @@ func (m *Migrator) answer(ctx context.Context, req *messages.Migrate) *messages.
 	// node's policy authorized these names, and no other may take part.
 	for _, n := range req.GetDatabases() {
 		if !known[n] {
-			return refuse(messages.Code_CODE_UNKNOWN_DATABASE, n, messages.DisplayName(n)+" is not a database of the registry")
+			return refuse(messages.Code_CODE_UNKNOWN_DATABASE, clipText(n), clipText(messages.DisplayName(n))+" is not a database of the registry")
 		}
 	}
 	for _, t := range req.GetTenants() {
 		if err := ident.Validate("tenant schema", t); err != nil {
-			return refuse(messages.Code_CODE_INVALID_NAME, "", err.Error())
+			return refuse(messages.Code_CODE_INVALID_NAME, "", clipText(err.Error()))
 		}
 	}
 	var opts []Option

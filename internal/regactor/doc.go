@@ -5,5 +5,6 @@
 // per-peer limits. Its state belongs to the actor; the registry package's
 // facade builds a Plan once (New, Props, Copy), sends the actor the
 // protocol's requests and a few local ones (Close, SpawnCallback,
-// CancelJob, ServeMigrations), and reads the models through the views the actor publishes.
+// CancelJob, ServeMigrations), and reads the models through the views the
+// actor publishes.
 package regactor

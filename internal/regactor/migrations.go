@@ -20,9 +20,9 @@ const MaxMigrations = 4
 
 // MigrationHandler answers a Migrate request. The registry actor runs it on
 // a goroutine of its own (never in its mailbox), as it runs schema jobs:
-// ctx ends at the request's deadline (else the registry's timeout), when
-// its local caller gives up (CancelJob) and when Close has waited long
-// enough. It must return once ctx has ended, with a reply for the sender.
+// ctx ends at the request's deadline (else the registry's timeout) and
+// when Close has waited long enough for it. It must return once ctx has
+// ended, with a reply for the sender.
 type MigrationHandler func(ctx context.Context, req *messages.Migrate) *messages.MigrateResult
 
 // ServeMigrations makes the registry actor answer Migrate requests with
