@@ -8,8 +8,14 @@ import (
 	"github.com/dbactor/dbactor/models"
 )
 
-// RegisterModel registers v as a model and runs the model callbacks, in
-// Edgy's order, before it returns. v is a Go struct (a value, a pointer, or
+// RegisterModel registers v as a model. Inside the registration, in Edgy's
+// callback order, it runs the registry's own callbacks (the content_type
+// column) and the model hooks (RegisterModelHook), so what they add is on
+// the model it returns; a hook's failure fails the registration
+// (ErrHookFailed) and changes nothing. Callback actors (RegisterCallback,
+// RegisterCallbackFunc) are only notified: their events are sent, in the
+// same order, once the model is registered, and arrive after RegisterModel
+// returns or around then. v is a Go struct (a value, a pointer, or
 // a reflect.Type), whose struct tags (`db:"name,pk,null,unique,…"`, see
 // package models) name columns and mark keys and whose Go types map to
 // column types, shaped by models.Name, models.Table, models.Schema,

@@ -47,7 +47,7 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 		return
 	}
 	for _, cb := range reg.Fire { // in order; the registry's own ran
-		if cb.Target.run == nil {
+		if cb.Target.run == nil && cb.Target.hook == nil {
 			a.send(c, cb.Target, ev, cb.OneTime)
 		}
 	}

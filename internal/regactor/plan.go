@@ -72,6 +72,7 @@ func (p *Plan) Init(withContentType bool, from *Plan) error {
 		dbs[m.Name] = true
 	}
 	p.book = newBook(p.Schema, dbs)
+	p.book.scrub = p.Scrub
 	if withContentType {
 		if err := p.book.setContentType(); err != nil {
 			return err
