@@ -76,4 +76,3 @@ func (p *plan) refuseInHook() error {
 	}
 	return nil
 }
-
