@@ -15,7 +15,9 @@ import (
 // table of schema ("": the registry schema, Config.Schema), and returns its
 // id: the value for the object's content_type column. collisionKey, when
 // not "", must be unique. q runs on the main database (Database().DB(), or
-// a transaction on it). See models.NewContentType.
+// a transaction on it) — for a content type shared from another registry
+// (Config.ContentType), on the owner's main database, where its table is.
+// See models.NewContentType.
 func (r *Registry) NewContentType(ctx context.Context, q actors.Querier, schema, model, collisionKey string) (int64, error) {
 	ct, err := r.contentTypes()
 	if err != nil {
@@ -43,7 +45,7 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q actors.Querier, schema
 }
 
 // contentTypes is the content-type model, or ErrUnknownModel without
-// Config.WithContentType.
+// content types.
 func (r *Registry) contentTypes() (*models.Model, error) {
 	if ct := r.ContentType(); ct != nil {
 		return ct, nil

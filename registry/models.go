@@ -45,7 +45,8 @@ func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...models.Opti
 }
 
 // Model returns the model registered under name ("ContentType" is the
-// content-type model of a registry with Config.WithContentType); the error
+// content-type model of a registry with content types, also when shared from
+// another registry); the error
 // matches ErrUnknownModel when there is none.
 func (r *Registry) Model(name string) (*models.Model, error) {
 	if m, ok := r.plan.Model(name); ok {
@@ -57,7 +58,9 @@ func (r *Registry) Model(name string) (*models.Model, error) {
 // Models returns the registered models in registration order.
 func (r *Registry) Models() []*models.Model { return r.plan.Models() }
 
-// ContentType is the content-type model, nil unless Config.WithContentType.
+// ContentType is the content-type model: this registry's own (Edgy's, or
+// the custom Config.ContentType), or another registry's that it shares;
+// nil without content types.
 func (r *Registry) ContentType() *models.Model { return r.plan.ContentType() }
 
 // DeleteModel removes the model registered under name and reports whether

@@ -45,6 +45,10 @@ type book struct {
 	mu          sync.RWMutex
 	cat         *catalog.Catalog[*models.Model, callbackTarget]
 	contentType *models.Model
+	// sharedCT: contentType is another registry's, in this registry's main
+	// database and schema: created with this registry's tables (IF NOT
+	// EXISTS), so that their foreign keys resolve, never dropped with them.
+	sharedCT bool
 	schema      string              // the registry schema, for events
 	databases   map[string]bool     // names a model may be bound to
 	watched     map[string]struct{} // callback actors being watched
@@ -180,6 +184,9 @@ func (b *book) event(e catalog.Entry[*models.Model]) *messages.ModelRegistered {
 func (b *book) get(name string) (*models.Model, bool) {
 	defer b.rlock()()
 	e, ok := b.cat.Get(name)
+	if !ok && name == models.ContentTypeModel && b.contentType != nil {
+		return b.contentType, true // another registry's (Edgy: get_model("ContentType"))
+	}
 	return e.Model, ok
 }
 
@@ -203,7 +210,7 @@ func (b *book) tableNames() []string {
 func (b *book) callbacks() int {
 	defer b.rlock()()
 	n := b.cat.Callbacks()
-	if b.contentType != nil {
+	if b.contentType != nil { // the content-type callback, own or shared
 		n--
 	}
 	return n
