@@ -48,10 +48,10 @@ type book struct {
 	// sharedCT: contentType is another registry's, in this registry's main
 	// database and schema: created with this registry's tables (IF NOT
 	// EXISTS), so that their foreign keys resolve, never dropped with them.
-	sharedCT bool
-	schema      string              // the registry schema, for events
-	databases   map[string]bool     // names a model may be bound to
-	watched     map[string]struct{} // callback actors being watched
+	sharedCT  bool
+	schema    string              // the registry schema, for events
+	databases map[string]bool     // names a model may be bound to
+	watched   map[string]struct{} // callback actors being watched
 	// hookG is the goroutine running a model hook (under mu), 0 when none:
 	// that goroutine reads without taking mu (it holds it already).
 	hookG atomic.Uint64
