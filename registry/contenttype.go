@@ -26,7 +26,7 @@ func (r *Registry) NewContentType(ctx context.Context, q actors.Querier, schema,
 	if schema == "" {
 		schema = r.Schema()
 	}
-	return models.NewContentType(ctx, q, dsn.Dialect(r.main.Dialect()), ct, schema, model, collisionKey)
+	return models.NewContentType(ctx, q, r.contentTypeDialect(), ct, schema, model, collisionKey)
 }
 
 // ContentTypeByID reads the content-type row id from the contenttypes table
@@ -41,7 +41,7 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q actors.Querier, schema
 	if schema == "" {
 		schema = r.Schema()
 	}
-	return models.ContentTypeByID(ctx, q, dsn.Dialect(r.main.Dialect()), ct, schema, id)
+	return models.ContentTypeByID(ctx, q, r.contentTypeDialect(), ct, schema, id)
 }
 
 // contentTypes is the content-type model, or ErrUnknownModel without
@@ -51,4 +51,14 @@ func (r *Registry) contentTypes() (*models.Model, error) {
 		return ct, nil
 	}
 	return nil, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
+}
+
+// contentTypeDialect is the dialect of the database holding the
+// content-type table: the owner's, for a content type shared from another
+// registry.
+func (r *Registry) contentTypeDialect() dsn.Dialect {
+	if d := r.plan.ContentTypeDialect(); d != "" {
+		return dsn.Dialect(d)
+	}
+	return dsn.Dialect(r.main.Dialect())
 }

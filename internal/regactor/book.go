@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/catalog"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
@@ -48,10 +49,13 @@ type book struct {
 	// sharedCT: contentType is another registry's, in this registry's main
 	// database and schema: created with this registry's tables (IF NOT
 	// EXISTS), so that their foreign keys resolve, never dropped with them.
-	sharedCT  bool
-	schema    string              // the registry schema, for events
-	databases map[string]bool     // names a model may be bound to
-	watched   map[string]struct{} // callback actors being watched
+	sharedCT bool
+	// sharedFrom is the main database of the registry whose content types
+	// these are, when they are another registry's.
+	sharedFrom *actors.State
+	schema     string              // the registry schema, for events
+	databases  map[string]bool     // names a model may be bound to
+	watched    map[string]struct{} // callback actors being watched
 	// hookG is the goroutine running a model hook (under mu), 0 when none:
 	// that goroutine reads without taking mu (it holds it already).
 	hookG atomic.Uint64

@@ -81,6 +81,7 @@ func (b *book) setContentTypes(cts ContentTypes, main *actors.State) error {
 		noteOwner(ct, ctOwner{state: main, schema: b.schema})
 	case cts.Shared != nil:
 		ct = cts.Shared
+		b.sharedFrom = cts.owner.state
 		b.sharedCT = sameDatabase(cts.owner.state, main) && cts.owner.schema == b.schema
 		// The owner's table is in reach of a foreign key only from this
 		// registry's main database, in the same schema.

@@ -128,6 +128,16 @@ func (p *Plan) Models() []*models.Model { return p.book.models() }
 // ContentType is the content-type model, nil without content types.
 func (p *Plan) ContentType() *models.Model { return p.book.contentType }
 
+// ContentTypeDialect is the dialect of the database that holds the
+// content-type table when it is another registry's ("" when it is this
+// registry's own, on its main database).
+func (p *Plan) ContentTypeDialect() string {
+	if s := p.book.sharedFrom; s != nil {
+		return s.Dialect()
+	}
+	return ""
+}
+
 // Callbacks counts the callbacks kept for later registrations.
 func (p *Plan) Callbacks() int { return p.book.callbacks() }
 

@@ -139,6 +139,7 @@ func errDropped(err error) error {
 		return err
 	}
 	return &Error{Op: OpUse, Kind: messages.ErrSchema, Err: err,
-		Message: "cannot use schema: a schema attached to this connection was dropped (by this or another registry, or another process) " +
-			"while the connection was held by a sql.Conn, a sql.Tx or a statement; run the statement again on a connection taken from the pool after the drop"}
+		Message: "cannot use schema: a database file of this connection was deleted or moved while the connection was held — a schema dropped " +
+			"(by this or another registry, or another process) while a sql.Conn, a sql.Tx or a statement held the connection; " +
+			"run the statement again on a connection taken from the pool after the drop"}
 }

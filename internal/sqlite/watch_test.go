@@ -138,7 +138,7 @@ func TestOthersSchemasSeenAtNextUse(t *testing.T) {
 			var e *Error
 			require.ErrorAs(t, err, &e)
 			require.Equal(t, "use schema", e.Op)
-			require.Contains(t, err.Error(), "was dropped")
+			require.Contains(t, err.Error(), "a schema dropped")
 			require.NoError(t, held.Close())
 
 			_, err = db.ExecContext(ctx, `INSERT INTO "tenant"."users" (name) VALUES ('late')`)
