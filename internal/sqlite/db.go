@@ -43,8 +43,8 @@ type DB struct {
 	// seen is the version file's stamp as of the set in snap (file
 	// databases): a connection handed out compares it with the file's.
 	seen        atomic.Pointer[stamp]
-	vfile       atomic.Pointer[versionFile] // the version file, once open
-	versionPath string                      // the version file's path
+	vw          versionWatch // how connections check the version file
+	versionPath string       // the version file's path
 
 	maxAttached atomic.Int64 // 0 until read from the driver
 	closed      atomic.Bool
@@ -104,8 +104,10 @@ func Open(cfg *dsn.SQLiteConfig) (*DB, error) {
 			return nil, failed(OpOpen, "", err)
 		}
 		d.versionPath = filepath.Join(d.dir, versionName)
+		d.openWatch()
 		var st stamp
 		if set, st, err = d.readDir(); err != nil {
+			d.closeVersion()
 			return nil, &Error{Op: OpOpen, Kind: messages.ErrSchema, Err: err,
 				Message: "cannot open SQLite database: cannot read its schema directory"}
 		}

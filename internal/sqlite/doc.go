@@ -52,11 +52,12 @@
 //     to write to a file that was deleted).
 //   - Another DB's or process's CreateSchema/DropSchema reaches every
 //     connection of this pool the next time database/sql hands it out:
-//     every change appends a byte to app.db.schemas/.version under the
-//     exclusive lock, and a connection handed out compares that file's
-//     stamp (one fstat(2), no allocation, once the file exists; one stat(2)
-//     by path before) with the one this DB saw, reading the directory
-//     again only when it changed. A connection held meanwhile (sql.Conn,
+//     every change increments the counter in app.db.schemas/.version under
+//     the exclusive lock, and a connection handed out compares it with the
+//     one this DB saw, reading the directory again only when it changed.
+//     On Unix the counter is mapped into memory once the file exists, so
+//     the check is an atomic load; before that it is one fstat(2) of the
+//     main file's directory (see version_unix.go). A connection held meanwhile (sql.Conn,
 //     sql.Tx) keeps its set until it goes back to the pool; a write there
 //     to a schema dropped under it fails with an *Error (Op OpUse,
 //     messages.ErrSchema), never SQLite's raw "attempt to write a readonly

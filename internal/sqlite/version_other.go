@@ -2,18 +2,12 @@
 
 package sqlite
 
-import "os"
+// versionWatch is empty where there is no mmap: the file is read instead.
+type versionWatch struct{}
 
-// versionFile is unused where there is no fstat without a path.
-type versionFile struct{}
+func (d *DB) openWatch() {}
 
-// statVersion stats d's version file with os.Stat.
-func (d *DB) statVersion() stamp {
-	fi, err := os.Stat(d.versionPath)
-	if err != nil {
-		return stamp{}
-	}
-	return stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-}
+// statVersion reads d's version file.
+func (d *DB) statVersion() stamp { return readVersion(d.versionPath) }
 
 func (d *DB) closeVersion() {}

@@ -3,56 +3,123 @@
 package sqlite
 
 import (
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
-// versionFile is the version file, kept open once it exists so that the
-// check every hand-out of a connection makes is one fstat(2) into a
-// Stat_t on the stack: no path to convert, no allocation. The file is only
-// ever appended to, never replaced, so its inode stays the one opened.
-type versionFile struct {
-	f  *os.File
-	fd int
+// versionWatch is how a DB watches its version file on Unix, at no
+// system call per check once the file exists: the file is mapped into
+// memory (MAP_SHARED: every process sees the writes of every other at once,
+// through the page cache) and read with an atomic load. Until it exists,
+// a check is one fstat(2) of the main file's directory, kept open, with no
+// allocation: the schema directory is a subdirectory of it, and creating
+// one raises the directory's link count, which (unlike a timestamp) changes
+// with every subdirectory made or removed; only when it changed is the
+// version file looked for by path. (A file system that does not count
+// subdirectory links — btrfs reports 1 — makes every check look by path.)
+type versionWatch struct {
+	file  atomic.Pointer[versionMap]
+	dirFD atomic.Int64 // the main file's directory, open; -1 when not
+	// noDir is the directory's link count when the schema directory was
+	// last seen missing; 0 when it was not (look by path).
+	noDir atomic.Uint64
 }
 
-// statVersion returns the stamp of d's version file.
+// versionMap is the mapped counter. mu keeps Close from unmapping it under
+// a reader.
+type versionMap struct {
+	mu   sync.RWMutex
+	data []byte
+}
+
+func (v *versionMap) load() stamp {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.data == nil {
+		return stamp{}
+	}
+	return stamp{n: atomic.LoadUint64((*uint64)(unsafe.Pointer(&v.data[0]))), ok: true}
+}
+
+func (v *versionMap) unmap() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.data != nil {
+		_ = syscall.Munmap(v.data)
+		v.data = nil
+	}
+}
+
+// openWatch opens the main file's directory for the link-count check.
+func (d *DB) openWatch() {
+	d.vw.dirFD.Store(-1)
+	fd, err := syscall.Open(filepath.Dir(d.dir), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err == nil {
+		d.vw.dirFD.Store(int64(fd))
+	}
+}
+
+// statVersion returns the counter of d's version file.
 func (d *DB) statVersion() stamp {
-	var st syscall.Stat_t
-	if v := d.vfile.Load(); v != nil {
-		if syscall.Fstat(v.fd, &st) == nil {
-			return toStamp(&st)
+	if v := d.vw.file.Load(); v != nil {
+		return v.load()
+	}
+	nlink := uint64(0)
+	if fd := d.vw.dirFD.Load(); fd >= 0 {
+		var st syscall.Stat_t
+		if syscall.Fstat(int(fd), &st) == nil && st.Nlink >= 2 {
+			nlink = uint64(st.Nlink) //nolint:unconvert // Nlink is uint16 or uint32 on some platforms
+			if nlink == d.vw.noDir.Load() {
+				return stamp{} // no schema directory made since it was seen missing
+			}
+		}
+	}
+	return d.mapVersion(nlink)
+}
+
+// mapVersion looks for the version file by path and maps it when it is
+// complete; nlink is the directory's link count (0: unknown).
+func (d *DB) mapVersion(nlink uint64) stamp {
+	f, err := os.Open(d.versionPath)
+	if err != nil {
+		if _, derr := os.Lstat(d.dir); nlink != 0 && errors.Is(derr, fs.ErrNotExist) {
+			d.vw.noDir.Store(nlink)
+		} else {
+			d.vw.noDir.Store(0)
 		}
 		return stamp{}
 	}
-	// Not there yet (or not opened yet): one stat(2) by path until it
-	// exists (converting the path costs one allocation), then open it.
-	if syscall.Stat(d.versionPath, &st) != nil {
-		return stamp{}
+	defer f.Close()
+	d.vw.noDir.Store(0)
+	if fi, err := f.Stat(); err != nil || fi.Size() < versionSize {
+		return stamp{} // being written, under the lock: look again next time
 	}
-	f, err := os.Open(d.versionPath)
+	data, err := syscall.Mmap(int(f.Fd()), 0, versionSize, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
+		return readVersion(d.versionPath)
+	}
+	v := &versionMap{data: data}
+	if !d.vw.file.CompareAndSwap(nil, v) {
+		v.unmap()
+	} else if d.closed.Load() {
+		d.closeVersion() // Close ran meanwhile: unmap what it could not see
 		return stamp{}
 	}
-	v := &versionFile{f: f, fd: int(f.Fd())}
-	if !d.vfile.CompareAndSwap(nil, v) || d.closed.Load() {
-		_ = f.Close()
-		return d.statVersion()
-	}
-	if syscall.Fstat(v.fd, &st) != nil {
-		return stamp{}
-	}
-	return toStamp(&st)
+	return d.statVersion()
 }
 
-func toStamp(st *syscall.Stat_t) stamp {
-	sec, nsec := st.Mtim.Unix()
-	return stamp{ino: uint64(st.Ino), size: st.Size, mtime: sec*1e9 + nsec} //nolint:unconvert // Ino is uint32 on some platforms
-}
-
-// closeVersion closes the version file, if it was opened.
+// closeVersion unmaps the version file and closes the directory.
 func (d *DB) closeVersion() {
-	if v := d.vfile.Swap(nil); v != nil {
-		_ = v.f.Close()
+	if v := d.vw.file.Swap(nil); v != nil {
+		v.unmap()
+	}
+	if fd := d.vw.dirFD.Swap(-1); fd >= 0 {
+		_ = syscall.Close(int(fd))
 	}
 }
