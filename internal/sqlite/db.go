@@ -111,6 +111,18 @@ func Open(cfg *dsn.SQLiteConfig) (*DB, error) {
 			return nil, &Error{Op: OpOpen, Kind: messages.ErrSchema, Err: err,
 				Message: "cannot open SQLite database: cannot read its schema directory"}
 		}
+		if !st.ok && len(set) > 0 {
+			// Schemas made by a dbactor that kept no version file: start
+			// one, so that checks need not look for it by path every time.
+			// Best effort (a read-only directory keeps looking).
+			if unlock, err := lockDir(d.dir, true); err == nil {
+				if !readVersion(d.versionPath).ok {
+					_ = bumpVersion(d.versionPath)
+				}
+				unlock()
+				st = d.statVersion()
+			}
+		}
 		d.seen.Store(&st)
 	}
 	d.snap.Store(&snapshot{version: 1, byKey: set})

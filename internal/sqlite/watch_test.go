@@ -173,3 +173,20 @@ func TestOthersSchemasSeenInSQLTx(t *testing.T) {
 	defer func() { _ = tx.Rollback() }()
 	require.Equal(t, 1, count(t, tx, `SELECT count(*) FROM "tenant"."users"`))
 }
+
+// TestVersionFileStartedForOldDirectories: a schema directory without a
+// version file (made before there was one) gets one when a DB opens it, and
+// changes are seen from then on.
+func TestVersionFileStartedForOldDirectories(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "app.db")
+	a := openFile(t, path)
+	require.NoError(t, a.CreateSchema(ctx, "old", false))
+	require.NoError(t, os.Remove(filepath.Join(path+".schemas", versionName)))
+	b := openFile(t, path)
+	require.True(t, readVersion(b.versionPath).ok, "started by Open")
+	require.True(t, b.HasSchema("old"))
+	other := openFile(t, path)
+	require.NoError(t, other.CreateSchema(ctx, "new", false))
+	require.True(t, b.HasSchema("new"))
+}
