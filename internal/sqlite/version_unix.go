@@ -25,7 +25,9 @@ import (
 // subdirectory links — btrfs reports 1 — makes every check look by path.)
 type versionWatch struct {
 	file  atomic.Pointer[versionMap]
-	dirFD atomic.Int64 // the main file's directory, open; -1 when not
+	// dirFD is the main file's directory, open, plus one: the zero value
+	// (a memory database, a DB that is closed) holds none — never fd 0.
+	dirFD atomic.Int64
 	// noDir is the directory's link count when the schema directory was
 	// last seen missing; 0 when it was not (look by path).
 	noDir atomic.Uint64
@@ -58,10 +60,9 @@ func (v *versionMap) unmap() {
 
 // openWatch opens the main file's directory for the link-count check.
 func (d *DB) openWatch() {
-	d.vw.dirFD.Store(-1)
 	fd, err := syscall.Open(filepath.Dir(d.dir), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err == nil {
-		d.vw.dirFD.Store(int64(fd))
+		d.vw.dirFD.Store(int64(fd) + 1)
 	}
 }
 
@@ -71,7 +72,7 @@ func (d *DB) statVersion() stamp {
 		return v.load()
 	}
 	nlink := uint64(0)
-	if fd := d.vw.dirFD.Load(); fd >= 0 {
+	if fd := d.vw.dirFD.Load() - 1; fd >= 0 {
 		var st syscall.Stat_t
 		if syscall.Fstat(int(fd), &st) == nil && st.Nlink >= 2 {
 			nlink = uint64(st.Nlink) //nolint:unconvert // Nlink is uint16 or uint32 on some platforms
@@ -119,7 +120,7 @@ func (d *DB) closeVersion() {
 	if v := d.vw.file.Swap(nil); v != nil {
 		v.unmap()
 	}
-	if fd := d.vw.dirFD.Swap(-1); fd >= 0 {
+	if fd := d.vw.dirFD.Swap(0) - 1; fd >= 0 {
 		_ = syscall.Close(int(fd))
 	}
 }
