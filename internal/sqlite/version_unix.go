@@ -24,7 +24,7 @@ import (
 // version file looked for by path. (A file system that does not count
 // subdirectory links — btrfs reports 1 — makes every check look by path.)
 type versionWatch struct {
-	file  atomic.Pointer[versionMap]
+	file atomic.Pointer[versionMap]
 	// dirFD is the main file's directory, open, plus one: the zero value
 	// (a memory database, a DB that is closed) holds none — never fd 0.
 	dirFD atomic.Int64
