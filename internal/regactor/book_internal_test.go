@@ -58,7 +58,7 @@ func TestBookDeliveryOrder(t *testing.T) {
 
 	// Only the registry's own: no event is built.
 	d := newBook("", map[string]bool{"": true})
-	require.NoError(t, d.setContentType())
+	require.NoError(t, d.setContentTypes(ContentTypes{Own: models.ContentTypeDef()}, nil))
 	_, ev, err = d.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
 	require.Nil(t, ev)
