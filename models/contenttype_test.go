@@ -115,3 +115,54 @@ func TestPlaceholders(t *testing.T) {
 	require.Equal(t, "?, ?, ?", placeholders(dsn.SQLite, 3))
 	require.Equal(t, "$1", placeholders(dsn.Postgres, 1))
 }
+
+// A custom content-type model: the standard columns plus extras.
+type customContentType struct {
+	ID           int64   `db:"id,pk"`
+	Name         string  `db:"name,size=100,index"`
+	SchemaName   *string `db:"schema_name"`
+	CollisionKey *string `db:"collision_key,unique"`
+	App          *string `db:"app"`
+	Weight       int64   `db:"weight,default=1"`
+}
+
+func TestContentTypeFrom(t *testing.T) {
+	def, err := FromStruct(customContentType{}, Table("my_contenttypes"), Schema("elsewhere"))
+	require.NoError(t, err)
+	m, err := New(def)
+	require.NoError(t, err)
+	ct, err := ContentTypeFrom(m)
+	require.NoError(t, err)
+	require.Equal(t, ContentTypeModel, ct.Name())
+	require.Equal(t, "my_contenttypes", ct.Table())
+	require.True(t, ct.NoContentType())
+	require.Empty(t, ct.Schema(), "content types live in the registry's schema")
+	_, ok := ct.Column("app")
+	require.True(t, ok)
+
+	// The standard definition is a valid one.
+	std, err := New(ContentTypeDef())
+	require.NoError(t, err)
+	_, err = ContentTypeFrom(std)
+	require.NoError(t, err)
+
+	// Missing or wrong standard columns, an extra column NewContentType
+	// could not fill: every problem at once.
+	type bad struct {
+		ID         string `db:"id,pk"`
+		Name       *string
+		SchemaName string
+		Required   int64
+	}
+	bdef, err := FromStruct(bad{})
+	require.NoError(t, err)
+	bm, err := New(bdef)
+	require.NoError(t, err)
+	_, err = ContentTypeFrom(bm)
+	require.ErrorIs(t, err, ErrInvalidModel)
+	for _, want := range []string{`column "id"`, `column "name"`, `column "schema_name"`, `column "collision_key"`, `column "required"`} {
+		require.ErrorContains(t, err, want)
+	}
+	_, err = ContentTypeFrom(nil)
+	require.ErrorIs(t, err, ErrInvalidModel)
+}

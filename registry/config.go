@@ -17,6 +17,7 @@ import (
 	"github.com/dbactor/dbactor/internal/plumbing"
 	"github.com/dbactor/dbactor/internal/regactor"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/supervisor"
 )
 
@@ -43,7 +44,25 @@ type Config struct {
 	// and gives every other model a unique, non-null content_type column
 	// referencing it, ON DELETE CASCADE (Edgy's with_content_type). Models
 	// opt out with models.NoContentType or a content_type column of their own.
+	// ContentType, when set, turns content types on whatever this says.
 	WithContentType bool
+	// ContentType, when set, is the content-type model (Edgy's
+	// with_content_type=<a model>), and content types are on whatever
+	// WithContentType says:
+	//   - another registry's content type (its ContentType()): shared, as
+	//     in Edgy — not registered here, but ContentType() and
+	//     Model("ContentType") return it, NewContentType and ContentTypeByID
+	//     read and write the owner's table (run them on the database that
+	//     holds it), and this registry's models get a content_type column
+	//     referencing it — with the foreign key only when this registry's
+	//     main database is the owner's (the same database actor, or the same
+	//     URL) and both have the same Config.Schema; CreateAll and
+	//     CreateSchema(WithModels) then create the owner's table too, IF NOT
+	//     EXISTS (nothing here ever drops it);
+	//   - any other model: a custom content-type model, Edgy's standard
+	//     columns and more (see models.ContentTypeFrom, which checks it),
+	//     registered here under the name "ContentType" in its own table.
+	ContentType *models.Model
 	// Health configures each connected database's health checks and its
 	// recovery probes after an outage (see actors.HealthOptions). The zero
 	// value checks every 250 ms with a 1 s timeout (PostgreSQL on a probe
@@ -190,7 +209,12 @@ func newPlan(cfg Config, opts ...Option) *plan {
 	p.noteShared()
 	p.Err = p.build()
 	if p.Err == nil {
-		p.Err = p.Init(cfg.WithContentType, nil)
+		cts, err := regactor.ContentTypesFor(cfg.ContentType, cfg.WithContentType)
+		if err != nil {
+			p.Err = &ConfigError{Err: fmt.Errorf("Config.ContentType: %w", err)}
+		} else {
+			p.Err = p.Init(cts, nil)
+		}
 	}
 	return p
 }

@@ -15,7 +15,9 @@ import (
 // table of schema ("": the registry schema, Config.Schema), and returns its
 // id: the value for the object's content_type column. collisionKey, when
 // not "", must be unique. q runs on the main database (Database().DB(), or
-// a transaction on it). See models.NewContentType.
+// a transaction on it) — for a content type shared from another registry
+// (Config.ContentType), on the owner's main database, where its table is.
+// See models.NewContentType.
 func (r *Registry) NewContentType(ctx context.Context, q actors.Querier, schema, model, collisionKey string) (int64, error) {
 	ct, err := r.contentTypes()
 	if err != nil {
@@ -24,7 +26,7 @@ func (r *Registry) NewContentType(ctx context.Context, q actors.Querier, schema,
 	if schema == "" {
 		schema = r.Schema()
 	}
-	return models.NewContentType(ctx, q, dsn.Dialect(r.main.Dialect()), ct, schema, model, collisionKey)
+	return models.NewContentType(ctx, q, r.contentTypeDialect(), ct, schema, model, collisionKey)
 }
 
 // ContentTypeByID reads the content-type row id from the contenttypes table
@@ -39,14 +41,24 @@ func (r *Registry) ContentTypeByID(ctx context.Context, q actors.Querier, schema
 	if schema == "" {
 		schema = r.Schema()
 	}
-	return models.ContentTypeByID(ctx, q, dsn.Dialect(r.main.Dialect()), ct, schema, id)
+	return models.ContentTypeByID(ctx, q, r.contentTypeDialect(), ct, schema, id)
 }
 
 // contentTypes is the content-type model, or ErrUnknownModel without
-// Config.WithContentType.
+// content types.
 func (r *Registry) contentTypes() (*models.Model, error) {
 	if ct := r.ContentType(); ct != nil {
 		return ct, nil
 	}
 	return nil, fmt.Errorf("%w: the registry has no content types (Config.WithContentType)", ErrUnknownModel)
+}
+
+// contentTypeDialect is the dialect of the database holding the
+// content-type table: the owner's, for a content type shared from another
+// registry.
+func (r *Registry) contentTypeDialect() dsn.Dialect {
+	if d := r.plan.ContentTypeDialect(); d != "" {
+		return dsn.Dialect(d)
+	}
+	return dsn.Dialect(r.main.Dialect())
 }

@@ -35,7 +35,7 @@ func (r *Registry) Copy(ctx context.Context, opts ...Option) (*Registry, error) 
 		p.Members = append(p.Members, memberOf(db))
 	}
 	p.noteShared()
-	if err := p.Init(p.cfg.WithContentType, r.plan.Plan); err != nil {
+	if err := p.Init(r.plan.CopyContentTypes(), r.plan.Plan); err != nil {
 		return nil, err
 	}
 	return start(r.caller.System, p)

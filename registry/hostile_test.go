@@ -97,7 +97,7 @@ func (h *hostileDB) catalog(t *testing.T) []string {
 			return err
 		}
 		name := d.Name()
-		if name == ".lock" || strings.HasSuffix(name, "-journal") || strings.HasSuffix(name, "-wal") || strings.HasSuffix(name, "-shm") {
+		if name == ".lock" || name == ".version" || strings.HasSuffix(name, "-journal") || strings.HasSuffix(name, "-wal") || strings.HasSuffix(name, "-shm") {
 			return nil
 		}
 		out = append(out, "file:"+rel)

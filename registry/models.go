@@ -8,8 +8,14 @@ import (
 	"github.com/dbactor/dbactor/models"
 )
 
-// RegisterModel registers v as a model and runs the model callbacks, in
-// Edgy's order, before it returns. v is a Go struct (a value, a pointer, or
+// RegisterModel registers v as a model. Inside the registration, in Edgy's
+// callback order, it runs the registry's own callbacks (the content_type
+// column) and the model hooks (RegisterModelHook), so what they add is on
+// the model it returns; a hook's failure fails the registration
+// (ErrHookFailed) and changes nothing. Callback actors (RegisterCallback,
+// RegisterCallbackFunc) are only notified: their events are sent, in the
+// same order, once the model is registered, and arrive after RegisterModel
+// returns or around then. v is a Go struct (a value, a pointer, or
 // a reflect.Type), whose struct tags (`db:"name,pk,null,unique,…"`, see
 // package models) name columns and mark keys and whose Go types map to
 // column types, shaped by models.Name, models.Table, models.Schema,
@@ -39,7 +45,8 @@ func (r *Registry) RegisterModel(ctx context.Context, v any, opts ...models.Opti
 }
 
 // Model returns the model registered under name ("ContentType" is the
-// content-type model of a registry with Config.WithContentType); the error
+// content-type model of a registry with content types, also when shared from
+// another registry); the error
 // matches ErrUnknownModel when there is none.
 func (r *Registry) Model(name string) (*models.Model, error) {
 	if m, ok := r.plan.Model(name); ok {
@@ -51,7 +58,9 @@ func (r *Registry) Model(name string) (*models.Model, error) {
 // Models returns the registered models in registration order.
 func (r *Registry) Models() []*models.Model { return r.plan.Models() }
 
-// ContentType is the content-type model, nil unless Config.WithContentType.
+// ContentType is the content-type model: this registry's own (Edgy's, or
+// the custom Config.ContentType), or another registry's that it shares;
+// nil without content types.
 func (r *Registry) ContentType() *models.Model { return r.plan.ContentType() }
 
 // DeleteModel removes the model registered under name and reports whether

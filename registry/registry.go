@@ -93,7 +93,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 	}
 	g := &request.Gate{}
 	r := &Registry{
-		caller:    &request.Caller{System: system, Gates: []*request.Gate{g}, Timeout: p.Timeout},
+		caller:    &request.Caller{System: system, Gates: []*request.Gate{g}, Timeout: p.Timeout, Refuse: p.refuseInHook},
 		gate:      g,
 		pid:       pid,
 		plan:      p,
@@ -119,7 +119,7 @@ func start(system *actor.ActorSystem, p *plan) (*Registry, error) {
 			owner := p.shared(m.Name)
 			db.owner = owner.owner
 			db.ownerGate = owner.ownerGate
-			db.caller = &request.Caller{System: system, Gates: []*request.Gate{g, owner.ownerGate}, Timeout: p.Timeout}
+			db.caller = &request.Caller{System: system, Gates: []*request.Gate{g, owner.ownerGate}, Timeout: p.Timeout, Refuse: p.refuseInHook}
 		}
 		r.order = append(r.order, db)
 		if m.Name == "" {
@@ -241,8 +241,11 @@ func (r *Registry) Disconnect(ctx context.Context) error {
 // an expired context still releases everything, and a later Close waits for
 // it. Close is idempotent; every other call fails fast with ErrClosed
 // afterwards. Do not call Close from a hook: it waits for the call running
-// the hook.
+// the hook (from a model hook it fails at once, see RegisterModelHook).
 func (r *Registry) Close(ctx context.Context) error {
+	if err := r.plan.refuseInHook(); err != nil {
+		return err
+	}
 	r.closeOnce.Do(func() { go r.shutdown() })
 	select {
 	case <-r.closeDone:

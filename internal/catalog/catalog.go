@@ -81,6 +81,8 @@ type Registration[M Model, T any] struct {
 	Changed bool
 	// Replaced is the model Replace deleted first, if any.
 	Replaced *Entry[M]
+	// replacedAt is where Replaced stood in the order (for Undo).
+	replacedAt int
 	// Fire lists the callbacks to run for the model, in Edgy's order (K4):
 	// one-time for the name (last registered first), one-time for every
 	// model (last first), persistent for the name (first registered first),
@@ -101,6 +103,7 @@ func (c *Catalog[M, T]) Register(m M, onConflict OnConflict) (Registration[M, T]
 		case Keep:
 			return Registration[M, T]{Entry: old}, nil
 		case Replace:
+			reg.replacedAt = slices.Index(c.order, name)
 			c.Delete(name)
 			reg.Replaced = &old
 		default:
@@ -128,6 +131,49 @@ func (c *Catalog[M, T]) Register(m M, onConflict OnConflict) (Registration[M, T]
 	reg.Fire = append(reg.Fire, c.persistent[name]...)
 	reg.Fire = append(reg.Fire, c.persistent[""]...)
 	return reg, nil
+}
+
+// Undo reverses a Register that changed the catalog — a callback the
+// registry runs inside the registration failed: the model goes again, a
+// model Replace deleted comes back at its place in the order, and the
+// one-time callbacks the registration consumed are stored again as they
+// were (callbacks stored since stay after them).
+func (c *Catalog[M, T]) Undo(reg Registration[M, T]) {
+	if !reg.Changed {
+		return
+	}
+	name := reg.Entry.Model.Name()
+	if e, ok := c.models[name]; !ok || e.Sequence != reg.Entry.Sequence {
+		return // not the registration's model any more
+	}
+	c.Delete(name)
+	if c.seq == reg.Entry.Sequence {
+		c.seq--
+	}
+	if reg.Replaced != nil {
+		c.models[name] = *reg.Replaced
+		at := min(max(reg.replacedAt, 0), len(c.order))
+		c.order = slices.Insert(c.order, at, name)
+	}
+	var named, all []Callback[T]
+	for _, cb := range reg.Fire {
+		switch {
+		case !cb.OneTime:
+		case cb.Model == "":
+			all = append(all, cb)
+		default:
+			named = append(named, cb)
+		}
+	}
+	// Fire holds them last registered first.
+	slices.Reverse(named)
+	slices.Reverse(all)
+	if len(named) > 0 {
+		c.oneTime[name] = append(named, c.oneTime[name]...)
+	}
+	if len(all) > 0 {
+		c.oneTime[""] = append(all, c.oneTime[""]...)
+	}
 }
 
 // popAll empties list key, last in first out.

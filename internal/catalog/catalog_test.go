@@ -191,3 +191,61 @@ func TestRemoveCallbacks(t *testing.T) {
 	require.Len(t, reg.Fire, 1)
 	require.Equal(t, "y", reg.Fire[0].Target)
 }
+
+// Undo puts the catalog back as it was before a registration: the model,
+// a replaced model at its place, the consumed one-time callbacks in their
+// order; the next registration fires exactly what the undone one did.
+func TestUndo(t *testing.T) {
+	fired := func(r Registration[model, string]) []string {
+		var out []string
+		for _, cb := range r.Fire {
+			out = append(out, cb.Target)
+		}
+		return out
+	}
+	c := New[model, string]()
+	c.AddCallback("B", nil, "on1")
+	c.AddCallback("B", nil, "on2")
+	c.AddCallback("", ptr(true), "og1")
+	c.AddCallback("", ptr(false), "pg1")
+	reg, err := c.Register(m("B"), Error)
+	require.NoError(t, err)
+	want := fired(reg)
+	require.Equal(t, []string{"on2", "on1", "og1", "pg1"}, want)
+	c.Undo(reg)
+	require.Empty(t, c.Models())
+	require.Equal(t, 4, c.Callbacks(), "the one-time callbacks wait again")
+	again, err := c.Register(m("B"), Error)
+	require.NoError(t, err)
+	require.Equal(t, want, fired(again))
+	require.Equal(t, reg.Entry.Sequence, again.Entry.Sequence)
+
+	// Replace: the replaced model comes back at its place.
+	for _, n := range []string{"C", "D"} {
+		_, err := c.Register(m(n), Error)
+		require.NoError(t, err)
+	}
+	reg, err = c.Register(model{"B", "other"}, Replace)
+	require.NoError(t, err)
+	require.Equal(t, []string{"C", "D", "B"}, names(c.Models()))
+	c.Undo(reg)
+	require.Equal(t, []string{"B", "C", "D"}, names(c.Models()))
+	e, ok := c.Get("B")
+	require.True(t, ok)
+	require.Equal(t, "Bs", e.Model.table, "the replaced model")
+
+	// Undo of an unchanged registration (Keep) is a no-op.
+	keep, err := c.Register(m("C"), Keep)
+	require.NoError(t, err)
+	c.Undo(keep)
+	require.Equal(t, []string{"B", "C", "D"}, names(c.Models()))
+	require.Equal(t, 1, c.Callbacks())
+}
+
+func names(es []Entry[model]) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Model.name)
+	}
+	return out
+}

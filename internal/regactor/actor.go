@@ -75,6 +75,8 @@ func failedReply(req any, e *messages.Error) any {
 		return &SpawnedCallback{Result: &messages.CallbackResult{Error: e}}
 	case *ServeMigrations:
 		return &ServingMigrations{Err: e}
+	case *RegisterHook:
+		return &messages.CallbackResult{Error: e}
 	}
 	return inproc.FailedReply(req, e)
 }
@@ -191,7 +193,7 @@ func (a *registryActor) Receive(c actor.Context) {
 			}
 			sys.Root.RequestWithCustomSender(sup, &inproc.CloseSupervisor{}, sender)
 		}()
-	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *SpawnCallback,
+	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *SpawnCallback, *RegisterHook,
 		*messages.CreateSchema, *messages.DropSchema, *messages.CreateAll, *messages.DropAll, *messages.GetSchemas:
 		if e := a.refuse(); e != nil {
 			respond(c, failedReply(m, e))
@@ -305,6 +307,8 @@ func (a *registryActor) handle(c actor.Context, msg any) {
 		respond(c, a.registerCallback(c, m, nil, false))
 	case *SpawnCallback:
 		a.spawnCallback(c, m)
+	case *RegisterHook:
+		a.registerHook(c, m)
 	default:
 		a.schemaRequest(c, m)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 )
 
 // The registry actor's model, callback and schema requests. Models and
@@ -47,7 +48,7 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 		return
 	}
 	for _, cb := range reg.Fire { // in order; the registry's own ran
-		if cb.Target.run == nil {
+		if cb.Target.run == nil && cb.Target.hook == nil {
 			a.send(c, cb.Target, ev, cb.OneTime)
 		}
 	}
@@ -209,6 +210,15 @@ func (a *registryActor) schemaRequest(c actor.Context, msg any) {
 		return
 	}
 	all := a.p.book.models()
+	switch msg.(type) {
+	case *messages.CreateSchema, *messages.CreateAll:
+		if a.p.book.sharedCT {
+			// Another registry's content types, in this database and
+			// schema: their table is created too (IF NOT EXISTS), so that
+			// this registry's references resolve. Never dropped here.
+			all = append([]*models.Model{a.p.book.contentType}, all...)
+		}
+	}
 	regSchema := a.p.Schema
 	job := &schemaJob{
 		system:            sys,

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/catalog"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
@@ -19,6 +21,9 @@ type callbackTarget struct {
 	pid   *actor.PID
 	owned bool
 	run   func(*models.Model)
+	// hook is a model hook (RegisterModelHook): a user's func the actor
+	// runs inside the registration; its error undoes the registration.
+	hook *modelHook
 	// peer is the identity of the peer on another node that subscribed
 	// it ("" for a local subscription): its callbacks are capped.
 	peer string
@@ -41,9 +46,34 @@ type book struct {
 	mu          sync.RWMutex
 	cat         *catalog.Catalog[*models.Model, callbackTarget]
 	contentType *models.Model
-	schema      string              // the registry schema, for events
-	databases   map[string]bool     // names a model may be bound to
-	watched     map[string]struct{} // callback actors being watched
+	// sharedCT: contentType is another registry's, in this registry's main
+	// database and schema: created with this registry's tables (IF NOT
+	// EXISTS), so that their foreign keys resolve, never dropped with them.
+	sharedCT bool
+	// sharedFrom is the main database of the registry whose content types
+	// these are, when they are another registry's.
+	sharedFrom *actors.State
+	schema     string              // the registry schema, for events
+	databases  map[string]bool     // names a model may be bound to
+	watched    map[string]struct{} // callback actors being watched
+	// hookG is the goroutine running a model hook (under mu), 0 when none:
+	// that goroutine reads without taking mu (it holds it already).
+	hookG atomic.Uint64
+	// scrub removes passwords from the text of a hook's panic.
+	scrub func(string) string
+}
+
+// catalogCallback is a stored callback of the book.
+type catalogCallback = catalog.Callback[callbackTarget]
+
+// rlock read-locks the book, unless the calling goroutine runs a model
+// hook and so holds the write lock already (a hook may read the registry).
+func (b *book) rlock() (unlock func()) {
+	if g := b.hookG.Load(); g != 0 && g == goid() {
+		return func() {}
+	}
+	b.mu.RLock()
+	return b.mu.RUnlock
 }
 
 func newBook(schema string, databases map[string]bool) *book {
@@ -52,15 +82,19 @@ func newBook(schema string, databases map[string]bool) *book {
 		schema:    schema,
 		databases: databases,
 		watched:   map[string]struct{}{},
+		scrub:     func(s string) string { return s },
 	}
 }
 
 // register validates def, stores it and runs the registry's own callbacks
-// it fires, at once, in order. The callback actors it fires, in reg.Fire
-// (those without run), get ev, one event for all of them: a message is not
-// changed once sent (Proto.Actor passes it by pointer to a local actor and
-// serialises it for a remote one), so they can share it. reg.Fire is read
-// by the registry actor before the book next changes.
+// and the model hooks it fires, at once, in order. The callback actors it
+// fires, in reg.Fire (those without run or hook), get ev, one event for all
+// of them: a message is not changed once sent (Proto.Actor passes it by
+// pointer to a local actor and serialises it for a remote one), so they can
+// share it. reg.Fire is read by the registry actor before the book next
+// changes. A hook that fails (or panics) undoes the registration: the book
+// is as it was, nothing is to be delivered, and the error matches
+// messages.ErrHookFailed.
 func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) (reg catalog.Registration[*models.Model, callbackTarget], ev *messages.ModelRegistered, err error) {
 	m, err := models.Adopt(def) // a message's: not changed once sent
 	if err != nil {
@@ -80,7 +114,16 @@ func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) 
 	for _, cb := range reg.Fire {
 		if cb.Target.run != nil {
 			cb.Target.run(m)
-		} else if ev == nil {
+			continue
+		}
+		if cb.Target.hook != nil {
+			if err := b.runHook(cb.Target.hook, m, b.scrub); err != nil {
+				b.cat.Undo(reg)
+				return catalog.Registration[*models.Model, callbackTarget]{}, nil, err
+			}
+			continue
+		}
+		if ev == nil {
 			ev = b.event(reg.Entry)
 		}
 	}
@@ -143,15 +186,16 @@ func (b *book) event(e catalog.Entry[*models.Model]) *messages.ModelRegistered {
 // get, models, tableNames and callbacks read under the lock, from any
 // goroutine; only the actor writes (under the lock).
 func (b *book) get(name string) (*models.Model, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	defer b.rlock()()
 	e, ok := b.cat.Get(name)
+	if !ok && name == models.ContentTypeModel && b.contentType != nil {
+		return b.contentType, true // another registry's (Edgy: get_model("ContentType"))
+	}
 	return e.Model, ok
 }
 
 func (b *book) models() []*models.Model {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	defer b.rlock()()
 	es := b.cat.Models()
 	out := make([]*models.Model, len(es))
 	for i, e := range es {
@@ -161,18 +205,16 @@ func (b *book) models() []*models.Model {
 }
 
 func (b *book) tableNames() []string {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	defer b.rlock()()
 	return slices.Clone(b.cat.TableNames())
 }
 
 // callbacks counts the stored callbacks, the registry's own content-type
 // callback left out.
 func (b *book) callbacks() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	defer b.rlock()()
 	n := b.cat.Callbacks()
-	if b.contentType != nil {
+	if b.contentType != nil { // the content-type callback, own or shared
 		n--
 	}
 	return n

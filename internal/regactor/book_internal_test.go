@@ -47,7 +47,7 @@ func TestBookDeliveryOrder(t *testing.T) {
 	// With content types, the registry's own persistent callback runs in
 	// its place (first persistent general one) and sends nothing.
 	c := newBook("", map[string]bool{"": true})
-	require.NoError(t, c.setContentType())
+	require.NoError(t, c.setContentTypes(ContentTypes{Own: models.ContentTypeDef()}, nil))
 	c.subscribe("", nil, pid("pg"))
 	reg, ev, err = c.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestBookDeliveryOrder(t *testing.T) {
 
 	// Only the registry's own: no event is built.
 	d := newBook("", map[string]bool{"": true})
-	require.NoError(t, d.setContentType())
+	require.NoError(t, d.setContentTypes(ContentTypes{Own: models.ContentTypeDef()}, nil))
 	_, ev, err = d.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
 	require.Nil(t, ev)
@@ -78,7 +78,7 @@ func sentTo(fire []catalog.Callback[callbackTarget]) []string {
 // Content types: the reference is a foreign key only where it resolves.
 func TestContentTypeInjection(t *testing.T) {
 	b := newBook("", map[string]bool{"": true, "x": true})
-	require.NoError(t, b.setContentType())
+	require.NoError(t, b.setContentTypes(ContentTypes{Own: models.ContentTypeDef()}, nil))
 	for _, tc := range []struct {
 		def *messages.ModelDef
 		fk  bool
@@ -98,7 +98,7 @@ func TestContentTypeInjection(t *testing.T) {
 	m, err := models.New(&messages.ModelDef{Name: "Own", Columns: append(userDef("").Columns,
 		&messages.ColumnDef{Name: "content_type", Type: messages.ColumnType_COLUMN_TYPE_TEXT, Nullable: true})})
 	require.NoError(t, err)
-	injectContentType(b.contentType, m)
+	injectContentType(b.contentType, m, true)
 	col, _ := m.Column("content_type")
 	require.Equal(t, messages.ColumnType_COLUMN_TYPE_TEXT, col.GetType(), "a content_type column of its own opts out")
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -65,20 +66,23 @@ type Plan struct {
 	endJobs  context.CancelFunc
 }
 
-// Init makes the model book once the members are set: the content-type
-// model and its callback when withContentType, then the models of from (a
-// registry being copied; nil for none).
-func (p *Plan) Init(withContentType bool, from *Plan) error {
+// Init makes the model book once the members are set: the content types
+// (own, registered with their callback, or another registry's), then the
+// models of from (a registry being copied; nil for none).
+func (p *Plan) Init(cts ContentTypes, from *Plan) error {
 	p.jobsLife, p.endJobs = context.WithCancel(context.Background())
 	dbs := map[string]bool{}
+	var main *actors.State
 	for _, m := range p.Members {
 		dbs[m.Name] = true
+		if m.Name == "" {
+			main = m.State
+		}
 	}
 	p.book = newBook(p.Schema, dbs)
-	if withContentType {
-		if err := p.book.setContentType(); err != nil {
-			return err
-		}
+	p.book.scrub = p.Scrub
+	if err := p.book.setContentTypes(cts, main); err != nil {
+		return err
 	}
 	if from == nil {
 		return nil
@@ -94,6 +98,30 @@ func (p *Plan) Init(withContentType bool, from *Plan) error {
 	return nil
 }
 
+// CopyContentTypes is what a copy of this registry gets (Edgy's
+// __copy__): a copy of its own content-type model, or the same other
+// registry's.
+func (p *Plan) CopyContentTypes() ContentTypes {
+	ct := p.book.contentType
+	switch {
+	case ct == nil:
+		return ContentTypes{}
+	case !p.ownsContentType():
+		o, _ := owners.Load(weak.Make(ct))
+		owner, _ := o.(ctOwner)
+		return ContentTypes{Shared: ct, owner: owner}
+	}
+	return ContentTypes{Own: ct.Copy().Def()}
+}
+
+// ownsContentType reports whether the content-type model is registered in
+// this registry (not another's).
+func (p *Plan) ownsContentType() bool {
+	defer p.book.rlock()()
+	m, ok := p.book.cat.Get(models.ContentTypeModel)
+	return ok && m.Model == p.book.contentType
+}
+
 // Model is the model registered under name, from any goroutine.
 func (p *Plan) Model(name string) (*models.Model, bool) { return p.book.get(name) }
 
@@ -102,6 +130,16 @@ func (p *Plan) Models() []*models.Model { return p.book.models() }
 
 // ContentType is the content-type model, nil without content types.
 func (p *Plan) ContentType() *models.Model { return p.book.contentType }
+
+// ContentTypeDialect is the dialect of the database that holds the
+// content-type table when it is another registry's ("" when it is this
+// registry's own, on its main database).
+func (p *Plan) ContentTypeDialect() string {
+	if s := p.book.sharedFrom; s != nil {
+		return s.Dialect()
+	}
+	return ""
+}
 
 // Callbacks counts the callbacks kept for later registrations.
 func (p *Plan) Callbacks() int { return p.book.callbacks() }

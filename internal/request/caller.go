@@ -63,6 +63,11 @@ type Caller struct {
 	// have gone away: a call waiting on it then fails with ErrUnavailable
 	// at once instead of at its deadline (an attached client).
 	Lost func(pid *actor.PID) <-chan struct{}
+	// Refuse, when set, is asked before every call: an error refuses the
+	// call at once (a registry's facade called from inside one of its
+	// model hooks, which run inside the registry actor and would wait for
+	// themselves).
+	Refuse func() error
 }
 
 // Enter passes every gate, or none.
@@ -92,6 +97,11 @@ func (c *Caller) Leave() {
 // that completes after its caller left keeps no count nobody owns. The gates
 // wait for that too. Failures to get a reply are classified by Err.
 func (c *Caller) Call(ctx context.Context, pid *actor.PID, build func(*timestamppb.Timestamp) any, undo func(reply any)) (any, error) {
+	if c.Refuse != nil {
+		if err := c.Refuse(); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.Enter(); err != nil {
 		return nil, err
 	}

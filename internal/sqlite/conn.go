@@ -188,7 +188,17 @@ func (c *conn) catchUp() error {
 		return nil
 	}
 	c.fresh = false
-	return badConn(c.sync())
+	return badConn(c.refreshAndSync())
+}
+
+// refreshAndSync first takes in what other DBs or processes changed in
+// the schema directory (DB.refresh: one stat(2) when nothing changed), then
+// brings the connection in step with the set.
+func (c *conn) refreshAndSync() error {
+	if err := c.owner.refresh(); err != nil {
+		return err
+	}
+	return c.sync()
 }
 
 func badConn(err error) error {
@@ -206,7 +216,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 		return err
 	}
 	c.fresh = false
-	return badConn(c.sync())
+	return badConn(c.refreshAndSync())
 }
 
 // IsValid implements driver.Validator.
@@ -220,7 +230,8 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.Prepare(query)
+	st, err := c.inner.Prepare(query)
+	return c.wrapStmt(st, query, err)
 }
 
 // Begin implements driver.Conn.
@@ -228,7 +239,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.Begin() //nolint:staticcheck // forwarded as is
+	tx, err := c.inner.Begin() //nolint:staticcheck // forwarded as is
+	return wrapTx(tx, err)
 }
 
 // BeginTx implements driver.ConnBeginTx.
@@ -236,8 +248,22 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err := c.catchUp(); err != nil {
 		return nil, err
 	}
-	return c.inner.BeginTx(ctx, opts)
+	return wrapTx(c.inner.BeginTx(ctx, opts))
 }
+
+// schemaTx is a transaction whose commit reports a schema dropped under
+// it as a typed error (errDropped).
+type schemaTx struct{ driver.Tx }
+
+func wrapTx(tx driver.Tx, err error) (driver.Tx, error) {
+	if err != nil {
+		return nil, errDropped(err)
+	}
+	return schemaTx{tx}, nil
+}
+
+// Commit implements driver.Tx.
+func (t schemaTx) Commit() error { return errDropped(t.Tx.Commit()) }
 
 // PrepareContext implements driver.ConnPrepareContext. With echo on, the
 // statement echoes each execution.
@@ -246,11 +272,18 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		return nil, err
 	}
 	st, err := c.inner.PrepareContext(ctx, query)
-	if err != nil || c.owner.echo == nil {
-		if err != nil && c.owner.echo != nil {
-			c.owner.echo(ctx, query, -1, 0, err)
-		}
-		return st, err
+	if err != nil && c.owner.echo != nil {
+		c.owner.echo(ctx, query, -1, 0, err)
+	}
+	return c.wrapStmt(st, query, err)
+}
+
+// wrapStmt wraps a prepared statement so that its executions report a
+// schema dropped under the connection as a typed error and, with echo on,
+// are echoed.
+func (c *conn) wrapStmt(st driver.Stmt, query string, err error) (driver.Stmt, error) {
+	if err != nil {
+		return st, errDropped(err)
 	}
 	es, ok := st.(echoable)
 	if !ok {
@@ -266,7 +299,8 @@ type echoable interface {
 	driver.StmtQueryContext
 }
 
-// echoStmt is a prepared statement that echoes each execution.
+// echoStmt is a prepared statement that echoes each execution (when echo
+// is set) and reports a schema dropped under it as a typed error.
 type echoStmt struct {
 	echoable
 	query string
@@ -275,18 +309,26 @@ type echoStmt struct {
 
 // ExecContext implements driver.StmtExecContext.
 func (s *echoStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.echo == nil {
+		r, err := s.echoable.ExecContext(ctx, args)
+		return r, errDropped(err)
+	}
 	start := time.Now()
 	r, err := s.echoable.ExecContext(ctx, args)
 	s.echo(ctx, s.query, len(args), time.Since(start), err)
-	return r, err
+	return r, errDropped(err)
 }
 
 // QueryContext implements driver.StmtQueryContext.
 func (s *echoStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.echo == nil {
+		r, err := s.echoable.QueryContext(ctx, args)
+		return r, errDropped(err)
+	}
 	start := time.Now()
 	r, err := s.echoable.QueryContext(ctx, args)
 	s.echo(ctx, s.query, len(args), time.Since(start), err)
-	return r, err
+	return r, errDropped(err)
 }
 
 // ExecContext implements driver.ExecerContext.
@@ -297,13 +339,13 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if c.owner.echo == nil {
 		r, err := c.inner.ExecContext(ctx, query, args)
 		c.owner.failed(err)
-		return r, err
+		return r, errDropped(err)
 	}
 	start := time.Now()
 	r, err := c.inner.ExecContext(ctx, query, args)
 	c.owner.echo(ctx, query, len(args), time.Since(start), err)
 	c.owner.failed(err)
-	return r, err
+	return r, errDropped(err)
 }
 
 // QueryContext implements driver.QueryerContext.
@@ -314,13 +356,13 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if c.owner.echo == nil {
 		r, err := c.inner.QueryContext(ctx, query, args)
 		c.owner.failed(err)
-		return r, err
+		return r, errDropped(err)
 	}
 	start := time.Now()
 	r, err := c.inner.QueryContext(ctx, query, args)
 	c.owner.echo(ctx, query, len(args), time.Since(start), err)
 	c.owner.failed(err)
-	return r, err
+	return r, errDropped(err)
 }
 
 // Ping implements driver.Pinger.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ type DB struct {
 	mu   sync.Mutex
 	snap atomic.Pointer[snapshot]
 	gen  uint64 // memory databases: the last generation handed out (under mu)
+	// seen is the version file's stamp as of the set in snap (file
+	// databases): a connection handed out compares it with the file's.
+	seen        atomic.Pointer[stamp]
+	vw          versionWatch // how connections check the version file
+	versionPath string       // the version file's path
 
 	maxAttached atomic.Int64 // 0 until read from the driver
 	closed      atomic.Bool
@@ -97,10 +103,27 @@ func Open(cfg *dsn.SQLiteConfig) (*DB, error) {
 		if d.dir, err = schemasDir(cfg.Path); err != nil {
 			return nil, failed(OpOpen, "", err)
 		}
-		if set, err = d.readDir(); err != nil {
+		d.versionPath = filepath.Join(d.dir, versionName)
+		d.openWatch()
+		var st stamp
+		if set, st, err = d.readDir(); err != nil {
+			d.closeVersion()
 			return nil, &Error{Op: OpOpen, Kind: messages.ErrSchema, Err: err,
 				Message: "cannot open SQLite database: cannot read its schema directory"}
 		}
+		if !st.ok && len(set) > 0 {
+			// Schemas made by a dbactor that kept no version file: start
+			// one, so that checks need not look for it by path every time.
+			// Best effort (a read-only directory keeps looking).
+			if unlock, err := lockDir(d.dir, true); err == nil {
+				if !readVersion(d.versionPath).ok {
+					_ = bumpVersion(d.versionPath)
+				}
+				unlock()
+				st = d.statVersion()
+			}
+		}
+		d.seen.Store(&st)
 	}
 	d.snap.Store(&snapshot{version: 1, byKey: set})
 	d.conns = &connector{base: base, owner: d}
@@ -125,18 +148,23 @@ func (d *DB) SQL() *sql.DB { return d.db }
 // schemas of a memory database are gone with it.
 func (d *DB) Close() error {
 	d.closed.Store(true)
-	return d.db.Close()
+	err := d.db.Close()
+	d.closeVersion()
+	return err
 }
 
 // HasSchema reports whether name is a schema of the set, compared as SQLite
 // compares schema names (ASCII case-insensitively). "main" is always there;
-// "temp" is not a schema here. It reads no disk: schemas created by another
-// process show up after this DB's next CreateSchema, DropSchema or Schemas.
+// "temp" is not a schema here. Like a connection handed out by the pool, it
+// first catches up with changes other DBs or processes made (one stat(2)
+// when there are none); if the directory cannot be read it answers from the
+// set it has.
 func (d *DB) HasSchema(name string) bool {
 	key := foldKey(name)
 	if key == mainSchema {
 		return true
 	}
+	_ = d.refresh()
 	_, ok := d.snap.Load().byKey[key]
 	return ok
 }
@@ -168,27 +196,67 @@ func (d *DB) Schemas(ctx context.Context) ([]string, error) {
 	return append([]string{mainSchema}, names...), nil
 }
 
-// readDir reads the schema directory under a shared lock.
-func (d *DB) readDir() (map[string]*schema, error) {
+// readDir reads the schema directory, and the stamp of its version file,
+// under a shared lock. The stamp is read first: a change made without the
+// lock (no flock) between the two reads makes the stamp older than the set,
+// which costs one needless rescan, never a missed change.
+func (d *DB) readDir() (map[string]*schema, stamp, error) {
 	unlock, err := lockDir(d.dir, false)
 	if errors.Is(err, fs.ErrNotExist) { // no directory, no schemas
-		return map[string]*schema{}, nil
+		return map[string]*schema{}, d.statVersion(), nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, stamp{}, err
 	}
 	defer unlock()
-	return scanDir(d.dir)
+	st := d.statVersion()
+	set, err := scanDir(d.dir)
+	return set, st, err
+}
+
+// refresh brings the set in step with the directory when another DB or
+// process changed it: the version file's stamp differs from the one seen.
+// It runs whenever database/sql hands out a connection, so the common case
+// is one stat(2) and no lock.
+func (d *DB) refresh() error {
+	if d.memory {
+		return nil
+	}
+	if d.statVersion() == *d.seen.Load() {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.statVersion() == *d.seen.Load() { // someone else caught up meanwhile
+		return nil
+	}
+	if err := d.rescan(); err != nil {
+		return failed(OpRefresh, "", err)
+	}
+	return nil
+}
+
+// changed records a change this DB made to the set in the version file,
+// so that other DBs and processes see it, and remembers the new stamp, so
+// that this DB does not read the directory again for its own change. Call
+// with mu and the exclusive directory lock held, after the change. Best
+// effort: the change is made either way (a directory where the schema file
+// could be made or deleted takes the version file too).
+func (d *DB) changed() {
+	_ = bumpVersion(d.versionPath)
+	st := d.statVersion()
+	d.seen.Store(&st)
 }
 
 // rescan reads the schema directory under a shared lock and adopts what it
 // holds: the directory is the source of truth. Call with mu held.
 func (d *DB) rescan() error {
-	set, err := d.readDir()
+	set, st, err := d.readDir()
 	if err != nil {
 		return err
 	}
 	d.adopt(set)
+	d.seen.Store(&st)
 	return nil
 }
 
@@ -196,11 +264,13 @@ func (d *DB) rescan() error {
 // directory lock (flock locks of two open files conflict, even in one
 // process, so it must not lock again).
 func (d *DB) rescanLocked() error {
+	st := d.statVersion()
 	set, err := scanDir(d.dir)
 	if err != nil {
 		return err
 	}
 	d.adopt(set)
+	d.seen.Store(&st)
 	return nil
 }
 

@@ -50,10 +50,18 @@
 //     it goes back to the pool. It may still read a dropped schema; writing
 //     to it fails ("attempt to write a readonly database": SQLite refuses
 //     to write to a file that was deleted).
-//   - Another process's CreateSchema/DropSchema reaches this pool at this
-//     DB's next CreateSchema, DropSchema or Schemas; until then pooled
-//     connections keep the schemas they had. Do not drop a schema another
-//     process is still using.
+//   - Another DB's or process's CreateSchema/DropSchema reaches every
+//     connection of this pool the next time database/sql hands it out:
+//     every change increments the counter in app.db.schemas/.version under
+//     the exclusive lock, and a connection handed out compares it with the
+//     one this DB saw, reading the directory again only when it changed.
+//     On Unix the counter is mapped into memory once the file exists, so
+//     the check is an atomic load; before that it is one fstat(2) of the
+//     main file's directory (see version_unix.go). A connection held meanwhile (sql.Conn,
+//     sql.Tx) keeps its set until it goes back to the pool; a write there
+//     to a schema dropped under it fails with an *Error (Op OpUse,
+//     messages.ErrSchema), never SQLite's raw "attempt to write a readonly
+//     database". Do not delete the version file by hand.
 //   - Foreign keys work between tables of one schema (PRAGMA foreign_keys
 //     is per connection and the DSN turns it on), but SQLite has no foreign
 //     keys from one attached database to another, or to main.

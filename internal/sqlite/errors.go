@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	msqlite "modernc.org/sqlite"
+
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -16,6 +18,12 @@ const (
 	OpList   = "list schemas"
 	OpAttach = "attach schema"
 	OpDetach = "detach schema"
+	// OpRefresh: reading the schema directory again, when another DB or
+	// process changed it, before a connection is handed out.
+	OpRefresh = "refresh schemas"
+	// OpUse: a statement on a connection whose attached schema was
+	// dropped while the connection was held (see errDropped).
+	OpUse = "use schema"
 )
 
 // Error is every error this package returns, except the *ident.Error of an
@@ -101,4 +109,37 @@ func failed(op, name string, cause error) *Error {
 		e.Kind = nil
 	}
 	return e
+}
+
+// SQLite's extended result codes of a statement that wrote to a schema
+// whose file was deleted under its connection: the file was unlinked
+// (SQLITE_READONLY_DBMOVED), or its journal was, as SQLite deleted it
+// (SQLITE_IOERR_DELETE_NOENT) or looked at it (SQLITE_IOERR_FSTAT).
+const (
+	codeReadonlyDBMoved  = 1032
+	codeIOErrFstat       = 1802
+	codeIOErrDeleteNoent = 5898
+)
+
+// errDropped turns SQLite's error for a write to a schema dropped under a
+// held connection into a typed one (messages.ErrSchema; the driver error
+// stays reachable with errors.As); any other error is returned as it is.
+// SQLite does not say which attached database the file belonged to.
+func errDropped(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case codeReadonlyDBMoved, codeIOErrFstat, codeIOErrDeleteNoent:
+	default:
+		return err
+	}
+	return &Error{Op: OpUse, Kind: messages.ErrSchema, Err: err,
+		Message: "cannot use schema: a database file of this connection was deleted or moved while the connection was held — a schema dropped " +
+			"(by this or another registry, or another process) while a sql.Conn, a sql.Tx or a statement held the connection; " +
+			"run the statement again on a connection taken from the pool after the drop"}
 }

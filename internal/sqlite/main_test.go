@@ -15,7 +15,12 @@ import (
 	"github.com/dbactor/dbactor/internal/testdb"
 )
 
-func TestMain(m *testing.M) { testdb.VerifyNoLeaks(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		childMain()
+	}
+	testdb.VerifyNoLeaks(m)
+}
 
 // openURL opens a database URL the way the database actor does.
 func openURL(t *testing.T, url string) *DB {
@@ -127,4 +132,13 @@ func count(t *testing.T, q interface {
 	var n int
 	require.NoError(t, q.QueryRowContext(context.Background(), query, args...).Scan(&n))
 	return n
+}
+
+// openForBench opens the file database path without a *testing.T.
+func openForBench(path string) (*DB, error) {
+	cfg, err := dsn.Parse("sqlite:///" + path)
+	if err != nil {
+		return nil, err
+	}
+	return Open(cfg.SQLite)
 }

@@ -88,6 +88,9 @@ func (d *DB) CreateSchema(ctx context.Context, name string, ifNotExists bool) er
 		set := maps.Clone(snap.byKey)
 		set[s.key] = s
 		c.version = d.publish(set).version // c has exactly this set now
+		if !d.memory {
+			d.changed()
+		}
 		return nil
 	})
 }
@@ -230,6 +233,9 @@ func (d *DB) DropSchema(ctx context.Context, name string, ifExists, cascade bool
 		set := maps.Clone(snap.byKey)
 		delete(set, s.key)
 		c.version = d.publish(set).version // c has exactly this set now
+		if !d.memory {
+			d.changed()
+		}
 		return nil
 	})
 }
