@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbactor/dbactor/autogen"
+	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
@@ -388,5 +389,26 @@ func TestRegistrySchema(t *testing.T) {
 
 		_, err := autogen.Diff(ctx, reg, autogen.Databases("nope"))
 		require.ErrorIs(t, err, registry.ErrUnknownDatabase)
+	})
+}
+
+// A column a model hook adds (Edgy's "use callbacks to modify models") is
+// part of the model that is diffed: models → diff → apply → diff is empty,
+// the hook's column included.
+func TestModelHookColumn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		reg := newRegistry(t, registry.Config{Database: b.url(t)})
+		require.NoError(t, reg.RegisterModelHook(ctx, "User", func(m *models.Model) error {
+			return m.AddColumn(&messages.ColumnDef{Name: "tracking", Type: messages.ColumnType_COLUMN_TYPE_TEXT, Nullable: true})
+		}))
+		register(t, reg, tenantUser{}, models.Name("User"))
+		cs := diff(t, reg)
+		require.Len(t, cs, 1)
+		require.Contains(t, strings.Join(cs[0].Up, "\n"), "tracking")
+		applyUp(t, reg, cs)
+		requireEmpty(t, diff(t, reg))
+		var n int
+		require.NoError(t, reg.Database().DB().QueryRowContext(ctx, `SELECT count(tracking) FROM users`).Scan(&n))
 	})
 }
