@@ -75,9 +75,11 @@ const resetSQL = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLIS
 const checkSQL = "SELECT count(*) FILTER (WHERE from_sql), count(*) FILTER (WHERE NOT from_sql), pg_advisory_unlock_all() " +
 	"FROM pg_prepared_statements"
 
-// beginSQL begins a peer's transaction and counts pgx's prepared
-// statements on the session.
-const beginSQL = "; SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql"
+// beginSQL counts pgx's prepared statements on the session, then begins a
+// peer's transaction and runs a query in it at once, so that the
+// transaction's access mode can no longer change (PostgreSQL refuses SET
+// TRANSACTION READ WRITE after the first query). %s is BEGIN's mode.
+const beginSQL = "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql; BEGIN %s; SELECT 1"
 
 // errDirtySession: a peer's statement left the session with something the
 // reset does not undo.
@@ -110,7 +112,33 @@ func (s *State) checkPeer(j *job) *messages.Error {
 				Message: fmt.Sprintf("%s: the peer may only read, and %v", kind(j.req), err)}
 		}
 	}
+	if s.cfg.Dialect == dsn.Postgres && detaches(j.sql) {
+		// On a server with max_prepared_transactions > 0 it would leave
+		// the peer's transaction prepared, holding its locks, for ever.
+		return &messages.Error{Code: messages.Code_CODE_PERMISSION_DENIED, Database: s.name,
+			Message: kind(j.req) + ": a peer's statement may not detach its transaction (PREPARE TRANSACTION)"}
+	}
 	return nil
+}
+
+// detaches reports whether sql is a PREPARE TRANSACTION: its first two
+// words, after blanks and comments as PostgreSQL reads them (block
+// comments nest there), are PREPARE and TRANSACTION.
+func detaches(sql string) bool {
+	first, rest := pgWord(sql)
+	second, _ := pgWord(rest)
+	return strings.EqualFold(first, "PREPARE") && strings.EqualFold(second, "TRANSACTION")
+}
+
+// pgWord returns the first word of sql (ASCII letters and '_') after blanks
+// and comments, and what follows it.
+func pgWord(sql string) (word, rest string) {
+	sql = skipBlanks(sql, true)
+	n := 0
+	for n < len(sql) && (sql[n]|0x20 >= 'a' && sql[n]|0x20 <= 'z' || sql[n] == '_') {
+		n++
+	}
+	return sql[:n], sql[n:]
 }
 
 // oneQuery checks that sql is a single SELECT, WITH or VALUES statement:
@@ -118,7 +146,7 @@ func (s *State) checkPeer(j *job) *messages.Error {
 // has no ';' but trailing ones. A ';' in a string literal or a comment is
 // refused too: such values go in arguments.
 func oneQuery(sql string) error {
-	rest := skipBlanks(sql)
+	rest := skipBlanks(sql, false)
 	n := 0
 	for n < len(rest) && (rest[n]|0x20 >= 'a' && rest[n]|0x20 <= 'z') {
 		n++
@@ -135,8 +163,9 @@ func oneQuery(sql string) error {
 }
 
 // skipBlanks returns sql after its leading white space and comments; ""
-// when an unterminated comment takes the rest.
-func skipBlanks(sql string) string {
+// when an unterminated comment takes the rest. nested: block comments nest,
+// as PostgreSQL's lexer reads them (SQLite's do not).
+func skipBlanks(sql string, nested bool) string {
 	for {
 		sql = strings.TrimLeft(sql, " \t\r\n\f\v")
 		switch {
@@ -147,11 +176,21 @@ func skipBlanks(sql string) string {
 			}
 			sql = sql[i+1:]
 		case strings.HasPrefix(sql, "/*"):
-			i := strings.Index(sql[2:], "*/")
-			if i < 0 {
+			depth, i := 1, 2
+			for depth > 0 && i < len(sql) {
+				switch {
+				case nested && strings.HasPrefix(sql[i:], "/*"):
+					depth, i = depth+1, i+2
+				case strings.HasPrefix(sql[i:], "*/"):
+					depth, i = depth-1, i+2
+				default:
+					i++
+				}
+			}
+			if depth > 0 {
 				return ""
 			}
-			sql = sql[i+4:]
+			sql = sql[i:]
 		default:
 			return sql
 		}
@@ -332,14 +371,18 @@ func (s *State) constrainedPostgres(ctx context.Context, conn *sql.Conn, j *job,
 }
 
 // begin begins the transaction of a peer's statement and returns how many
-// prepared statements pgx has on the session (-1 when unknown). The
-// transaction is begun by hand, not by conn.BeginTx, so that its end can
-// share a round trip with the session's checks: database/sql knows
-// nothing of it, and endSession ends it before the connection goes back.
+// prepared statements pgx has on the session (-1 when unknown). It goes
+// through pgx, which first deallocates the statements it has invalidated
+// since (a failed statement invalidates its cached twin): counted before
+// that, pgx's own deallocations in the peer's statement would look like a
+// peer's DEALLOCATE. The transaction is begun by hand, not by conn.BeginTx,
+// so that its end can share a round trip with the session's checks:
+// database/sql knows nothing of it, and endSession ends it before the
+// connection goes back.
 func begin(ctx context.Context, conn *sql.Conn, write bool) (kept int64, err error) {
-	stmt := "BEGIN READ ONLY"
+	mode := "READ ONLY"
 	if write {
-		stmt = "BEGIN READ WRITE"
+		mode = "READ WRITE"
 	}
 	kept = -1
 	err = conn.Raw(func(dc any) error {
@@ -347,14 +390,17 @@ func begin(ctx context.Context, conn *sql.Conn, write bool) (kept int64, err err
 		if err != nil {
 			return err
 		}
-		results, err := pc.PgConn().Exec(ctx, stmt+beginSQL).ReadAll()
+		// The simple protocol runs all three; the rows are the first's.
+		rows, err := pc.Query(ctx, fmt.Sprintf(beginSQL, mode), pgx.QueryExecModeSimpleProtocol)
 		if err != nil {
 			return err
 		}
-		if n, ok := count(results, 0); ok {
+		var n int64
+		if rows.Next() && rows.Scan(&n) == nil {
 			kept = n
 		}
-		return nil
+		rows.Close()
+		return rows.Err()
 	})
 	return kept, err
 }

@@ -634,3 +634,30 @@ func TestPeerOnSuperuserIsWarned(t *testing.T) {
 	}
 	require.Equal(t, want, rec.count("runs as a PostgreSQL superuser"))
 }
+
+// pgx deallocates the cached statements it invalidated (a failed statement
+// invalidates its cached twin, whoever sent it) lazily, at its next call on
+// the connection: inside a peer's transaction that must not look like the
+// peer's DEALLOCATE, or any peer could have connections thrown away at will.
+func TestPeerSessionKeptAcrossPgxInvalidation(t *testing.T) {
+	dsn := withParam(t, testdb.NewPostgresDatabase(t), "pool_max_conns", "1")
+	sys, s := spawnQuery(t, dsn, StateOptions{})
+	backend := scalar(t, sys, s, "SELECT pg_backend_pid()") // cached by pgx
+	// The peer sends the text of that cached statement with an argument
+	// too many: it fails, and pgx invalidates its cached twin.
+	require.NotNil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Query{Sql: "SELECT pg_backend_pid()", Args: mustArgs(t, 0)}, Peer: "p"}))
+	// The next peer statement is innocuous: the connection stays.
+	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Query{Sql: "SELECT 1"}, Peer: "p"}))
+	require.Equal(t, backend, scalar(t, sys, s, "SELECT pg_backend_pid()"))
+}
+
+// A peer's statement may not detach its transaction: PREPARE TRANSACTION
+// is refused before it runs, however it is spelled.
+func TestPeerPrepareTransactionRefused(t *testing.T) {
+	sys, s := spawnQuery(t, withParam(t, testdb.NewPostgresDatabase(t), "pool_max_conns", "1"), StateOptions{})
+	for _, write := range []bool{false, true} {
+		err := peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "/* x /* y */ */ prepare transaction 'gid'"}, Peer: "p", Write: write, Role: scalar(t, sys, s, "SELECT current_user")})
+		require.ErrorIs(t, err, messages.ErrPermissionDenied)
+		require.Contains(t, err.GetMessage(), "PREPARE TRANSACTION")
+	}
+}
