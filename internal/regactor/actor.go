@@ -27,7 +27,7 @@ func Props(p *Plan) *actor.Props {
 	return actor.PropsFromProducerWithActorSystem(func(sys *actor.ActorSystem) actor.Actor {
 		return &registryActor{p: p, drain: d, faults: faults.For(sys)}
 	},
-		actor.WithSupervisor(childStrategy{p: p}), d.Props(), actor.WithReceiverMiddleware(crash.Guard(p.Scrub, nil)))
+		actor.WithSupervisor(childStrategy{p: p}), d.Props())
 }
 
 // supervisorName is the supervisor's name under the registry actor.
