@@ -135,6 +135,15 @@ func p6Node() error {
 	// requests to exported registries only, and checks them as it checks
 	// the registry's, so both sides of P6 pay for the boundary alike.
 	n.ExportRegistry(pid)
+	if os.Getenv(envP7) != "" {
+		qpid, err := n.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+			return &queryActor{pool: n.Registry.Database().Pool()}
+		}), p7QueryActor)
+		if err != nil {
+			return err
+		}
+		n.ExportRegistry(qpid) // a peer's request to it is checked as the registry's
+	}
 	out := testnode.NewOut(os.Stdout)
 	out.Printf("ADDR %s", n.Address())
 	testnode.Commands(os.Stdin, func(string, []string) bool { return true })

@@ -10,8 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/client"
+	"github.com/dbactor/dbactor/internal/request"
+	"github.com/dbactor/dbactor/internal/sqlvalue"
+	"github.com/dbactor/dbactor/messages"
 )
 
 // P7: a query by message. The benchmark process is a client node; the
@@ -36,8 +41,46 @@ import (
 //
 // Target for both: dbactor ÷ reference ≤ 1.2, judged on the interval.
 
-// envP7 makes the database node add the extra database p7ReadOnly.
+// RemoteQueryVsQueryActor (report only): P7RemoteQuery's read against the
+// best a Go developer would write for a query by message without dbactor:
+// an actor on the database node that runs the read on the node's pgxpool
+// in a goroutine of its own and answers with the row (queryActor). It
+// tells how much of P7's gap to its reference is dbactor's and how much is
+// running a query on another node at all.
+
+// envP7 makes the database node add the extra database p7ReadOnly (and the
+// query actor).
 const envP7 = "DBACTOR_BENCH_P7"
+
+// p7QueryActor is the name of the query actor on the database node.
+const p7QueryActor = "p7-query-actor"
+
+// queryActor answers a messages.Query of p1IndexedRead (one text argument)
+// with its row, read on pool in a goroutine so that it takes the next
+// request at once.
+type queryActor struct{ pool *pgxpool.Pool }
+
+func (q *queryActor) Receive(c actor.Context) {
+	m, ok := c.Message().(*messages.Query)
+	if !ok || len(m.GetArgs()) != 1 {
+		return
+	}
+	sender, sys := c.Sender(), c.ActorSystem()
+	go func() {
+		var id int64
+		var qty int
+		var note string
+		res := &messages.QueryResult{}
+		if err := q.pool.QueryRow(context.Background(), m.GetSql(), m.GetArgs()[0].GetText()).Scan(&id, &qty, &note); err != nil {
+			res.Error = &messages.Error{Code: messages.Code_CODE_QUERY, Message: err.Error()}
+		} else {
+			res.Columns = []*messages.Column{{Name: "id", Type: "INT8"}, {Name: "qty", Type: "INT4"}, {Name: "note", Type: "TEXT"}}
+			res.Rows = []*messages.Row{{Values: []*messages.Value{
+				{Kind: &messages.Value_Int{Int: id}}, {Kind: &messages.Value_Int{Int: int64(qty)}}, {Kind: &messages.Value_Text{Text: note}}}}}
+		}
+		sys.Root.Send(sender, res)
+	}()
+}
 
 // p7ReadOnly is the extra database that peers may only read.
 const p7ReadOnly = "readonly"
@@ -182,4 +225,35 @@ func BenchmarkRemoteQueryInFlight(b *testing.B) {
 	b.ReportMetric(actors.DefaultQueryWorkers, "workers")
 	b.ReportMetric(inFlight, "in-flight")
 	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
+}
+
+// BenchmarkRemoteQueryVsQueryActor (report only): P7RemoteQuery's read
+// against the same read by message to queryActor on the database node.
+func BenchmarkRemoteQueryVsQueryActor(b *testing.B) {
+	f := p7Setup(b)
+	pid := actor.NewPID(f.echo.GetAddress(), p7QueryActor)
+	k := 0
+	pair(b, pairOptions{},
+		serialBatch(func(ctx context.Context) error { k++; return f.remoteRead(ctx, k) }),
+		serialBatch(func(ctx context.Context) error {
+			k++
+			args, err := sqlvalue.FromGoArgs(f.codes[k%len(f.codes)])
+			if err != nil {
+				return err
+			}
+			reply, err := request.Request(ctx, f.sys, pid, &messages.Query{Sql: p1IndexedRead, Args: args}, p6Timeout)
+			if err != nil {
+				return err
+			}
+			r, ok := reply.(*messages.QueryResult)
+			switch {
+			case !ok:
+				return fmt.Errorf("unexpected reply %T", reply)
+			case r.GetError() != nil:
+				return r.GetError()
+			case len(r.GetRows()) != 1:
+				return fmt.Errorf("%d rows, want 1", len(r.GetRows()))
+			}
+			return nil
+		}))
 }
