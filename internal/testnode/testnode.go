@@ -237,14 +237,15 @@ func (c *Child) Quit() {
 const raceExitCode = 66
 
 // onlyDependencyRaces reports whether the child exited with the race
-// detector's status for races AllowDependencyRaces allows, and nothing else.
+// detector's status for allowed races only: knownRaces, and those
+// AllowDependencyRaces allows.
 func (c *Child) onlyDependencyRaces() bool {
 	var ee *exec.ExitError
-	if !c.depRaces || !errors.As(c.waitErr, &ee) || ee.ExitCode() != raceExitCode {
+	if !errors.As(c.waitErr, &ee) || ee.ExitCode() != raceExitCode {
 		return false
 	}
-	ours, theirs := races(c.stderr.String())
-	return len(ours) == 0 && len(theirs) > 0
+	ours, theirs, known := races(c.stderr.String())
+	return len(ours) == 0 && (c.depRaces || len(theirs) == 0) && len(theirs)+len(known) > 0
 }
 
 func (c *Child) closeStdin() {
@@ -266,11 +267,11 @@ func (c *Child) cleanup() {
 	}
 	<-c.exited
 	errOut := c.stderr.String()
-	if ours, theirs := races(errOut); len(ours) > 0 || (len(theirs) > 0 && !c.depRaces) {
+	if ours, theirs, known := races(errOut); len(ours) > 0 || (len(theirs) > 0 && !c.depRaces) {
 		c.t.Errorf("testnode: the race detector reported a race in the %s child:\n%s", c.role, errOut)
 		return
-	} else if len(theirs) > 0 {
-		c.t.Logf("testnode: %d race(s) inside dependencies in the %s child (allowed):\n%s", len(theirs), c.role, strings.Join(theirs, "\n"))
+	} else if allowed := append(theirs, known...); len(allowed) > 0 {
+		c.t.Logf("testnode: %d race(s) inside dependencies in the %s child (allowed):\n%s", len(allowed), c.role, strings.Join(allowed, "\n"))
 	}
 	if c.t.Failed() && errOut != "" {
 		c.t.Logf("testnode: %s child stderr:\n%s", c.role, c.stderr.tail())
@@ -436,12 +437,12 @@ func Isolate(t *testing.T) bool {
 
 // races splits the race detector's reports in out into those whose racing
 // accesses name a function of OwnPackages and the others.
-func races(out string) (ours, theirs []string) {
+func races(out string) (ours, theirs, known []string) {
 	const head = "WARNING: DATA RACE"
 	for {
 		i := strings.Index(out, head)
 		if i < 0 {
-			return ours, theirs
+			return ours, theirs, known
 		}
 		out = out[i:]
 		end := strings.Index(out, "==================")
@@ -458,10 +459,50 @@ func races(out string) (ours, theirs []string) {
 				accesses = report[:k]
 			}
 		}
-		if strings.Contains(accesses, OwnPackages) {
+		switch {
+		case knownRace(accesses):
+			known = append(known, report)
+		case strings.Contains(accesses, OwnPackages):
 			ours = append(ours, report)
-		} else {
+		default:
 			theirs = append(theirs, report)
 		}
 	}
+}
+
+// knownRaces are data races between a dependency's own goroutines that its
+// caller cannot prevent, by the innermost functions of their two accesses.
+// They are logged and allowed for every child, although a function of ours
+// called the code of one access.
+var knownRaces = [][2]string{
+	// Proto.Actor (v0.0.0-20240822202345): Remote.Shutdown's
+	// endpointManager.stop sets em.connections to nil while an endpoint
+	// writer that failed to connect publishes EndpointTerminatedEvent, whose
+	// handler reads it (endpoint_manager.go:115 and :248). Since grpc v1.85
+	// a dial to a peer that is gone fails at once, so a node closing after
+	// its peer can meet it.
+	{"protoactor-go/remote.(*endpointManager).stop(", "protoactor-go/remote.(*endpointManager).removeEndpoint("},
+}
+
+// knownRace reports whether the accesses of a race report are those of
+// one of knownRaces: the line after each "… at 0x… by goroutine N:" is its
+// innermost function.
+func knownRace(accesses string) bool {
+	lines := strings.Split(accesses, "\n")
+	var top []string
+	for i, l := range lines {
+		if strings.Contains(l, " at 0x") && strings.Contains(l, "goroutine") && i+1 < len(lines) {
+			top = append(top, strings.TrimSpace(lines[i+1]))
+		}
+	}
+	if len(top) != 2 {
+		return false
+	}
+	for _, k := range knownRaces {
+		if strings.Contains(top[0], k[0]) && strings.Contains(top[1], k[1]) ||
+			strings.Contains(top[0], k[1]) && strings.Contains(top[1], k[0]) {
+			return true
+		}
+	}
+	return false
 }
