@@ -64,7 +64,7 @@ const (
 
 func TestMain(m *testing.M) {
 	if role := testnode.Role(); role != "" {
-		os.Exit(runRole(role))
+		os.Exit(testnode.RunRole(role, map[string]func(*testnode.Out) error{"db": roleDB}))
 	}
 	// Each test that runs a node here runs in a process of its own
 	// (testnode.Isolate), so these apply to one test at a time.
@@ -84,22 +84,6 @@ func TestMain(m *testing.M) {
 			goleak.IgnoreTopFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"))
 	}
 	goleak.VerifyTestMain(m, opts...)
-}
-
-func runRole(role string) int {
-	out := testnode.NewOut(os.Stdout)
-	var err error
-	switch role {
-	case "db":
-		err = roleDB(out)
-	default:
-		err = fmt.Errorf("unknown role %q", role)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "role %s: %v\n", role, err)
-		return 1
-	}
-	return 0
 }
 
 // grantAll lets loopback peers make every request.

@@ -506,3 +506,20 @@ func knownRace(accesses string) bool {
 	}
 	return false
 }
+
+// RunRole runs the child role named role, one of roles, with an Out on
+// standard output, and returns the process's exit status: 0, or 1 with the
+// failure on standard error (an unknown role too). A package's TestMain
+// calls it when Role is set: os.Exit(testnode.RunRole(role, roles)).
+func RunRole(role string, roles map[string]func(*Out) error) int {
+	run, ok := roles[role]
+	err := fmt.Errorf("unknown role %q", role)
+	if ok {
+		err = run(NewOut(os.Stdout))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "role %s: %v\n", role, err)
+		return 1
+	}
+	return 0
+}

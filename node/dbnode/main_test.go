@@ -55,7 +55,7 @@ const (
 
 func TestMain(m *testing.M) {
 	if role := testnode.Role(); role != "" {
-		os.Exit(runRole(role))
+		os.Exit(testnode.RunRole(role, map[string]func(*testnode.Out) error{"client": roleClient, "member": roleMember}))
 	}
 	// Each test that runs a node here runs in a process of its own
 	// (testnode.Isolate), so these apply to one test at a time.
@@ -70,24 +70,6 @@ func TestMain(m *testing.M) {
 		// channel, which Ticker.Stop (its Shutdown) never closes.
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster/clusterproviders/test.(*Provider).startTtlReport.func1"),
 	)
-}
-
-func runRole(role string) int {
-	out := testnode.NewOut(os.Stdout)
-	var err error
-	switch role {
-	case "client":
-		err = roleClient(out)
-	case "member":
-		err = roleMember(out)
-	default:
-		err = fmt.Errorf("unknown role %q", role)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "role %s: %v\n", role, err)
-		return 1
-	}
-	return 0
 }
 
 func roleClient(out *testnode.Out) error {

@@ -41,31 +41,13 @@ const (
 
 func TestMain(m *testing.M) {
 	if role := testnode.Role(); role != "" {
-		os.Exit(runRole(role))
+		os.Exit(testnode.RunRole(role, map[string]func(*testnode.Out) error{"db": roleDB, "attacker": roleAttacker}))
 	}
 	goleak.VerifyTestMain(m,
 		// Proto.Actor's dead-letter log throttle: started on a dead letter,
 		// it ends by itself after the throttle interval.
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
 	)
-}
-
-func runRole(role string) int {
-	out := testnode.NewOut(os.Stdout)
-	var err error
-	switch role {
-	case "db":
-		err = roleDB(out)
-	case "attacker":
-		err = roleAttacker(out)
-	default:
-		err = fmt.Errorf("unknown role %q", role)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "role %s: %v\n", role, err)
-		return 1
-	}
-	return 0
 }
 
 // logger logs to stderr (which the parent shows when a test fails) when
