@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dbactor/dbactor/internal/dsn"
-	"github.com/dbactor/dbactor/internal/pgdb"
 	"github.com/dbactor/dbactor/messages"
 )
 
@@ -237,38 +237,6 @@ func (s *State) writable(ctx context.Context, conn *sql.Conn) {
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // database/sql closes it
 }
 
-// pgxConn is the pgx connection under a database/sql driver connection of
-// a pool opened by internal/pgdb.
-func pgxConn(dc any) (*pgx.Conn, error) {
-	if c := pgdb.PgxConn(dc); c != nil {
-		return c, nil
-	}
-	return nil, fmt.Errorf("dbactor: unexpected PostgreSQL driver connection %T", dc)
-}
-
-// setMaxBody sets the most bytes a message from the server may have on
-// conn's connection (0: no limit). A DataRow or RowDescription beyond it
-// fails before it is read, and pgconn closes the connection (pgxpool then
-// destroys it, rather than take it back).
-func setMaxBody(conn *sql.Conn, n int) error {
-	return conn.Raw(func(dc any) error {
-		pc, err := pgxConn(dc)
-		if err != nil {
-			return err
-		}
-		pc.PgConn().Frontend().SetMaxBodyLen(n)
-		return nil
-	})
-}
-
-// restoreMaxBody gives conn's connection the pool's own limit back before
-// it returns to the pool, or has it discarded.
-func (s *State) restoreMaxBody(conn *sql.Conn) {
-	if err := setMaxBody(conn, s.cfg.Postgres.ConnConfig.MaxProtocolMessageBodyLen); err != nil && !errors.Is(err, sql.ErrConnDone) {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-	}
-}
-
 // bodyBudget is the largest server message a result of maxBytes allows.
 func bodyBudget(maxBytes uint64) int { return int(maxBytes) + bodySlack }
 
@@ -282,33 +250,36 @@ func (s *State) bodyTooLarge(err error, maxBytes uint64) error {
 	return err
 }
 
-// runPostgres runs j on db. A Query runs on a connection of its own whose
+// runPostgres runs j on db. A Query runs on a pgx connection of its own,
+// taken from the pool under db (no database/sql on its way), whose
 // messages from the server are bounded by its max_bytes; a peer's
 // statement that must be read-only or run as a role runs constrained. A
-// writing peer's Exec without a role runs on the pool, as a local one.
+// writing peer's Exec without a role runs on db, as a local one.
 func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) error {
 	m, isQuery := j.req.(*messages.Query)
 	constrained := s.constrained(j)
 	if !isQuery && !constrained {
 		return exec(ctx, db, j.sql, j.args, reply.(*messages.ExecResult))
 	}
-	conn, err := db.Conn(ctx)
+	pool := s.Pool()
+	if pool == nil { // closed since bind: classify sees db gone
+		return errDisconnected
+	}
+	pc, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = conn.Close() }()
+	defer s.release(pc)
+	conn := pc.Conn()
 	// An Exec's rows are read and dropped, but each is read whole: bound
 	// them as a result of the largest size.
 	maxBytes := MaxBytesLimit
 	if isQuery {
 		_, maxBytes = s.limits(m)
 	}
-	if err := setMaxBody(conn, bodyBudget(maxBytes)); err != nil {
-		return err
-	}
-	defer s.restoreMaxBody(conn)
+	conn.PgConn().Frontend().SetMaxBodyLen(bodyBudget(maxBytes))
 	if !constrained {
-		return s.query(ctx, conn, m, j, reply.(*messages.QueryResult), j.args)
+		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult))
 	}
 	s.warnSuperuser(conn)
 	err = s.constrainedPostgres(ctx, conn, j, reply)
@@ -322,40 +293,50 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 	return err
 }
 
+// release gives pc the pool's own limit on server messages back and
+// returns it to the pool. pgxpool destroys a connection that closed (a
+// message beyond the budget closes it) or is still in a transaction.
+func (s *State) release(pc *pgxpool.Conn) {
+	pc.Conn().PgConn().Frontend().SetMaxBodyLen(s.cfg.Postgres.ConnConfig.MaxProtocolMessageBodyLen)
+	pc.Release()
+}
+
 // warnSuperuser logs, once per database, that a peer's constrained
 // statement runs on a superuser's connection: neither a READ ONLY
 // transaction nor a role bounds a superuser (COPY … TO PROGRAM,
 // pg_read_file, a role left with set_config), so a grant is only as
 // narrow as the pool's user. The server reports is_superuser when the
 // connection starts: no round trip.
-func (s *State) warnSuperuser(conn *sql.Conn) {
+func (s *State) warnSuperuser(conn *pgx.Conn) {
 	if s.superuserWarned.Load() {
 		return
 	}
-	_ = conn.Raw(func(dc any) error {
-		if pc, err := pgxConn(dc); err == nil && pc.PgConn().ParameterStatus("is_superuser") == "on" && s.superuserWarned.CompareAndSwap(false, true) {
-			s.logger.Warn("dbactor: a peer's statement runs as a PostgreSQL superuser: its grant's read-only guard and role do not bound it " +
-				"(COPY … TO PROGRAM, pg_read_file, leaving the role); give a registry that peers reach a database user without superuser rights")
-		}
-		return nil
-	})
+	if conn.PgConn().ParameterStatus("is_superuser") == "on" && s.superuserWarned.CompareAndSwap(false, true) {
+		s.logger.Warn("dbactor: a peer's statement runs as a PostgreSQL superuser: its grant's read-only guard and role do not bound it " +
+			"(COPY … TO PROGRAM, pg_read_file, leaving the role); give a registry that peers reach a database user without superuser rights")
+	}
 }
 
-// cacheDescribe makes pgx send a statement by the extended protocol, which
-// takes one statement only, whatever the pool's default_query_exec_mode:
-// as an unnamed statement, its parameter types described by the server the
-// first time a connection sees the text and remembered in the connection's
-// description cache (bounded) after that, so that a repeated statement
-// costs one round trip.
-func cacheDescribe(args []any) []any {
-	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+// peerMode is how pgx sends a peer's constrained statement: by the
+// extended protocol, whose Parse takes one statement only. That is the
+// pool's own default_query_exec_mode — by default a prepared statement
+// cached on the connection, so that the server neither parses nor plans a
+// statement the peer repeats — unless the pool sends by the simple
+// protocol, which runs every statement of a string: then as an unnamed
+// statement whose parameter types are described once per connection
+// (CacheDescribe), which a transaction-pooling proxy takes too.
+func (s *State) peerMode() pgx.QueryExecMode {
+	if m := s.cfg.Postgres.ConnConfig.DefaultQueryExecMode; m != pgx.QueryExecModeSimpleProtocol {
+		return m
+	}
+	return pgx.QueryExecModeCacheDescribe
 }
 
 // constrainedPostgres runs j in a transaction read-only unless its peer
 // may write, as the peer's role if it has one, then ends the transaction
 // and puts the session back in order (endSession); see the top of this
 // file.
-func (s *State) constrainedPostgres(ctx context.Context, conn *sql.Conn, j *job, reply any) error {
+func (s *State) constrainedPostgres(ctx context.Context, conn *pgx.Conn, j *job, reply any) error {
 	kept, err := begin(ctx, conn, j.peer.Write)
 	if err == nil {
 		err = s.inTransaction(ctx, conn, j, reply)
@@ -375,34 +356,26 @@ func (s *State) constrainedPostgres(ctx context.Context, conn *sql.Conn, j *job,
 // through pgx, which first deallocates the statements it has invalidated
 // since (a failed statement invalidates its cached twin): counted before
 // that, pgx's own deallocations in the peer's statement would look like a
-// peer's DEALLOCATE. The transaction is begun by hand, not by conn.BeginTx,
+// peer's DEALLOCATE. The transaction is begun by hand, not by conn.Begin,
 // so that its end can share a round trip with the session's checks:
-// database/sql knows nothing of it, and endSession ends it before the
-// connection goes back.
-func begin(ctx context.Context, conn *sql.Conn, write bool) (kept int64, err error) {
+// endSession ends it before the connection goes back.
+func begin(ctx context.Context, conn *pgx.Conn, write bool) (kept int64, err error) {
 	mode := "READ ONLY"
 	if write {
 		mode = "READ WRITE"
 	}
 	kept = -1
-	err = conn.Raw(func(dc any) error {
-		pc, err := pgxConn(dc)
-		if err != nil {
-			return err
-		}
-		// The simple protocol runs all three; the rows are the first's.
-		rows, err := pc.Query(ctx, fmt.Sprintf(beginSQL, mode), pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			return err
-		}
-		var n int64
-		if rows.Next() && rows.Scan(&n) == nil {
-			kept = n
-		}
-		rows.Close()
-		return rows.Err()
-	})
-	return kept, err
+	// The simple protocol runs all three; the rows are the first's.
+	rows, err := conn.Query(ctx, fmt.Sprintf(beginSQL, mode), pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return kept, err
+	}
+	var n int64
+	if rows.Next() && rows.Scan(&n) == nil {
+		kept = n
+	}
+	rows.Close()
+	return kept, rows.Err()
 }
 
 // count is column i of the only row of the last of results, a count.
@@ -419,33 +392,29 @@ func count(results []*pgconn.Result, i int) (int64, bool) {
 }
 
 // inTransaction runs the statement of j in the transaction begun on conn.
-func (s *State) inTransaction(ctx context.Context, conn *sql.Conn, j *job, reply any) error {
+func (s *State) inTransaction(ctx context.Context, conn *pgx.Conn, j *job, reply any) error {
 	if role := j.peer.Role; role != "" {
 		// A parameter, never SQL text; local: it ends with the transaction.
-		if _, err := conn.ExecContext(ctx, "SELECT set_config('role', $1, true)", pgx.QueryExecModeExec, role); err != nil {
+		if _, err := conn.Exec(ctx, "SELECT set_config('role', $1, true)", pgx.QueryExecModeExec, role); err != nil {
 			return fmt.Errorf("running as role %q: %w", role, err)
 		}
 	}
 	switch m := j.req.(type) {
 	case *messages.Query:
-		return s.query(ctx, conn, m, j, reply.(*messages.QueryResult), cacheDescribe(j.args))
+		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), s.peerMode())
 	case *messages.Exec:
 		res := reply.(*messages.ExecResult)
 		if len(j.args) > 0 {
-			return exec(ctx, conn, j.sql, cacheDescribe(j.args), res)
+			tag, err := conn.Exec(ctx, j.sql, append([]any{s.peerMode()}, j.args...)...)
+			res.RowsAffected = tag.RowsAffected()
+			return err
 		}
 		// pgx sends an Exec without arguments by the simple protocol,
 		// which runs every statement of the string: send it by the
 		// extended protocol on the connection directly.
-		return conn.Raw(func(dc any) error {
-			pc, err := pgxConn(dc)
-			if err != nil {
-				return err
-			}
-			tag, err := pc.PgConn().ExecParams(ctx, j.sql, nil, nil, nil, nil).Close()
-			res.RowsAffected = tag.RowsAffected()
-			return err
-		})
+		tag, err := conn.PgConn().ExecParams(ctx, j.sql, nil, nil, nil, nil).Close()
+		res.RowsAffected = tag.RowsAffected()
+		return err
 	}
 	return nil
 }
@@ -456,7 +425,7 @@ func (s *State) inTransaction(ctx context.Context, conn *sql.Conn, j *job, reply
 // reaches the next user of the pool. kept is what begin counted. It
 // returns the failure of the COMMIT: one the server refused (a deferred
 // constraint, a serialization failure), or one whose outcome is unknown.
-func (s *State) endSession(ctx context.Context, conn *sql.Conn, end string, kept int64) error {
+func (s *State) endSession(ctx context.Context, conn *pgx.Conn, end string, kept int64) error {
 	// Not ctx, which may have ended with the statement's deadline: the
 	// end is bounded on its own. Unless the pool is closing (or the
 	// database for good): then the connection goes anyway, and the close
@@ -469,33 +438,17 @@ func (s *State) endSession(ctx context.Context, conn *sql.Conn, end string, kept
 		}
 	})
 	defer stop()
-	var endErr error
-	err := conn.Raw(func(dc any) error {
-		pc, err := pgxConn(dc)
-		if err != nil {
-			return errors.Join(driver.ErrBadConn, err)
-		}
-		pg := pc.PgConn()
-		if pg.IsClosed() { // pgxpool destroys it; the server rolled back
-			if end != "ROLLBACK" {
-				endErr = errors.New("the connection closed before the transaction committed")
-			}
-			return nil
-		}
-		var resetErr error
-		if endErr, resetErr = endAndCheck(rctx, pg, end, kept); resetErr != nil {
-			s.logger.Warn("dbactor: could not reset a connection after a peer's statement; discarding it", "error", s.Scrub(resetErr.Error()))
-			_ = pg.Close(rctx) // pgxpool destroys a closed connection
-			return errors.Join(driver.ErrBadConn, resetErr)
+	pg := conn.PgConn()
+	if pg.IsClosed() { // pgxpool destroys it; the server rolled back
+		if end != "ROLLBACK" {
+			return errors.New("the connection closed before the transaction committed")
 		}
 		return nil
-	})
-	if err != nil && !errors.Is(err, driver.ErrBadConn) && !errors.Is(err, sql.ErrConnDone) {
-		s.logger.Warn("dbactor: could not reset a connection after a peer's statement", "error", s.Scrub(err.Error()))
-		if end != "ROLLBACK" && endErr == nil {
-			// Nothing was sent: never report the commit as done.
-			endErr = fmt.Errorf("ending the transaction: %w", err)
-		}
+	}
+	endErr, resetErr := endAndCheck(rctx, pg, end, kept)
+	if resetErr != nil {
+		s.logger.Warn("dbactor: could not reset a connection after a peer's statement; discarding it", "error", s.Scrub(resetErr.Error()))
+		_ = pg.Close(rctx) // pgxpool destroys a closed connection
 	}
 	return endErr
 }

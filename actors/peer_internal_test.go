@@ -428,6 +428,8 @@ func TestPeerCapCut(t *testing.T) {
 	require.NoError(t, s.waitWorkers(ctx))
 	s.queries.mu.Lock()
 	require.Empty(t, s.queries.peers)
+	require.Zero(t, s.queries.workers, "workers outlive their pool")
+	require.Empty(t, s.queries.parked)
 	s.queries.mu.Unlock()
 }
 

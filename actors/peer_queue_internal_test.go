@@ -75,7 +75,8 @@ func idle(t *testing.T, s *State) {
 	require.Empty(t, q.peers)
 	require.Empty(t, q.queue)
 	require.Empty(t, q.running)
-	require.Zero(t, q.workers)
+	require.Equal(t, len(q.parked), q.workers, "a worker that is not parked")
+	require.LessOrEqual(t, q.workers, q.opts.Workers)
 }
 
 // valve holds each statement whose SQL contains match at
@@ -510,12 +511,12 @@ func TestPeerSchedulingStress(t *testing.T) {
 		q := &s.queries
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if q.workers >= q.opts.Workers {
+		if !q.free() {
 			return
 		}
 		for _, j := range q.queue {
 			if j.peer == nil || q.peers[j.peer.Peer].running < q.opts.PerPeer {
-				violations = append(violations, fmt.Sprintf("%q waits with %d workers", j.sql, q.workers))
+				violations = append(violations, fmt.Sprintf("%q waits with %d workers, %d parked", j.sql, q.workers, len(q.parked)))
 			}
 		}
 	}

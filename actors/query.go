@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -146,22 +147,30 @@ var errDisconnected = errors.New("the database was disconnected while the statem
 // queries is a database's query workers and their queue. It lives in the
 // State, so a restart of the actor loses neither.
 //
-// Under mu, whenever fewer than Workers workers run, every statement in
-// the queue is a peer's held by its peer's cap (see ready). Whatever frees
-// one — a running statement of its peer ending, its deadline passing (its
-// timer tells) — starts workers (dispatch), and a worker retires only when
-// nothing it may take waits: no statement waits while a worker is free
-// for it. (When the database closes for good, every waiting statement is
-// ready, to be answered CODE_CLOSED: its peer's running ones end at once,
-// and the workers then answer the rest.)
+// Under mu, whenever a worker is free (fewer than Workers run, or one is
+// parked), every statement in the queue is a peer's held by its peer's
+// cap (see ready). Whatever frees one — a running statement of its peer
+// ending, its deadline passing (its timer tells) — starts workers
+// (dispatch), and a worker stops taking jobs only when nothing it may
+// take waits: no statement waits while a worker is free for it. (When the
+// database closes for good, every waiting statement is ready, to be
+// answered CODE_CLOSED: its peer's running ones end at once, and the
+// workers then answer the rest.)
+//
+// A worker with nothing to take parks while the pool is open, and the
+// next statement goes to it rather than to a new goroutine: a new one
+// would grow its stack through pgx again, which cost more CPU than the
+// statement's own work. Parked workers retire when the pool closes
+// (retireParked); there are never more than Workers.
 type queries struct {
 	opts QueryOptions
 
 	mu      sync.Mutex
-	workers int               // goroutines running work
+	workers int               // goroutines running work, parked ones included
+	parked  []chan *job       // parked workers' hand-off channels, most recent last
 	queue   []*job            // waiting for a worker, oldest first
 	running map[*job]struct{} // statements on a pool, for cut
-	idle    chan struct{}     // nil while no worker runs, closed when the last returns
+	idle    chan struct{}     // nil while every worker is parked (or none runs), closed when the last busy one parks or returns
 	peers   map[string]*load  // statements running and waiting, by peer; none idle
 }
 
@@ -281,7 +290,7 @@ func (s *State) submit(j *job) *messages.Error {
 	defer q.mu.Unlock()
 	o := q.opts
 	// With a worker free nothing waiting is ready: j goes before none.
-	if q.workers < o.Workers && s.ready(j, time.Now(), s.life.Err() != nil) {
+	if q.free() && s.ready(j, time.Now(), s.life.Err() != nil) {
 		s.take(j)
 		s.spawn(j)
 		return nil
@@ -403,14 +412,48 @@ func (s *State) expired(j *job) {
 	s.dispatch()
 }
 
-// spawn starts a worker on j, taken. Under mu.
+// free reports whether a worker is free: one is parked, or fewer than
+// Workers run. Under mu.
+func (q *queries) free() bool { return len(q.parked) > 0 || q.workers < q.opts.Workers }
+
+// spawn hands j, taken, to a parked worker, or starts one on it. Under mu.
 func (s *State) spawn(j *job) {
 	q := &s.queries
+	if n := len(q.parked); n > 0 {
+		ch := q.parked[n-1]
+		q.parked[n-1] = nil
+		q.parked = q.parked[:n-1]
+		ch <- j // buffered: never blocks
+		q.settle()
+		return
+	}
 	q.workers++
-	if q.idle == nil {
+	q.settle()
+	go s.work(j)
+}
+
+// settle keeps idle in step with how many workers are busy: neither
+// parked nor gone. Under mu, after every change to either.
+func (q *queries) settle() {
+	switch busy := q.workers - len(q.parked); {
+	case busy == 0 && q.idle != nil:
+		close(q.idle)
+		q.idle = nil
+	case busy > 0 && q.idle == nil:
 		q.idle = make(chan struct{})
 	}
-	go s.work(j)
+}
+
+// retireParked makes every parked worker return: the pool closed.
+func (s *State) retireParked() {
+	q := &s.queries
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, ch := range q.parked {
+		ch <- nil
+	}
+	q.parked = nil
+	q.settle() // they are busy until they return
 }
 
 // pop takes the oldest ready job out of the queue; nil when none is.
@@ -432,11 +475,10 @@ func (s *State) pop() *job {
 	return nil
 }
 
-// dispatch starts workers on ready jobs while fewer than Workers run.
-// Under mu.
+// dispatch starts workers on ready jobs while a worker is free. Under mu.
 func (s *State) dispatch() {
 	q := &s.queries
-	for q.workers < q.opts.Workers {
+	for q.free() {
 		j := s.pop()
 		if j == nil {
 			return
@@ -445,33 +487,47 @@ func (s *State) dispatch() {
 	}
 }
 
-// work runs j, then every job it can take, and returns when none is
-// ready.
+// work runs j, then every job it can take or is handed while parked, and
+// returns when it retires.
 func (s *State) work(j *job) {
+	var handoff chan *job // made when it first parks
 	for j != nil {
 		s.run(j)
-		j = s.next()
+		j = s.next(&handoff)
 	}
 }
 
-// next takes the oldest ready job, or retires the worker: only when no
-// job is ready, so none waits while a worker is free.
-func (s *State) next() *job {
+// next takes the oldest ready job; with none ready, it parks the worker
+// until a job is handed to it, or retires it: when the pool is closed, or
+// the worker is told to (retireParked). No job waits while a worker is
+// free.
+func (s *State) next(handoff *chan *job) *job {
 	q := &s.queries
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if j := s.pop(); j != nil {
+		q.mu.Unlock()
 		return j
 	}
-	q.workers--
-	if q.workers == 0 {
-		close(q.idle)
-		q.idle = nil
+	if s.DB() != nil && s.life.Err() == nil {
+		if *handoff == nil {
+			*handoff = make(chan *job, 1)
+		}
+		q.parked = append(q.parked, *handoff)
+		q.settle()
+		q.mu.Unlock()
+		if j := <-*handoff; j != nil {
+			return j
+		}
+		q.mu.Lock()
 	}
+	q.workers--
+	q.settle()
+	q.mu.Unlock()
 	return nil
 }
 
-// waitWorkers waits until no query worker runs, or ctx ends.
+// waitWorkers waits until no query worker is busy — each is parked or
+// gone, and after the pool closed each is gone — or ctx ends.
 func (s *State) waitWorkers(ctx context.Context) error {
 	for {
 		s.queries.mu.Lock()
@@ -637,16 +693,33 @@ func (s *State) tooLarge(maxBytes uint64) *messages.Error {
 		Message: fmt.Sprintf("Query: the result is larger than max_bytes=%d bytes: narrow the query (LIMIT, fewer or shorter columns) or raise max_bytes (at most %d)", maxBytes, MaxBytesLimit)}
 }
 
-// query runs a Query (its SQL with args) into res, failing with
-// CODE_LIMIT_EXCEEDED as soon as the result grows beyond its limits.
+// query runs a Query (its SQL with args) on q into res (see readRows).
 func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job, res *messages.QueryResult, args []any) error {
-	maxRows, maxBytes := s.limits(m)
 	rows, err := q.QueryContext(ctx, j.sql, args...)
 	if err != nil {
+		_, maxBytes := s.limits(m)
 		return s.bodyTooLarge(err, maxBytes)
 	}
-	defer rows.Close()
-	cts, err := rows.ColumnTypes()
+	return s.readRows(m, &sqlRows{rows: rows}, res)
+}
+
+// queryPostgres runs a Query on a pgx connection into res (see readRows);
+// opts go before its arguments (an exec mode).
+func (s *State) queryPostgres(ctx context.Context, conn *pgx.Conn, m *messages.Query, j *job, res *messages.QueryResult, opts ...any) error {
+	rows, err := queryPg(ctx, conn, j.sql, j.args, opts...)
+	if err != nil {
+		_, maxBytes := s.limits(m)
+		return s.bodyTooLarge(err, maxBytes)
+	}
+	return s.readRows(m, rows, res)
+}
+
+// readRows reads a Query's rows into res, failing with
+// CODE_LIMIT_EXCEEDED as soon as the result grows beyond its limits.
+func (s *State) readRows(m *messages.Query, rows rowReader, res *messages.QueryResult) error {
+	maxRows, maxBytes := s.limits(m)
+	defer func() { _ = rows.close() }()
+	names, types, err := rows.columns()
 	if err != nil {
 		return err
 	}
@@ -654,35 +727,29 @@ func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job,
 	// the reply must fit in one gRPC message when it crosses nodes, and
 	// the column list counts as much as the rows.
 	var size uint64
-	res.Columns = make([]*messages.Column, len(cts))
-	types := make([]string, len(cts))
-	for i, ct := range cts {
-		types[i] = ct.DatabaseTypeName()
-		res.Columns[i] = &messages.Column{Name: ct.Name(), Type: types[i]}
+	res.Columns = make([]*messages.Column, len(names))
+	for i, name := range names {
+		res.Columns[i] = &messages.Column{Name: name, Type: types[i]}
 		size += uint64(protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(res.Columns[i])))
 	}
 	if size > maxBytes {
 		res.Columns = nil
 		return s.tooLarge(maxBytes)
 	}
-	vals := make([]any, len(cts))
-	ptrs := make([]any, len(cts))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
+	vals := make([]any, len(names))
+	for rows.next() {
 		if uint64(len(res.Rows)) >= uint64(maxRows) {
 			return &messages.Error{Code: messages.Code_CODE_LIMIT_EXCEEDED, Database: s.name,
 				Message: fmt.Sprintf("Query: the result has more than max_rows=%d rows: narrow the query (LIMIT, WHERE) or raise max_rows", maxRows)}
 		}
-		if err := rows.Scan(ptrs...); err != nil {
+		if err := rows.scan(vals); err != nil {
 			return err
 		}
 		row := &messages.Row{Values: make([]*messages.Value, len(vals))}
 		for i, v := range vals {
 			val, err := sqlvalue.FromScan(v, types[i])
 			if err != nil {
-				return s.errorOf(messages.Code_CODE_UNSUPPORTED, fmt.Sprintf("Query: column %q", cts[i].Name()), err)
+				return s.errorOf(messages.Code_CODE_UNSUPPORTED, fmt.Sprintf("Query: column %q", names[i]), err)
 			}
 			row.Values[i] = val
 		}
@@ -692,7 +759,7 @@ func (s *State) query(ctx context.Context, q Querier, m *messages.Query, j *job,
 		}
 		res.Rows = append(res.Rows, row)
 	}
-	return s.bodyTooLarge(rows.Err(), maxBytes)
+	return s.bodyTooLarge(rows.err(), maxBytes)
 }
 
 // classify turns the failure of a statement run on db under ctx into a

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -168,7 +169,7 @@ func TestQueryWorkersQueueAndRestart(t *testing.T) {
 	defer cancel()
 	require.NoError(t, s.waitWorkers(ctx))
 	s.queries.mu.Lock()
-	require.Zero(t, s.queries.workers)
+	require.Equal(t, len(s.queries.parked), s.queries.workers, "a worker that is not parked")
 	require.Empty(t, s.queries.queue)
 	require.Empty(t, s.queries.running)
 	s.queries.mu.Unlock()
@@ -285,4 +286,53 @@ func TestQueryOptions(t *testing.T) {
 	require.ErrorContains(t, err, "PerPeer is -3")
 	require.ErrorContains(t, err, "MaxSQL is -4")
 	require.ErrorContains(t, err, "PerPeerQueue is -5")
+}
+
+// TestWorkerParks: a worker with nothing left to run parks while its pool
+// is open, and the next statement goes to it instead of to a new
+// goroutine; closing the pool retires it, and closing the database for
+// good leaves no worker behind.
+func TestWorkerParks(t *testing.T) {
+	t.Parallel()
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 2}})
+	pid := s.PID()
+	counts := func() (workers, parked int) {
+		s.queries.mu.Lock()
+		defer s.queries.mu.Unlock()
+		return s.queries.workers, len(s.queries.parked)
+	}
+	settled := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, s.waitWorkers(ctx))
+	}
+	for i := range 5 {
+		r := ask1(t, sys, pid, &messages.Query{Sql: fmt.Sprintf("SELECT %d", i)}).(*messages.QueryResult)
+		require.Nil(t, r.GetError())
+		settled()
+		w, p := counts()
+		require.Equal(t, 1, w, "statement %d: one worker, reused", i)
+		require.Equal(t, 1, p, "statement %d: parked", i)
+	}
+
+	require.True(t, ask1(t, sys, pid, &messages.Disconnect{}).(*messages.DisconnectResult).GetClosed())
+	settled()
+	w, p := counts()
+	require.Zero(t, w, "a worker outlived its pool")
+	require.Zero(t, p)
+
+	// Open again: a new worker, parked until the database closes for good.
+	require.Empty(t, ask1(t, sys, pid, &messages.Connect{}).(*messages.ConnectResult).GetErrors())
+	require.Nil(t, ask1(t, sys, pid, &messages.Query{Sql: "SELECT 1"}).(*messages.QueryResult).GetError())
+	settled()
+	w, p = counts()
+	require.Equal(t, 1, w)
+	require.Equal(t, 1, p)
+	s.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.WaitClosed(ctx))
+	w, p = counts()
+	require.Zero(t, w, "a worker outlived its database")
+	require.Zero(t, p)
 }

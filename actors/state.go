@@ -301,6 +301,7 @@ func (s *State) startClose() <-chan struct{} {
 	hook := s.closingHook.Swap(nil)
 	s.stopHealth()
 	s.cut(db) // statements running on it end rather than hold the close up
+	s.retireParked()
 	if db == nil && pool == nil {
 		return s.closing
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -68,14 +67,4 @@ func mayHaveRun(err error) error {
 		return ErrConnLost
 	}
 	return err
-}
-
-// PgxConn is the pgx connection under a driver connection of a *sql.DB
-// made by OpenDB (what sql.Conn.Raw hands its function); nil for any other
-// driver connection.
-func PgxConn(driverConn any) *pgx.Conn {
-	if c, ok := driverConn.(*conn); ok {
-		return c.Conn.Conn()
-	}
-	return nil
 }
