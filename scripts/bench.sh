@@ -36,7 +36,7 @@ raw=${BENCH_RAW:-bench-raw.out}
 count=${BENCH_COUNT:-5}
 pkgs=./tests/bench/...
 go=${GO:-go}
-pairs='^Benchmark(P(1|2|3|5|6|7)|RemoteQueryVsQueryActor)'
+pairs='^Benchmark(P(1|2|3|5|6|7)|RemoteQueryVsQueryActor|ReadOnlyRemoteQuery)'
 scale='^BenchmarkScale'
 
 : >"$out"

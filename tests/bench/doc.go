@@ -33,7 +33,8 @@
 //	    from a client node vs two bare remote request/responses)
 //	P7  remote query      dbactor ÷ reference ≤ 1.2 (an indexed read by
 //	    message from a client node vs one bare remote request/response
-//	    plus the same read on a local pgxpool)
+//	    plus the same read on a local pgxpool); ReadOnlyRemoteQuery, the
+//	    same read by a peer that may only read, reports its ratio
 //	M   memory            heap-B/registry, reported
 //
 // # P1: the query path
