@@ -262,8 +262,9 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 		return exec(ctx, db, j.sql, j.args, reply.(*messages.ExecResult))
 	}
 	pool := s.Pool()
-	if pool == nil { // closed since bind: classify sees db gone
-		return errDisconnected
+	if pool == nil { // closed since bind
+		return &messages.Error{Code: messages.Code_CODE_NOT_CONNECTED, Database: s.name,
+			Message: kind(j.req) + ": " + messages.DisplayName(s.name) + " was disconnected while the statement waited for a worker: nothing was run"}
 	}
 	pc, err := pool.Acquire(ctx)
 	if err != nil {
@@ -317,20 +318,19 @@ func (s *State) warnSuperuser(conn *pgx.Conn) {
 	}
 }
 
-// peerMode is how pgx sends a peer's constrained statement: by the
-// extended protocol, whose Parse takes one statement only. That is the
-// pool's own default_query_exec_mode — by default a prepared statement
-// cached on the connection, so that the server neither parses nor plans a
-// statement the peer repeats — unless the pool sends by the simple
-// protocol, which runs every statement of a string: then as an unnamed
-// statement whose parameter types are described once per connection
-// (CacheDescribe), which a transaction-pooling proxy takes too.
-func (s *State) peerMode() pgx.QueryExecMode {
-	if m := s.cfg.Postgres.ConnConfig.DefaultQueryExecMode; m != pgx.QueryExecModeSimpleProtocol {
-		return m
-	}
-	return pgx.QueryExecModeCacheDescribe
-}
+// peerMode is how pgx sends a peer's constrained statement, whatever the
+// pool's default_query_exec_mode: by the extended protocol, whose Parse
+// takes one statement only, as an unnamed statement whose parameter types
+// the server describes the first time a connection sees the text (then
+// remembered in the connection's bounded description cache). Never as a
+// named prepared statement: one the peer's text made would hide a
+// DEALLOCATE of one of pgx's from the session check (one made, one
+// dropped), stay on the server with its plan until pgx's cache evicts it
+// (up to MaxSQL of text each, hundreds per connection), and be shared with
+// a local statement of the same text though prepared under the peer's role
+// (with another search_path resolution, "cached plan must not change
+// result type").
+const peerMode = pgx.QueryExecModeCacheDescribe
 
 // constrainedPostgres runs j in a transaction read-only unless its peer
 // may write, as the peer's role if it has one, then ends the transaction
@@ -401,11 +401,11 @@ func (s *State) inTransaction(ctx context.Context, conn *pgx.Conn, j *job, reply
 	}
 	switch m := j.req.(type) {
 	case *messages.Query:
-		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), s.peerMode())
+		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), peerMode)
 	case *messages.Exec:
 		res := reply.(*messages.ExecResult)
 		if len(j.args) > 0 {
-			tag, err := conn.Exec(ctx, j.sql, append([]any{s.peerMode()}, j.args...)...)
+			tag, err := conn.Exec(ctx, j.sql, append([]any{peerMode}, j.args...)...)
 			res.RowsAffected = tag.RowsAffected()
 			return err
 		}

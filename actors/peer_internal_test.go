@@ -300,11 +300,42 @@ func TestPeerSessionReset(t *testing.T) {
 	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "DEALLOCATE ALL"}, Peer: "p", Write: true, Role: scalar(t, sys, s, "SELECT current_user")}))
 	require.Equal(t, "1", scalar(t, sys, s, "SELECT 1"))
 
+	// The same for one of pgx's statements dropped by name in a Query: the
+	// peer's text goes unnamed, so no statement of its own makes up for
+	// the one dropped in the session's count.
+	backend = scalar(t, sys, s, "SELECT pg_backend_pid()")
+	name := scalar(t, sys, s, "SELECT name FROM pg_prepared_statements WHERE statement = 'SELECT pg_backend_pid()'")
+	_ = peerErr(t, sys, s, PeerStatement{Request: &messages.Query{Sql: "DEALLOCATE " + name}, Peer: "p"})
+	require.NotEqual(t, backend, scalar(t, sys, s, "SELECT pg_backend_pid()"), "the connection that lost a statement of pgx's is discarded")
+	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'DEALLOCATE%'"))
+
 	// A temporary table would hide a table of the same name from the next
 	// user: a writing peer with a role may create one, and it goes.
 	user := scalar(t, sys, s, "SELECT current_user")
 	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "CREATE TEMP TABLE shadow (n int)"}, Peer: "p", Write: true, Role: user}))
 	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_class WHERE relname = 'shadow'"))
+}
+
+// A peer's statement never becomes a prepared statement of the session:
+// the same text run locally afterwards is the pool user's own, not one
+// parsed under the peer's role (whose search_path finds another table).
+func TestPeerStatementNotShared(t *testing.T) {
+	admin := testdb.NewPostgresDatabase(t)
+	dsn := withParam(t, admin, "pool_max_conns", "1")
+	role := fmt.Sprintf("dbactor_peer_%d", time.Now().UnixNano())
+	pgAdmin(t, admin,
+		`CREATE ROLE "`+role+`" NOLOGIN`, `CREATE SCHEMA "`+role+`"`,
+		"CREATE TABLE public.t (a int)", "INSERT INTO public.t VALUES (1)",
+		`CREATE TABLE "`+role+`".t (b text)`, `GRANT USAGE ON SCHEMA "`+role+`" TO "`+role+`"`, `GRANT SELECT ON "`+role+`".t TO "`+role+`"`)
+	t.Cleanup(func() {
+		pgAdmin(t, admin, `DROP SCHEMA "`+role+`" CASCADE`, `DROP OWNED BY "`+role+`"`, `DROP ROLE "`+role+`"`)
+	})
+	sys, s := spawnQuery(t, dsn, StateOptions{})
+	require.Nil(t, peerErr(t, sys, s, PeerStatement{Request: &messages.Query{Sql: "SELECT * FROM t"}, Peer: "p", Role: role}))
+	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT * FROM t'"))
+	r := ask1(t, sys, s.PID(), &messages.Query{Sql: "SELECT * FROM t"}).(*messages.QueryResult)
+	require.Nil(t, r.GetError(), "the local statement after the peer's")
+	require.Equal(t, "a", r.GetColumns()[0].GetName(), "public.t, as the pool user sees it")
 }
 
 // A transaction's end shares its round trip with the session's reset: a

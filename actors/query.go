@@ -504,11 +504,14 @@ func (s *State) work(j *job) {
 func (s *State) next(handoff *chan *job) *job {
 	q := &s.queries
 	q.mu.Lock()
-	if j := s.pop(); j != nil {
-		q.mu.Unlock()
-		return j
-	}
-	if s.DB() != nil && s.life.Err() == nil {
+	for {
+		if j := s.pop(); j != nil {
+			q.mu.Unlock()
+			return j
+		}
+		if s.DB() == nil || s.life.Err() != nil {
+			break
+		}
 		if *handoff == nil {
 			*handoff = make(chan *job, 1)
 		}
@@ -518,6 +521,9 @@ func (s *State) next(handoff *chan *job) *job {
 		if j := <-*handoff; j != nil {
 			return j
 		}
+		// Told to retire. Until now it counted as busy, so a statement
+		// that came meanwhile (the pool open again) may have been queued
+		// for want of a free worker: it looks again before it goes.
 		q.mu.Lock()
 	}
 	q.workers--

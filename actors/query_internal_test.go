@@ -336,3 +336,39 @@ func TestWorkerParks(t *testing.T) {
 	require.Zero(t, w, "a worker outlived its database")
 	require.Zero(t, p)
 }
+
+// TestRetiringWorkerLooksAgain: a worker told to retire still counts as
+// busy until it runs, so a statement submitted in that window (the pool
+// closed and opened again) is queued for want of a free worker; the
+// worker takes it before it goes, rather than leave it waiting.
+func TestRetiringWorkerLooksAgain(t *testing.T) {
+	t.Parallel()
+	sys, s := spawnQuery(t, sqliteURL(t), StateOptions{Query: QueryOptions{Workers: 1}})
+	require.Nil(t, ask1(t, sys, s.PID(), &messages.Query{Sql: "SELECT 1"}).(*messages.QueryResult).GetError())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.waitWorkers(ctx)) // parked
+	q := &s.queries
+
+	q.mu.Lock()
+	require.Len(t, q.parked, 1)
+	// The body of retireParked, as startClose runs it; then, before the
+	// worker runs, a statement comes to the pool open again and finds no
+	// free worker, so submit queues it.
+	for _, ch := range q.parked {
+		ch <- nil
+	}
+	q.parked = nil
+	q.settle()
+	require.False(t, q.free())
+	j := &job{sys: sys, req: &messages.Query{Sql: "SELECT 2"}, sql: "SELECT 2", deadline: time.Now().Add(time.Minute)}
+	q.queue = append(q.queue, j)
+	q.mu.Unlock()
+
+	require.NoError(t, s.waitWorkers(ctx))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	require.Empty(t, q.queue, "a statement left waiting while no worker runs")
+	require.Equal(t, 1, q.workers)
+	require.Len(t, q.parked, 1)
+}
