@@ -259,7 +259,7 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 	m, isQuery := j.req.(*messages.Query)
 	constrained := s.constrained(j)
 	if !isQuery && !constrained {
-		return exec(ctx, db, j.sql, j.args, reply.(*messages.ExecResult))
+		return exec(ctx, db, j.sql, append(peerOpts(j), j.args...), reply.(*messages.ExecResult))
 	}
 	pool := s.Pool()
 	if pool == nil { // closed since bind
@@ -280,7 +280,7 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 	}
 	conn.PgConn().Frontend().SetMaxBodyLen(bodyBudget(maxBytes))
 	if !constrained {
-		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult))
+		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), peerOpts(j)...)
 	}
 	s.warnSuperuser(conn)
 	err = s.constrainedPostgres(ctx, conn, j, reply)
@@ -322,15 +322,36 @@ func (s *State) warnSuperuser(conn *pgx.Conn) {
 // pool's default_query_exec_mode: by the extended protocol, whose Parse
 // takes one statement only, as an unnamed statement whose parameter types
 // the server describes the first time a connection sees the text (then
-// remembered in the connection's bounded description cache). Never as a
-// named prepared statement: one the peer's text made would hide a
-// DEALLOCATE of one of pgx's from the session check (one made, one
-// dropped), stay on the server with its plan until pgx's cache evicts it
-// (up to MaxSQL of text each, hundreds per connection), and be shared with
-// a local statement of the same text though prepared under the peer's role
-// (with another search_path resolution, "cached plan must not change
-// result type").
-const peerMode = pgx.QueryExecModeCacheDescribe
+// remembered in the connection's bounded description cache; see
+// peerCachedSQL for long texts). Never as a named prepared statement: one
+// the peer's text made would hide a DEALLOCATE of one of pgx's from the
+// session check (one made, one dropped), stay on the server with its plan
+// until pgx's cache evicts it, and be shared with a local statement of the
+// same text though prepared under the peer's role (with another
+// search_path resolution, "cached plan must not change result type").
+func peerMode(sql string) pgx.QueryExecMode {
+	if len(sql) > peerCachedSQL {
+		return pgx.QueryExecModeDescribeExec
+	}
+	return pgx.QueryExecModeCacheDescribe
+}
+
+// peerCachedSQL is the longest text of a peer's statement that pgx may
+// keep in a connection's caches (keyed by the text, 512 entries each by
+// default); a longer one is described on every run, one round trip more,
+// so that a peer's texts hold at most a few MiB of this node's memory per
+// connection rather than MaxSQL (1 MiB) for each of 512.
+const peerCachedSQL = 8 << 10
+
+// peerOpts are the pgx options before the arguments of a peer's statement
+// that runs unconstrained (a writing peer without a role): the pool's own
+// exec mode, but never caching a long text (see peerCachedSQL).
+func peerOpts(j *job) []any {
+	if j.peer != nil && len(j.sql) > peerCachedSQL {
+		return []any{pgx.QueryExecModeDescribeExec}
+	}
+	return nil
+}
 
 // constrainedPostgres runs j in a transaction read-only unless its peer
 // may write, as the peer's role if it has one, then ends the transaction
@@ -401,11 +422,11 @@ func (s *State) inTransaction(ctx context.Context, conn *pgx.Conn, j *job, reply
 	}
 	switch m := j.req.(type) {
 	case *messages.Query:
-		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), peerMode)
+		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), peerMode(j.sql))
 	case *messages.Exec:
 		res := reply.(*messages.ExecResult)
 		if len(j.args) > 0 {
-			tag, err := conn.Exec(ctx, j.sql, append([]any{peerMode}, j.args...)...)
+			tag, err := conn.Exec(ctx, j.sql, append([]any{peerMode(j.sql)}, j.args...)...)
 			res.RowsAffected = tag.RowsAffected()
 			return err
 		}

@@ -316,6 +316,67 @@ func TestPeerSessionReset(t *testing.T) {
 	require.Equal(t, "0", scalar(t, sys, s, "SELECT count(*) FROM pg_class WHERE relname = 'shadow'"))
 }
 
+// prepareCounter counts pgx's Prepare calls (named or unnamed) by text.
+type prepareCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *prepareCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (c *prepareCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *prepareCounter) TracePrepareStart(ctx context.Context, _ *pgx.Conn, d pgx.TracePrepareStartData) context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[d.SQL]++
+	return ctx
+}
+func (c *prepareCounter) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareEndData) {}
+
+func (c *prepareCounter) count(sql string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[sql]
+}
+
+// A connection remembers what a peer's short statement is (one describe
+// for many runs), but not a long one: pgx's caches are keyed by the text,
+// and a peer's texts of up to MaxSQL each would hold that much of this
+// node's memory per entry. A long text is described on every run, by a
+// read-only peer and by a writing one alike; a local statement's is not.
+func TestPeerLongStatementNotCached(t *testing.T) {
+	counter := &prepareCounter{n: map[string]int{}}
+	dsn := withParam(t, testdb.NewPostgresDatabase(t), "pool_max_conns", "1")
+	sys, s := spawnQuery(t, dsn, StateOptions{Instrument: Instrumentation{
+		QueryTracer: func(string) pgx.QueryTracer { return counter },
+	}})
+	short := "SELECT $1::int AS n"
+	long := "SELECT $1::int AS n /* " + strings.Repeat("x", peerCachedSQL) + " */"
+	for _, p := range []PeerStatement{{Peer: "reader"}, {Peer: "writer", Write: true}} {
+		for _, sql := range []string{short, long} {
+			before := counter.count(sql)
+			for i := range 3 {
+				p.Request = &messages.Query{Sql: sql, Args: mustArgs(t, i)}
+				require.Nil(t, peerErr(t, sys, s, p), "%s, %d bytes", p.Peer, len(sql))
+			}
+			described := counter.count(sql) - before
+			if sql == long {
+				require.Equal(t, 3, described, "%s: a long text is described on every run", p.Peer)
+			} else {
+				require.LessOrEqual(t, described, 1, "%s: a short text is remembered", p.Peer)
+			}
+		}
+	}
+	// A local statement of any length is the pool's own to cache.
+	before := counter.count(long)
+	for i := range 3 {
+		r := ask1(t, sys, s.PID(), &messages.Query{Sql: long, Args: mustArgs(t, i)}).(*messages.QueryResult)
+		require.Nil(t, r.GetError())
+	}
+	require.LessOrEqual(t, counter.count(long)-before, 1)
+}
+
 // A peer's statement never becomes a prepared statement of the session:
 // the same text run locally afterwards is the pool user's own, not one
 // parsed under the peer's role (whose search_path finds another table).
