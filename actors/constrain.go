@@ -100,6 +100,10 @@ func sandboxRefusal(name string) string {
 // checkPeer refuses at once a peer's statement that its database cannot
 // hold to the peer's grant.
 func (s *State) checkPeer(j *job) *messages.Error {
+	if j.peer != nil && s.cfg.Dialect == dsn.Postgres && namesPgxStatement(j.sql) {
+		return &messages.Error{Code: messages.Code_CODE_PERMISSION_DENIED, Database: s.name,
+			Message: kind(j.req) + ": a peer's SQL may not name a prepared statement of the pool's"}
+	}
 	if !s.constrained(j) {
 		return nil
 	}
@@ -119,6 +123,15 @@ func (s *State) checkPeer(j *job) *messages.Error {
 			Message: kind(j.req) + ": a peer's statement may not detach its transaction (PREPARE TRANSACTION)"}
 	}
 	return nil
+}
+
+// namesPgxStatement reports whether sql could be the name of one of pgx's
+// prepared statements ("stmtcache_…" for its cache, "stmt_…" for a
+// Prepare named by its text): pgx runs the prepared statement a text names
+// before it looks at anything else, so a peer sending the name would run a
+// statement the pool's own code prepared. No SQL statement starts so.
+func namesPgxStatement(sql string) bool {
+	return strings.HasPrefix(sql, "stmtcache_") || strings.HasPrefix(sql, "stmt_")
 }
 
 // detaches reports whether sql is a PREPARE TRANSACTION: its first two
@@ -259,7 +272,7 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 	m, isQuery := j.req.(*messages.Query)
 	constrained := s.constrained(j)
 	if !isQuery && !constrained {
-		return exec(ctx, db, j.sql, append(peerOpts(j), j.args...), reply.(*messages.ExecResult))
+		return exec(ctx, db, j.sql, append(s.peerOpts(j), j.args...), reply.(*messages.ExecResult))
 	}
 	pool := s.Pool()
 	if pool == nil { // closed since bind
@@ -280,7 +293,7 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 	}
 	conn.PgConn().Frontend().SetMaxBodyLen(bodyBudget(maxBytes))
 	if !constrained {
-		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), peerOpts(j)...)
+		return s.queryPostgres(ctx, conn, m, j, reply.(*messages.QueryResult), s.peerOpts(j)...)
 	}
 	s.warnSuperuser(conn)
 	err = s.constrainedPostgres(ctx, conn, j, reply)
@@ -343,11 +356,30 @@ func peerMode(sql string) pgx.QueryExecMode {
 // connection rather than MaxSQL (1 MiB) for each of 512.
 const peerCachedSQL = 8 << 10
 
+// peerDescriptions is the most statement descriptions a connection keeps
+// when the URL does not say: in the default exec mode only unnamed
+// statements use that cache — peers' constrained ones — and a peer's
+// distinct short texts could otherwise keep pgx's 512 there, each with its
+// row description (of up to 1,600 columns: about 47 MiB a connection,
+// measured with 512 texts).
+const peerDescriptions = 64
+
+// limitDescriptions caps c's description cache at peerDescriptions, unless
+// the URL sets description_cache_capacity or makes CacheDescribe the
+// pool's own mode (then its statements need the cache).
+func limitDescriptions(c *pgx.ConnConfig) {
+	if c.DefaultQueryExecMode == pgx.QueryExecModeCacheDescribe || strings.Contains(c.ConnString(), "description_cache_capacity") {
+		return
+	}
+	c.DescriptionCacheCapacity = min(c.DescriptionCacheCapacity, peerDescriptions)
+}
+
 // peerOpts are the pgx options before the arguments of a peer's statement
-// that runs unconstrained (a writing peer without a role): the pool's own
-// exec mode, but never caching a long text (see peerCachedSQL).
-func peerOpts(j *job) []any {
-	if j.peer != nil && len(j.sql) > peerCachedSQL {
+// that runs unconstrained on PostgreSQL (a writing peer without a role, or
+// any peer's on a force-rollback database): the pool's own exec mode, as a
+// local statement's, but never caching a long text (see peerCachedSQL).
+func (s *State) peerOpts(j *job) []any {
+	if j.peer != nil && s.cfg.Dialect == dsn.Postgres && len(j.sql) > peerCachedSQL {
 		return []any{pgx.QueryExecModeDescribeExec}
 	}
 	return nil

@@ -343,38 +343,74 @@ func (c *prepareCounter) count(sql string) int {
 // A connection remembers what a peer's short statement is (one describe
 // for many runs), but not a long one: pgx's caches are keyed by the text,
 // and a peer's texts of up to MaxSQL each would hold that much of this
-// node's memory per entry. A long text is described on every run, by a
-// read-only peer and by a writing one alike; a local statement's is not.
+// node's memory per entry. A long text is described on every run — Query
+// and Exec, by a read-only peer, a writing one, one with a role, and on a
+// force-rollback database — while a local statement's is not.
 func TestPeerLongStatementNotCached(t *testing.T) {
-	counter := &prepareCounter{n: map[string]int{}}
-	dsn := withParam(t, testdb.NewPostgresDatabase(t), "pool_max_conns", "1")
-	sys, s := spawnQuery(t, dsn, StateOptions{Instrument: Instrumentation{
-		QueryTracer: func(string) pgx.QueryTracer { return counter },
-	}})
-	short := "SELECT $1::int AS n"
-	long := "SELECT $1::int AS n /* " + strings.Repeat("x", peerCachedSQL) + " */"
-	for _, p := range []PeerStatement{{Peer: "reader"}, {Peer: "writer", Write: true}} {
-		for _, sql := range []string{short, long} {
-			before := counter.count(sql)
+	for _, sandbox := range []bool{false, true} {
+		t.Run(fmt.Sprintf("force rollback %v", sandbox), func(t *testing.T) {
+			counter := &prepareCounter{n: map[string]int{}}
+			dsn := withParam(t, testdb.NewPostgresDatabase(t), "pool_max_conns", "1")
+			sys, s := spawnQuery(t, dsn, StateOptions{ForceRollback: sandbox, Instrument: Instrumentation{
+				QueryTracer: func(string) pgx.QueryTracer { return counter },
+			}})
+			user := scalar(t, sys, s, "SELECT current_user")
+			peers := []PeerStatement{{Peer: "writer", Write: true}}
+			if !sandbox { // a force-rollback database refuses constrained statements
+				peers = append(peers, PeerStatement{Peer: "reader"}, PeerStatement{Peer: "role", Write: true, Role: user})
+			}
+			pad := " /* " + strings.Repeat("x", peerCachedSQL) + " */"
+			for _, p := range peers {
+				for _, sql := range []string{"SELECT $1::int AS n /* " + p.Peer + " */", "SELECT $1::int AS n /* " + p.Peer + " */" + pad} {
+					for _, exec := range []bool{false, true} {
+						if exec && p.Peer == "reader" {
+							continue
+						}
+						before := counter.count(sql)
+						for i := range 3 {
+							p.Request = &messages.Query{Sql: sql, Args: mustArgs(t, i)}
+							if exec {
+								p.Request = &messages.Exec{Sql: sql, Args: mustArgs(t, i)}
+							}
+							require.Nil(t, peerErr(t, sys, s, p), "%s, %d bytes", p.Peer, len(sql))
+						}
+						described := counter.count(sql) - before
+						if len(sql) > peerCachedSQL {
+							require.Equal(t, 3, described, "%s (exec %v): a long text is described on every run", p.Peer, exec)
+						} else {
+							require.LessOrEqual(t, described, 1, "%s (exec %v): a short text is remembered", p.Peer, exec)
+						}
+					}
+				}
+			}
+			// A local statement of any length is the pool's own to cache.
+			long := "SELECT $1::int AS n /* local */" + pad
 			for i := range 3 {
-				p.Request = &messages.Query{Sql: sql, Args: mustArgs(t, i)}
-				require.Nil(t, peerErr(t, sys, s, p), "%s, %d bytes", p.Peer, len(sql))
+				r := ask1(t, sys, s.PID(), &messages.Query{Sql: long, Args: mustArgs(t, i)}).(*messages.QueryResult)
+				require.Nil(t, r.GetError())
 			}
-			described := counter.count(sql) - before
-			if sql == long {
-				require.Equal(t, 3, described, "%s: a long text is described on every run", p.Peer)
-			} else {
-				require.LessOrEqual(t, described, 1, "%s: a short text is remembered", p.Peer)
-			}
+			require.LessOrEqual(t, counter.count(long), 1)
+		})
+	}
+}
+
+// A peer may not run a prepared statement of the pool's own code by
+// sending its name as SQL (pgx runs a statement a text names before it
+// looks at anything else): refused, whatever the peer's grant.
+func TestPeerNamesPoolStatement(t *testing.T) {
+	dsn := withParam(t, testdb.NewPostgresDatabase(t), "pool_max_conns", "1")
+	sys, s := spawnQuery(t, dsn, StateOptions{})
+	local := "SELECT 'local statement'::text"
+	require.Equal(t, "local statement", scalar(t, sys, s, local))
+	name := scalar(t, sys, s, "SELECT name FROM pg_prepared_statements WHERE statement = $$"+local+"$$")
+	require.True(t, strings.HasPrefix(name, "stmtcache_"), name)
+	for _, p := range []PeerStatement{{Peer: "r"}, {Peer: "w", Write: true}, {Peer: "wr", Write: true, Role: scalar(t, sys, s, "SELECT current_user")}} {
+		for _, req := range []proto.Message{&messages.Query{Sql: name}, &messages.Exec{Sql: name}} {
+			p.Request = req
+			require.ErrorIs(t, peerErr(t, sys, s, p), messages.ErrPermissionDenied, "%s: %T naming %s", p.Peer, req, name)
 		}
 	}
-	// A local statement of any length is the pool's own to cache.
-	before := counter.count(long)
-	for i := range 3 {
-		r := ask1(t, sys, s.PID(), &messages.Query{Sql: long, Args: mustArgs(t, i)}).(*messages.QueryResult)
-		require.Nil(t, r.GetError())
-	}
-	require.LessOrEqual(t, counter.count(long)-before, 1)
+	require.Equal(t, "local statement", scalar(t, sys, s, local), "the pool's statement is untouched")
 }
 
 // A peer's statement never becomes a prepared statement of the session:
@@ -753,5 +789,28 @@ func TestPeerPrepareTransactionRefused(t *testing.T) {
 		err := peerErr(t, sys, s, PeerStatement{Request: &messages.Exec{Sql: "/* x /* y */ */ prepare transaction 'gid'"}, Peer: "p", Write: write, Role: scalar(t, sys, s, "SELECT current_user")})
 		require.ErrorIs(t, err, messages.ErrPermissionDenied)
 		require.Contains(t, err.GetMessage(), "PREPARE TRANSACTION")
+	}
+}
+
+// A pool's description cache (used, in the default exec mode, by peers'
+// unnamed statements only) keeps peerDescriptions entries unless the URL
+// sets its size or makes CacheDescribe the pool's own mode.
+func TestDescriptionCacheLimited(t *testing.T) {
+	base := testdb.NewPostgresDatabase(t)
+	for _, c := range []struct {
+		dsn  string
+		want int
+	}{
+		{base, peerDescriptions},
+		{withParam(t, base, "description_cache_capacity", "300"), 300},
+		{withParam(t, base, "default_query_exec_mode", "cache_describe"), 512},
+	} {
+		_, s := spawnQuery(t, c.dsn, StateOptions{})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := s.Pool().Acquire(ctx)
+		require.NoError(t, err)
+		require.Equal(t, c.want, conn.Conn().Config().DescriptionCacheCapacity, c.dsn)
+		conn.Release()
+		cancel()
 	}
 }

@@ -644,11 +644,15 @@ func (s *State) execute(j *job) any {
 	case *messages.Query:
 		res := &messages.QueryResult{}
 		reply = res
-		fn = func(ctx context.Context, q Querier) error { return s.query(ctx, q, m, j, res, j.args) }
+		fn = func(ctx context.Context, q Querier) error {
+			return s.query(ctx, q, m, j, res, append(s.peerOpts(j), j.args...))
+		}
 	case *messages.Exec:
 		res := &messages.ExecResult{}
 		reply = res
-		fn = func(ctx context.Context, q Querier) error { return exec(ctx, q, j.sql, j.args, res) }
+		fn = func(ctx context.Context, q Querier) error {
+			return exec(ctx, q, j.sql, append(s.peerOpts(j), j.args...), res)
+		}
 	}
 	var err error
 	switch {

@@ -240,6 +240,7 @@ func (s *State) openPool(ctx context.Context) error {
 	case dsn.Postgres:
 		pcfg := s.cfg.Postgres.Copy()
 		pcfg.ConnConfig.Tracer = s.tracer()
+		limitDescriptions(pcfg.ConnConfig)
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return err
