@@ -272,7 +272,7 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 	m, isQuery := j.req.(*messages.Query)
 	constrained := s.constrained(j)
 	if !isQuery && !constrained {
-		return exec(ctx, db, j.sql, append(s.peerOpts(j), j.args...), reply.(*messages.ExecResult))
+		return exec(ctx, db, j.sql, s.peerArgs(j), reply.(*messages.ExecResult))
 	}
 	pool := s.Pool()
 	if pool == nil { // closed since bind
@@ -305,6 +305,15 @@ func (s *State) runPostgres(ctx context.Context, db *sql.DB, j *job, reply any) 
 		}
 	}
 	return err
+}
+
+// peerArgs are j's arguments behind its peerOpts (j.args itself when it
+// has none).
+func (s *State) peerArgs(j *job) []any {
+	if opts := s.peerOpts(j); opts != nil {
+		return append(opts, j.args...)
+	}
+	return j.args
 }
 
 // release gives pc the pool's own limit on server messages back and

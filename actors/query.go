@@ -645,13 +645,13 @@ func (s *State) execute(j *job) any {
 		res := &messages.QueryResult{}
 		reply = res
 		fn = func(ctx context.Context, q Querier) error {
-			return s.query(ctx, q, m, j, res, append(s.peerOpts(j), j.args...))
+			return s.query(ctx, q, m, j, res, s.peerArgs(j))
 		}
 	case *messages.Exec:
 		res := &messages.ExecResult{}
 		reply = res
 		fn = func(ctx context.Context, q Querier) error {
-			return exec(ctx, q, j.sql, append(s.peerOpts(j), j.args...), res)
+			return exec(ctx, q, j.sql, s.peerArgs(j), res)
 		}
 	}
 	var err error
