@@ -30,13 +30,55 @@ Goroutine 147 (running) created at:
 ==================
 `
 
+// readerRace is Proto.Actor's send on an endpoint reader's closed
+// disconnect channel, as a child reported it (its accesses in the runtime).
+const readerRace = `==================
+WARNING: DATA RACE
+Read at 0x00c000052390 by goroutine 71:
+  runtime.chansend()
+      /usr/local/go/src/runtime/chan.go:176 +0x0
+  github.com/asynkron/protoactor-go/remote.(*endpointManager).stop.func1()
+      /root/go/pkg/mod/github.com/asynkron/protoactor-go@v0.0.0-20240822202345-3c0e61ca19c9/remote/endpoint_manager.go:119 +0x5d
+  internal/sync.(*HashTrieMap[go.shape.interface {},go.shape.interface {}]).iter()
+      /usr/local/go/src/internal/sync/hashtriemap.go:512 +0x115
+  github.com/asynkron/protoactor-go/remote.(*Remote).Shutdown()
+      /root/go/pkg/mod/github.com/asynkron/protoactor-go@v0.0.0-20240822202345-3c0e61ca19c9/remote/server.go:92 +0x95
+  github.com/dbactor/dbactor/node.(*Node).Close.func1()
+      /tmp/fresh4/node/node.go:218 +0xb1
+
+Previous write at 0x00c000052390 by goroutine 45:
+  runtime.closechan()
+      /usr/local/go/src/runtime/chan.go:414 +0x0
+  github.com/asynkron/protoactor-go/remote.(*endpointReader).Receive.func1()
+      /root/go/pkg/mod/github.com/asynkron/protoactor-go@v0.0.0-20240822202345-3c0e61ca19c9/remote/endpoint_reader.go:43 +0xa8
+  runtime.deferreturn()
+      /usr/local/go/src/runtime/panic.go:668 +0x5d
+  github.com/asynkron/protoactor-go/remote._Remoting_Receive_Handler()
+      /root/go/pkg/mod/github.com/asynkron/protoactor-go@v0.0.0-20240822202345-3c0e61ca19c9/remote/remote_grpc.pb.go:124 +0xe5
+  github.com/dbactor/dbactor/node.(*boundary).serverStream()
+      /tmp/fresh4/node/boundary.go:128 +0x77d
+
+Goroutine 71 (running) created at:
+  github.com/dbactor/dbactor/node.(*Node).Close()
+      /tmp/fresh4/node/node.go:208 +0x112
+==================
+`
+
 func TestRacesKnown(t *testing.T) {
+	if ours, theirs, known := races(readerRace); len(ours) != 0 || len(theirs) != 0 || len(known) != 1 {
+		t.Fatalf("reader race: ours %d, theirs %d, known %d; want it known", len(ours), len(theirs), len(known))
+	}
+	// A channel closed by a function of ours is ours.
+	mine := strings.Replace(readerRace, "github.com/asynkron/protoactor-go/remote.(*endpointReader).Receive.func1()", "github.com/dbactor/dbactor/node.(*boundary).serverStream.func1()", 1)
+	if ours, _, known := races(mine); len(ours) != 1 || len(known) != 0 {
+		t.Fatalf("reader race with our close: ours %d, known %d; want it ours", len(ours), len(known))
+	}
 	ours, theirs, known := races(shutdownRace)
 	if len(ours) != 0 || len(theirs) != 0 || len(known) != 1 {
 		t.Fatalf("ours %d, theirs %d, known %d; want the race known", len(ours), len(theirs), len(known))
 	}
 	// The same race with our function as the write is ours.
-	mine := strings.Replace(shutdownRace, "github.com/asynkron/protoactor-go/remote.(*endpointManager).stop()", "github.com/dbactor/dbactor/node.(*Node).stop()", 1)
+	mine = strings.Replace(shutdownRace, "github.com/asynkron/protoactor-go/remote.(*endpointManager).stop()", "github.com/dbactor/dbactor/node.(*Node).stop()", 1)
 	if ours, _, known := races(mine); len(ours) != 1 || len(known) != 0 {
 		t.Fatalf("ours %d, known %d; want it ours", len(ours), len(known))
 	}

@@ -388,7 +388,9 @@ func Commands(r io.Reader, handle func(cmd string, args []string) bool) {
 // Otherwise (in the parent) it runs the test binary again with
 // -test.run matching exactly t, waits for it, logs its output, fails t if
 // it failed (a failed assertion, a race the detector found, a goroutine
-// goleak found at its end), and skips t if it skipped.
+// goleak found at its end), and skips t if it skipped. A run that failed
+// with known dependency races only (knownRaces) and none of its own or
+// others runs once more, and that run decides.
 //
 // Why: under -race a process may host only one Proto.Actor remote in its
 // whole life, not only one at a time. Remote.Start writes gRPC's global
@@ -419,11 +421,22 @@ func Isolate(t *testing.T) bool {
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-left/20))
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), EnvIsolated+"="+t.Name())
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("testnode: %s ran in a process of its own (%v):\n%s", t.Name(), time.Since(start).Round(time.Millisecond), out)
+	run := func() ([]byte, error) {
+		cmd := exec.CommandContext(ctx, os.Args[0], args...)
+		cmd.Env = append(os.Environ(), EnvIsolated+"="+t.Name())
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		t.Logf("testnode: %s ran in a process of its own (%v):\n%s", t.Name(), time.Since(start).Round(time.Millisecond), out)
+		return out, err
+	}
+	out, err := run()
+	if ours, theirs, known := races(string(out)); err != nil && len(ours) == 0 && len(theirs) == 0 && len(known) > 0 {
+		// The race detector fails the test itself for a race between a
+		// dependency's own goroutines that no caller can prevent
+		// (knownRaces): once more, and the second run decides.
+		t.Logf("testnode: %s met %d known dependency race(s) only; running it once more", t.Name(), len(known))
+		out, err = run()
+	}
 	switch {
 	case err != nil:
 		t.Fatalf("testnode: the isolated run of %s failed: %v", t.Name(), err)
@@ -482,17 +495,32 @@ var knownRaces = [][2]string{
 	// a dial to a peer that is gone fails at once, so a node closing after
 	// its peer can meet it.
 	{"protoactor-go/remote.(*endpointManager).stop(", "protoactor-go/remote.(*endpointManager).removeEndpoint("},
+	// Proto.Actor (the same version): an endpoint reader closes its
+	// disconnect channel when its stream ends (endpoint_reader.go:43) but
+	// leaves it in endpointReaderConnections, where Remote.Shutdown's
+	// endpointManager.stop sends on it (endpoint_manager.go:119; the send
+	// panics, which node.Close recovers). A node closing after a peer it
+	// served was killed can meet it.
+	{"protoactor-go/remote.(*endpointManager).stop.func1(", "protoactor-go/remote.(*endpointReader).Receive.func1("},
 }
 
 // knownRace reports whether the accesses of a race report are those of
-// one of knownRaces: the line after each "… at 0x… by goroutine N:" is its
-// innermost function.
+// one of knownRaces: the first function after each "… at 0x… by goroutine
+// N:" that is not the runtime's (a channel's send or close is reported in
+// runtime.chansend, runtime.closechan) is its innermost function. A stack
+// lists each function, then its file.
 func knownRace(accesses string) bool {
 	lines := strings.Split(accesses, "\n")
 	var top []string
 	for i, l := range lines {
-		if strings.Contains(l, " at 0x") && strings.Contains(l, "goroutine") && i+1 < len(lines) {
-			top = append(top, strings.TrimSpace(lines[i+1]))
+		if !strings.Contains(l, " at 0x") || !strings.Contains(l, "goroutine") {
+			continue
+		}
+		for j := i + 1; j < len(lines); j += 2 {
+			if f := strings.TrimSpace(lines[j]); !strings.HasPrefix(f, "runtime.") {
+				top = append(top, f)
+				break
+			}
 		}
 	}
 	if len(top) != 2 {
