@@ -73,9 +73,12 @@ func (a *registryActor) migrate(c actor.Context, m *messages.Migrate) {
 	a.p.work.Add(1)
 	go func() {
 		defer a.p.work.Done()
-		defer done()
-		defer cancel()
 		reply := safeMigrate(ctx, handler, m, scrub)
+		cancel()
+		// The count goes back before the sender hears: the request it
+		// sends next reaches the registry's mailbox after jobDone, and is
+		// not refused as one too many.
+		done()
 		if sender != nil {
 			sys.Root.Send(sender, reply)
 		}
