@@ -15,13 +15,14 @@ import (
 	"github.com/dbactor/dbactor/messages"
 )
 
-// onDeleteActions are the ON DELETE actions a ColumnDef may carry.
-var onDeleteActions = map[string]bool{
-	"":          true,
-	"CASCADE":   true,
-	"SET NULL":  true,
-	"RESTRICT":  true,
-	"NO ACTION": true,
+// validOnDelete reports whether a ColumnDef may carry od as its ON DELETE
+// action.
+func validOnDelete(od string) bool {
+	switch od {
+	case "", "CASCADE", "SET NULL", "RESTRICT", "NO ACTION":
+		return true
+	}
+	return false
 }
 
 // Model is a validated model definition plus its lazily computed table
@@ -303,7 +304,7 @@ func validateDef(def *messages.ModelDef, whole bool) []error {
 			name(col, "column", "referenced column", rc)
 		}
 		switch od := c.GetOnDelete(); {
-		case !onDeleteActions[od]:
+		case !validOnDelete(od):
 			add(col, nil, "on_delete %q: want \"\", \"CASCADE\", \"SET NULL\", \"RESTRICT\" or \"NO ACTION\"", od)
 		case od != "" && rt == "":
 			add(col, nil, "on_delete %q without a foreign key (references_table)", od)
@@ -410,7 +411,11 @@ func checkDefaultSQL(expr string) string {
 // foldASCII lower-cases ASCII letters only, the way SQLite compares
 // identifiers.
 func foldASCII(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+	upper := false
+	for i := 0; i < len(s) && !upper; i++ {
+		upper = 'A' <= s[i] && s[i] <= 'Z'
+	}
+	if !upper {
 		return s // the common case, without a copy
 	}
 	return strings.Map(func(r rune) rune {

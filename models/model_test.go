@@ -371,3 +371,16 @@ func TestAdoptNeverChangesTheDefinition(t *testing.T) {
 	_, err = Adopt(&messages.ModelDef{Name: "NoKey"})
 	require.ErrorIs(t, err, ErrInvalidModel)
 }
+
+// TestKnownTypes: knownType, a switch, knows exactly the types the two
+// dialects render.
+func TestKnownTypes(t *testing.T) {
+	for v := range messages.ColumnType_name {
+		ct := messages.ColumnType(v)
+		_, pg := postgresTypes[ct]
+		_, lite := sqliteTypes[ct]
+		require.Equal(t, pg, knownType(ct), "%s", ct)
+		require.Equal(t, lite, knownType(ct), "%s", ct)
+	}
+	require.False(t, knownType(messages.ColumnType(1<<20)))
+}

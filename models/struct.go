@@ -403,7 +403,7 @@ func (p *structParser) column(f reflect.StructField, path, name, opts string) *p
 // the form ColumnDef.on_delete uses ("SET NULL").
 func onDeleteAction(s string) (string, bool) {
 	a := strings.Join(strings.Fields(strings.ToUpper(strings.ReplaceAll(s, "_", " "))), " ")
-	return a, onDeleteActions[a] && a != ""
+	return a, validOnDelete(a) && a != ""
 }
 
 // snakeCase is the default column name of a Go field: ID→id, UserID→user_id,

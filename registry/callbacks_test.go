@@ -338,3 +338,52 @@ func TestCallbackMessages(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, res.(*messages.ModelResult).GetError(), messages.ErrInvalidArgument)
 }
+
+// A reply to a model request comes after the events of every request
+// before it, for an actor that is both a callback and the requester: the
+// registry hands events to its fan-out actor, and its replies to model
+// requests follow them there.
+func TestRepliesFollowEvents(t *testing.T) {
+	ctx := testCtx(t)
+	sys := newSystem(t)
+	reg := newRegistry(t, sys, registry.Config{Database: "sqlite:///:memory:"})
+	const n = 200
+	var defs []*messages.ModelDef
+	for i := range n {
+		def, err := models.FromStruct(User{}, models.Name(fmt.Sprintf("Order%03d", i)))
+		require.NoError(t, err)
+		defs = append(defs, def)
+	}
+	seen := make(chan string, 3*n)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *messages.ModelRegistered:
+			seen <- "event " + m.GetName()
+		case *messages.ModelResult:
+			seen <- fmt.Sprintf("result %s changed=%t", m.GetModel().GetName(), m.GetChanged())
+		case string: // go: register them all, then one kept
+			for _, def := range defs {
+				c.Request(reg.PID(), &messages.RegisterModel{Model: def})
+			}
+			c.Request(reg.PID(), &messages.RegisterModel{Model: defs[0], OnConflict: messages.OnConflict_ON_CONFLICT_KEEP})
+		}
+	}))
+	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
+	require.NoError(t, reg.RegisterCallback(ctx, "", pid, client.Persistent()))
+	sys.Root.Send(pid, "go")
+
+	var got []string
+	for len(got) < 2*n+1 {
+		select {
+		case s := <-seen:
+			got = append(got, s)
+		case <-ctx.Done():
+			t.Fatalf("have %d of %d messages", len(got), 2*n+1)
+		}
+	}
+	for i, def := range defs {
+		require.Equal(t, "event "+def.GetName(), got[2*i], "the event before its reply")
+		require.Equal(t, "result "+def.GetName()+" changed=true", got[2*i+1])
+	}
+	require.Equal(t, "result Order000 changed=false", got[2*n], "the kept one's reply after every event before it")
+}

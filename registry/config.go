@@ -181,11 +181,14 @@ func WithForceRollback(databases ...string) Option {
 // WithEventHook passes every event of the registry's databases and actors
 // to hook, as well as publishing it on the actor system's EventStream. The
 // hook runs on the goroutine that publishes — a health loop, a supervisor,
-// the registry actor (ModelRegistered) or the database actor itself (the
-// connect and disconnect events): return quickly, and do not call back into
-// the database whose connect or disconnect event it handles (its actor is
-// busy running the hook). A panic in it is recovered and logged. A database shared
-// from another registry reports to its owner's hook.
+// the registry's fan-out actor (ModelRegistered) or the database actor
+// itself (the connect and disconnect events): return quickly, and do not
+// call back into the database whose connect or disconnect event it handles
+// (its actor is busy running the hook), nor, from a ModelRegistered, make a
+// blocking model or callback call on the registry (its reply comes through
+// the fan-out actor, which is busy running the hook). A panic in it is
+// recovered and logged. A database shared from another registry reports to
+// its owner's hook.
 func WithEventHook(hook func(messages.Event)) Option {
 	return func(o *options) { o.events = hook }
 }

@@ -87,8 +87,10 @@ type Registration[M Model, T any] struct {
 	// one-time for the name (last registered first), one-time for every
 	// model (last first), persistent for the name (first registered first),
 	// persistent for every model (first first). One-time ones are consumed.
-	// It may share the catalog's storage: read it before the catalog next
-	// changes, and never change it.
+	// It may share the catalog's storage, which the catalog never changes
+	// in place (RemoveCallbacks copies a list before it removes from it):
+	// it can be read after the catalog changed, from another goroutine
+	// (the registry's fan-out), but never changed.
 	Fire []Callback[T]
 }
 
@@ -113,11 +115,23 @@ func (c *Catalog[M, T]) Register(m M, onConflict OnConflict) (Registration[M, T]
 	c.seq++
 	e := Entry[M]{Model: m, Sequence: c.seq}
 	c.models[name] = e
+	if len(c.order) == cap(c.order) {
+		// Doubled: append grows a long slice by a quarter, which copies
+		// (and leaves for the collector) five times its length in all.
+		c.order = slices.Grow(c.order, max(len(c.order), 8))
+	}
 	c.order = append(c.order, name)
 	reg.Entry, reg.Changed = e, true
-	// Sized once: registration is the registry actor's hot path.
+	// Sized once: registration is the registry actor's hot path, which is
+	// also why the lookups skip maps that hold nothing for them.
 	all := c.persistent[""]
-	n := len(c.oneTime[name]) + len(c.oneTime[""]) + len(c.persistent[name]) + len(all)
+	n := len(all)
+	if len(c.oneTime) > 0 {
+		n += len(c.oneTime[name]) + len(c.oneTime[""])
+	}
+	if len(c.persistent) > 1 || len(all) == 0 && len(c.persistent) > 0 { // lists for names
+		n += len(c.persistent[name])
+	}
 	if n == 0 {
 		return reg, nil
 	}
@@ -226,7 +240,11 @@ func (c *Catalog[M, T]) RemoveCallbacks(drop func(Callback[T]) bool) int {
 	n := 0
 	for _, lists := range []map[string][]Callback[T]{c.oneTime, c.persistent} {
 		for k, l := range lists {
-			kept := slices.DeleteFunc(l, drop)
+			if !slices.ContainsFunc(l, drop) {
+				continue
+			}
+			// A copy: a registration's Fire may share l.
+			kept := slices.DeleteFunc(slices.Clone(l), drop)
 			n += len(l) - len(kept)
 			if len(kept) == 0 {
 				delete(lists, k)

@@ -118,6 +118,8 @@ type registryActor struct {
 	migrating int
 	// faults is the system's test fault injector: nil in production.
 	faults *faults.Injector
+	// fanout sends the events of registrations and subscriptions.
+	fanout *actor.PID
 }
 
 // Receive implements actor.Actor.
@@ -136,6 +138,7 @@ func (a *registryActor) Receive(c actor.Context) {
 		// from ever finishing its stop.
 		a.stopping = true
 	case *actor.Stopped:
+		a.stopFanOut(c)
 		if a.refusal == nil {
 			// Only the live registry: the drain belongs to the props, and a
 			// refused second spawn stopping must not switch it on for it.
@@ -304,7 +307,8 @@ func (a *registryActor) handle(c actor.Context, msg any) {
 	case *messages.DeleteModel:
 		a.deleteModel(c, m)
 	case *messages.RegisterCallback:
-		respond(c, a.registerCallback(c, m, nil, false))
+		res, out := a.registerCallback(c, m, nil, false)
+		a.respondAfter(c, res, out)
 	case *SpawnCallback:
 		a.spawnCallback(c, m)
 	case *RegisterHook:
@@ -344,6 +348,7 @@ func (a *registryActor) start(c actor.Context) {
 		return
 	}
 	a.supervisor = pid
+	a.startFanOut(c)
 }
 
 func (a *registryActor) refuse() *messages.Error {

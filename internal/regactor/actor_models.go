@@ -13,7 +13,6 @@ import (
 
 	"github.com/dbactor/dbactor/internal/crash"
 	"github.com/dbactor/dbactor/internal/deadline"
-	"github.com/dbactor/dbactor/internal/events"
 	"github.com/dbactor/dbactor/internal/ident"
 	"github.com/dbactor/dbactor/messages"
 	"github.com/dbactor/dbactor/models"
@@ -25,17 +24,17 @@ import (
 
 func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel) {
 	if m.GetModel() == nil {
-		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}})
+		a.respondAfter(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModel without a model"}}, nil)
 		return
 	}
 	switch m.GetOnConflict() { // the policies catalog.Register knows
 	case messages.OnConflict_ON_CONFLICT_ERROR, messages.OnConflict_ON_CONFLICT_KEEP, messages.OnConflict_ON_CONFLICT_REPLACE:
 	default:
-		respond(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
-			Message: fmt.Sprintf("RegisterModel: unknown on_conflict %d", int32(m.GetOnConflict()))}})
+		a.respondAfter(c, &messages.ModelResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
+			Message: fmt.Sprintf("RegisterModel: unknown on_conflict %d", int32(m.GetOnConflict()))}}, nil)
 		return
 	}
-	reg, ev, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
+	reg, err := a.p.book.register(m.GetModel(), m.GetOnConflict())
 	if err != nil {
 		e := errorMessage(err)
 		if errors.Is(err, messages.ErrInvalidModel) {
@@ -44,23 +43,19 @@ func (a *registryActor) registerModel(c actor.Context, m *messages.RegisterModel
 			// matches ErrInvalidName too).
 			e.Code = messages.Code_CODE_INVALID_MODEL
 		}
-		respond(c, &messages.ModelResult{Error: e})
+		a.respondAfter(c, &messages.ModelResult{Error: e}, nil)
 		return
 	}
-	for _, cb := range reg.Fire { // in order; the registry's own ran
-		if cb.Target.run == nil && cb.Target.hook == nil {
-			a.send(c, cb.Target, ev, cb.OneTime)
-		}
-	}
-	if reg.Changed {
-		// An event of its own: the hook and EventStream subscribers are
-		// plain functions, not bound by the actors' rule that a message
-		// sent is not changed.
-		events.Publish(c.ActorSystem(), a.p.Events, a.p.Logger, a.p.Scrub, a.p.book.event(reg.Entry))
-	}
+	var res *messages.ModelResult
 	if c.Sender() != nil { // the model's copy is work thrown away without one
-		c.Respond(&messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence})
+		res = &messages.ModelResult{Model: reg.Entry.Model.Def(), Changed: reg.Changed, Sequence: reg.Entry.Sequence}
 	}
+	if !reg.Changed { // kept: nothing fired
+		a.respondAfter(c, res, nil)
+		return
+	}
+	// The events, and the reply after them, go from the fan-out actor.
+	c.Send(a.fanout, &registered{entry: reg.Entry, fire: reg.Fire, replyTo: c.Sender(), reply: res})
 }
 
 // callbackRequestError checks a RegisterCallback before anything is
@@ -80,22 +75,24 @@ func callbackRequestError(m *messages.RegisterCallback) *messages.Error {
 	return nil
 }
 
-func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCallback, pid *actor.PID, owned bool) *messages.CallbackResult {
+// registerCallback stores a callback and returns its result and the events
+// it fires at once, for respondAfter.
+func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCallback, pid *actor.PID, owned bool) (*messages.CallbackResult, []delivery) {
 	if e := callbackRequestError(m); e != nil {
-		return &messages.CallbackResult{Error: e}
+		return &messages.CallbackResult{Error: e}, nil
 	}
 	from := ""
 	if pid == nil {
 		p := m.GetCallback()
 		if p.GetId() == "" {
-			return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterCallback without a callback PID"}}
+			return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterCallback without a callback PID"}}, nil
 		}
 		if peer, remote := peerOf(c); remote {
 			if e := foreign(peer, "callback", p); e != nil {
-				return &messages.CallbackResult{Error: e}
+				return &messages.CallbackResult{Error: e}, nil
 			}
 			if from = limited(peer); from != "" && a.p.book.callbacksOf(from) >= a.limits.Callbacks {
-				return &messages.CallbackResult{Error: quotaError(from, "callbacks stored", a.limits.Callbacks)}
+				return &messages.CallbackResult{Error: quotaError(from, "callbacks stored", a.limits.Callbacks)}, nil
 			}
 		}
 		sys := c.ActorSystem()
@@ -109,7 +106,7 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 			// letters (and be dropped again when the watch reports it).
 			if _, ok := sys.ProcessRegistry.GetLocal(p.GetId()); !ok {
 				return &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT,
-					Message: fmt.Sprintf("RegisterCallback: no actor %q in this actor system", p.GetId())}}
+					Message: fmt.Sprintf("RegisterCallback: no actor %q in this actor system", p.GetId())}}, nil
 			}
 		}
 	}
@@ -125,43 +122,27 @@ func (a *registryActor) registerCallback(c actor.Context, m *messages.RegisterCa
 		// A stopped callback actor is dropped, not sent to for ever.
 		c.Watch(pid)
 	}
-	a.deliver(c, out)
-	return &messages.CallbackResult{Fired: uint32(len(out)), Stored: sub.Stored}
+	return &messages.CallbackResult{Fired: uint32(len(out)), Stored: sub.Stored}, out
 }
 
 func (a *registryActor) spawnCallback(c actor.Context, m *SpawnCallback) {
 	if e := callbackRequestError(m.Msg); e != nil {
 		// Refused before the actor exists: nothing to stop again.
-		respond(c, &SpawnedCallback{Result: &messages.CallbackResult{Error: e}})
+		a.respondAfter(c, &SpawnedCallback{Result: &messages.CallbackResult{Error: e}}, nil)
 		return
 	}
 	a.callbacks++
 	pid, err := c.SpawnNamed(m.Props, "callbacks/"+strconv.Itoa(a.callbacks))
 	if err != nil {
-		respond(c, &SpawnedCallback{Result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}})
+		a.respondAfter(c, &SpawnedCallback{Result: &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: "spawning callback actor: " + err.Error()}}}, nil)
 		return
 	}
-	respond(c, &SpawnedCallback{PID: pid, Result: a.registerCallback(c, m.Msg, pid, true)})
-}
-
-// deliver sends events in order. An owned callback actor whose one-time
-// callback is consumed stops after its event.
-func (a *registryActor) deliver(c actor.Context, out []delivery) {
-	for _, d := range out {
-		a.send(c, d.target, d.event, d.last)
-	}
-}
-
-// send sends one event; last: the callback is consumed.
-func (a *registryActor) send(c actor.Context, t callbackTarget, ev *messages.ModelRegistered, last bool) {
-	c.Send(t.pid, ev)
-	if last && t.owned {
-		c.Poison(t.pid)
-	}
+	res, out := a.registerCallback(c, m.Msg, pid, true)
+	a.respondAfter(c, &SpawnedCallback{PID: pid, Result: res}, out)
 }
 
 func (a *registryActor) deleteModel(c actor.Context, m *messages.DeleteModel) {
-	respond(c, &messages.ModelResult{Changed: a.p.book.delete(m.GetName())})
+	a.respondAfter(c, &messages.ModelResult{Changed: a.p.book.delete(m.GetName())}, nil)
 }
 
 // schemaRequest starts a schema request's work outside the actor and

@@ -88,20 +88,17 @@ func newBook(schema string, databases map[string]bool) *book {
 
 // register validates def, stores it and runs the registry's own callbacks
 // and the model hooks it fires, at once, in order. The callback actors it
-// fires, in reg.Fire (those without run or hook), get ev, one event for all
-// of them: a message is not changed once sent (Proto.Actor passes it by
-// pointer to a local actor and serialises it for a remote one), so they can
-// share it. reg.Fire is read by the registry actor before the book next
-// changes. A hook that fails (or panics) undoes the registration: the book
-// is as it was, nothing is to be delivered, and the error matches
+// fires, in reg.Fire (those without run or hook), are the fan-out actor's
+// to send to. A hook that fails (or panics) undoes the registration: the
+// book is as it was, nothing is to be delivered, and the error matches
 // messages.ErrHookFailed.
-func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) (reg catalog.Registration[*models.Model, callbackTarget], ev *messages.ModelRegistered, err error) {
+func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) (reg catalog.Registration[*models.Model, callbackTarget], err error) {
 	m, err := models.Adopt(def) // a message's: not changed once sent
 	if err != nil {
-		return reg, nil, err
+		return reg, err
 	}
 	if !b.databases[m.Database()] {
-		return reg, nil, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", messages.ErrUnknownDatabase, m.Name(), m.Database())
+		return reg, fmt.Errorf("%w: model %q is bound to %q, which is not configured in extra", messages.ErrUnknownDatabase, m.Name(), m.Database())
 	}
 	// The registry's own callbacks run under the lock: no reader sees the
 	// model before they have (the content_type column, say).
@@ -109,25 +106,20 @@ func (b *book) register(def *messages.ModelDef, onConflict messages.OnConflict) 
 	defer b.mu.Unlock()
 	reg, err = b.cat.Register(m, onConflict)
 	if err != nil || !reg.Changed {
-		return reg, nil, err
+		return reg, err
 	}
 	for _, cb := range reg.Fire {
-		if cb.Target.run != nil {
+		switch {
+		case cb.Target.run != nil:
 			cb.Target.run(m)
-			continue
-		}
-		if cb.Target.hook != nil {
+		case cb.Target.hook != nil:
 			if err := b.runHook(cb.Target.hook, m, b.scrub); err != nil {
 				b.cat.Undo(reg)
-				return catalog.Registration[*models.Model, callbackTarget]{}, nil, err
+				return catalog.Registration[*models.Model, callbackTarget]{}, err
 			}
-			continue
-		}
-		if ev == nil {
-			ev = b.event(reg.Entry)
 		}
 	}
-	return reg, ev, nil
+	return reg, nil
 }
 
 // subscribe stores a callback and lists the events it gets at once.
@@ -172,15 +164,9 @@ func (b *book) delete(name string) bool {
 	return b.cat.Delete(name)
 }
 
+// event is the ModelRegistered of e.
 func (b *book) event(e catalog.Entry[*models.Model]) *messages.ModelRegistered {
-	schema := e.Model.Schema()
-	if schema == "" {
-		schema = b.schema
-	}
-	return &messages.ModelRegistered{
-		Name: e.Model.Name(), Table: e.Model.Table(), Schema: schema,
-		Database: e.Model.Database(), Sequence: e.Sequence,
-	}
+	return eventBuilder{schema: b.schema}.event(e)
 }
 
 // get, models, tableNames and callbacks read under the lock, from any

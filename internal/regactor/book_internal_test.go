@@ -32,16 +32,17 @@ func TestBookDeliveryOrder(t *testing.T) {
 	b.subscribe("", yes, pid("og2"))
 	b.subscribe("User", no, pid("pn2"))
 
-	reg, ev, err := b.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
+	reg, err := b.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
-	// One event per registration, shared by the actors it is sent to.
+	// The registration's event (fan-out builds one for all its actors).
+	ev := b.event(reg.Entry)
 	require.Equal(t, "User", ev.GetName())
 	require.Equal(t, reg.Entry.Sequence, ev.GetSequence())
 	require.Equal(t, []string{"on2", "on1", "og2", "og1", "pn1", "pn2", "pg1", "pg2"}, sentTo(reg.Fire))
 
-	reg, ev, err = b.register(userDef("Other"), messages.OnConflict_ON_CONFLICT_ERROR)
+	reg, err = b.register(userDef("Other"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
-	require.Equal(t, "Other", ev.GetName())
+	require.Equal(t, "Other", b.event(reg.Entry).GetName())
 	require.Equal(t, []string{"pg1", "pg2"}, sentTo(reg.Fire))
 
 	// With content types, the registry's own persistent callback runs in
@@ -49,19 +50,18 @@ func TestBookDeliveryOrder(t *testing.T) {
 	c := newBook("", map[string]bool{"": true})
 	require.NoError(t, c.setContentTypes(ContentTypes{Own: models.ContentTypeDef()}, nil))
 	c.subscribe("", nil, pid("pg"))
-	reg, ev, err = c.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
+	reg, err = c.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
 	require.Equal(t, []string{"pg"}, sentTo(reg.Fire))
-	require.NotNil(t, ev)
 	_, injected := reg.Entry.Model.Column("content_type")
 	require.True(t, injected)
 
 	// Only the registry's own: no event is built.
 	d := newBook("", map[string]bool{"": true})
 	require.NoError(t, d.setContentTypes(ContentTypes{Own: models.ContentTypeDef()}, nil))
-	_, ev, err = d.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
+	reg, err = d.register(userDef("User"), messages.OnConflict_ON_CONFLICT_ERROR)
 	require.NoError(t, err)
-	require.Nil(t, ev)
+	require.Empty(t, sentTo(reg.Fire))
 }
 
 // sentTo lists the callback actors fire sends the event to, in order.
@@ -87,7 +87,7 @@ func TestContentTypeInjection(t *testing.T) {
 		{&messages.ModelDef{Name: "InSchema", Schema: "blog", Columns: userDef("").Columns}, false},
 		{&messages.ModelDef{Name: "InExtra", Database: "x", Columns: userDef("").Columns}, false},
 	} {
-		reg, _, err := b.register(tc.def, messages.OnConflict_ON_CONFLICT_ERROR)
+		reg, err := b.register(tc.def, messages.OnConflict_ON_CONFLICT_ERROR)
 		require.NoError(t, err)
 		col, ok := reg.Entry.Model.Column("content_type")
 		require.True(t, ok, tc.def.GetName())

@@ -73,7 +73,7 @@ func (b *book) setContentTypes(cts ContentTypes, main *actors.State) error {
 	sameTable := func(m *models.Model) bool { return m.Database() == ct.Database() && m.Schema() == ct.Schema() }
 	switch {
 	case cts.Own != nil:
-		reg, _, err := b.register(cts.Own, messages.OnConflict_ON_CONFLICT_ERROR)
+		reg, err := b.register(cts.Own, messages.OnConflict_ON_CONFLICT_ERROR)
 		if err != nil {
 			return err
 		}

@@ -123,11 +123,11 @@ func (b *book) addHook(model string, oneTime *bool, h *modelHook, scrub func(str
 // registerHook answers a RegisterHook.
 func (a *registryActor) registerHook(c actor.Context, m *RegisterHook) {
 	if e := callbackRequestError(m.Msg); e != nil {
-		respond(c, &messages.CallbackResult{Error: e})
+		a.respondAfter(c, &messages.CallbackResult{Error: e}, nil)
 		return
 	}
 	if m.Fn == nil {
-		respond(c, &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModelHook: nil func"}})
+		a.respondAfter(c, &messages.CallbackResult{Error: &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "RegisterModelHook: nil func"}}, nil)
 		return
 	}
 	var oneTime *bool
@@ -139,8 +139,8 @@ func (a *registryActor) registerHook(c actor.Context, m *RegisterHook) {
 	}
 	stored, fired, err := a.p.book.addHook(m.Msg.GetModel(), oneTime, &modelHook{fn: m.Fn}, a.p.Scrub)
 	if err != nil {
-		respond(c, &messages.CallbackResult{Error: errorMessage(err)})
+		a.respondAfter(c, &messages.CallbackResult{Error: errorMessage(err)}, nil)
 		return
 	}
-	respond(c, &messages.CallbackResult{Fired: uint32(fired), Stored: stored})
+	a.respondAfter(c, &messages.CallbackResult{Fired: uint32(fired), Stored: stored}, nil)
 }

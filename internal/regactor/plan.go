@@ -44,6 +44,9 @@ type Plan struct {
 	// owner is the registry actor using these States: props spawned a
 	// second time refuse to run.
 	owner atomic.Pointer[actor.PID]
+	// fanOut is the registry actor's fan-out actor: a restarted registry
+	// actor takes it over; Close waits for it to stop (WaitFanOut).
+	fanOut atomic.Pointer[fanOutRef]
 	// closed is set by the registry actor once Close has begun; it
 	// survives a restart of that actor. Only the actor's Receive touches
 	// it.
@@ -91,7 +94,7 @@ func (p *Plan) Init(cts ContentTypes, from *Plan) error {
 		if m == from.book.contentType {
 			continue
 		}
-		if _, _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {
+		if _, err := p.book.register(m.Copy().Def(), messages.OnConflict_ON_CONFLICT_KEEP); err != nil {
 			return fmt.Errorf("dbactor: copying model %q: %w", m.Name(), err)
 		}
 	}
