@@ -502,6 +502,13 @@ var knownRaces = [][2]string{
 	// panics, which node.Close recovers). A node closing after a peer it
 	// served was killed can meet it.
 	{"protoactor-go/remote.(*endpointManager).stop.func1(", "protoactor-go/remote.(*endpointReader).Receive.func1("},
+	// Proto.Actor's cluster (the same version): remote.BlockList's readers
+	// take no lock (blocklist.go:28 and :44) while Block writes under it
+	// (:37). A member that sees another leave blocks it while its topology
+	// update reads the list; either member of a two-member test can meet
+	// it.
+	{"protoactor-go/remote.(*BlockList).Block(", "protoactor-go/remote.(*BlockList).BlockedMembers("},
+	{"protoactor-go/remote.(*BlockList).Block(", "protoactor-go/remote.(*BlockList).IsBlocked("},
 }
 
 // knownRace reports whether the accesses of a race report are those of
