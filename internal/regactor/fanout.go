@@ -47,8 +47,10 @@ type fanOutRef struct {
 }
 
 // registered is a registration handed to the fan-out actor. Nothing in it
-// changes once sent: fire is the catalog's list, which the catalog copies
-// before it removes from it, and the model never changes.
+// that the fan-out reads changes once sent: fire is the catalog's list,
+// which the catalog copies before it removes from it; of the model it
+// reads what identifies it, which no change to a model touches; reply is
+// built by the registry.
 type registered struct {
 	entry catalog.Entry[*models.Model]
 	// fire lists the callbacks; those with run or hook ran in the registry.
@@ -179,18 +181,11 @@ func (a *registryActor) stopFanOut(c actor.Context) {
 // actor, after out (a subscription's events) and after the events of every
 // request before it.
 func (a *registryActor) respondAfter(c actor.Context, msg any, out []delivery) {
-	sender := c.Sender()
-	if sender == nil && len(out) == 0 {
-		return
+	// A registry that refused to start has no fan-out, and refuses these
+	// requests before they get here.
+	if sender := c.Sender(); sender != nil || len(out) > 0 {
+		c.Send(a.fanout, &reply{out: out, to: sender, msg: msg})
 	}
-	if a.fanout == nil { // not started (refused): no events were handed over
-		for _, d := range out {
-			send(c, d.target, d.event, d.last)
-		}
-		respond(c, msg)
-		return
-	}
-	c.Send(a.fanout, &reply{out: out, to: sender, msg: msg})
 }
 
 // WaitFanOut waits until the fan-out actor of a registry actor that
