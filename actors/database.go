@@ -109,7 +109,7 @@ func (a *databaseActor) Receive(c actor.Context) {
 	case *messages.Query, *messages.Exec, *inproc.PeerStatement:
 		a.statement(c) // on a query worker: the mailbox never waits for SQL
 	case *actor.Stopped:
-		a.drain.Stopped(c.ActorSystem())
+		a.drain.Stopped(c.ActorSystem(), nil)
 	case *actor.Started, *actor.Stopping, *actor.Restarting:
 		// The State outlives the instance: nothing to open or close here.
 	default:

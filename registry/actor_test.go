@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/dbactor/dbactor/actors"
 	"github.com/dbactor/dbactor/internal/faults"
 	"github.com/dbactor/dbactor/messages"
+	"github.com/dbactor/dbactor/models"
 	"github.com/dbactor/dbactor/registry"
 )
 
@@ -323,4 +325,32 @@ func TestPanicMessageWithoutInjector(t *testing.T) {
 	require.Same(t, pool, db.DB())
 	require.Zero(t, crashes.Load(), "no actor crashed")
 	require.NoError(t, reg.Disconnect(ctx))
+}
+
+// Props spawned again under the same name once their registry stopped run
+// a live registry again: its replies are its own, not the stopped one's
+// drain ("registry stopped"), and its fan-out is its own.
+func TestPropsSpawnedAgain(t *testing.T) {
+	sys := newSystem(t)
+	props := registry.Props(registry.Config{Database: "sqlite:///:memory:"})
+	register := func(pid *actor.PID, name string) {
+		t.Helper()
+		def, err := models.FromStruct(User{}, models.Name(name))
+		require.NoError(t, err)
+		res, err := sys.Root.RequestFuture(pid, &messages.RegisterModel{Model: def}, 10*time.Second).Result()
+		require.NoError(t, err)
+		require.Nil(t, res.(*messages.ModelResult).GetError(), "%s", name)
+		require.Equal(t, name, res.(*messages.ModelResult).GetModel().GetName())
+	}
+	pid, err := sys.Root.SpawnNamed(props, "again")
+	require.NoError(t, err)
+	register(pid, "A")
+	require.NoError(t, sys.Root.StopFuture(pid).Wait())
+	for i := range 3 { // the models stay with the props: new names
+		pid, err = sys.Root.SpawnNamed(props, "again")
+		require.NoError(t, err)
+		register(pid, fmt.Sprintf("B%d", i))
+		register(pid, fmt.Sprintf("C%d", i))
+		require.NoError(t, sys.Root.StopFuture(pid).Wait())
+	}
 }

@@ -2,6 +2,8 @@ package registry_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -386,4 +388,69 @@ func TestRepliesFollowEvents(t *testing.T) {
 		require.Equal(t, "result "+def.GetName()+" changed=true", got[2*i+1])
 	}
 	require.Equal(t, "result Order000 changed=false", got[2*n], "the kept one's reply after every event before it")
+}
+
+// Refusals keep the order too: an actor that keeps requests in flight while
+// the registry closes gets every reply and event of the requests before the
+// Close before the first refusal (a refusal goes through the fan-out like
+// any reply to a model request).
+func TestRefusalsFollowReplies(t *testing.T) {
+	ctx := testCtx(t)
+	sys := newSystem(t)
+	reg, err := registry.New(sys, registry.Config{Database: "sqlite:///:memory:"})
+	require.NoError(t, err)
+	const window = 64
+	seen := make(chan string, 1<<16)
+	var next int
+	send := func(c actor.Context) {
+		def, err := models.FromStruct(User{}, models.Name(fmt.Sprintf("Item%06d", next)))
+		if err != nil {
+			panic(err)
+		}
+		next++
+		c.Request(reg.PID(), &messages.RegisterModel{Model: def})
+	}
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case string:
+			for range window {
+				send(c)
+			}
+		case *messages.ModelRegistered:
+			seen <- "event"
+		case *messages.ModelResult:
+			if m.GetError() != nil {
+				seen <- "refused " + m.GetError().GetCode().String()
+				return // no more
+			}
+			seen <- "ok"
+			send(c)
+		}
+	}))
+	require.NoError(t, reg.RegisterCallback(ctx, "", pid, client.Persistent()))
+	sys.Root.Send(pid, "go")
+
+	var got []string
+	for oks := 0; oks < 200; { // well under way
+		select {
+		case s := <-seen:
+			got = append(got, s)
+			if s == "ok" {
+				oks++
+			}
+		case <-ctx.Done():
+			t.Fatalf("have %d messages", len(got))
+		}
+	}
+	require.NoError(t, reg.Close(ctx)) // the fan-out has sent everything when it returns
+	require.NoError(t, sys.Root.PoisonFuture(pid).Wait())
+	close(seen)
+	for s := range seen {
+		got = append(got, s)
+	}
+	first := slices.IndexFunc(got, func(s string) bool { return strings.HasPrefix(s, "refused") })
+	require.GreaterOrEqual(t, first, 0, "the requests after the Close are refused")
+	for i, s := range got[first:] {
+		require.True(t, strings.HasPrefix(s, "refused"), "message %d after the first refusal is %q", first+i, s)
+	}
 }

@@ -280,13 +280,18 @@ func (r *Registry) shutdown() {
 	cancel()
 	// Poison, not Stop: requests already queued are answered first.
 	ctx, cancel = stage()
-	if err := request.WaitStopped(ctx, r.caller.System, r.pid, true); err != nil {
-		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", request.Err(err)))
-	} else if err := r.plan.WaitFanOut(ctx); err != nil {
-		// It sends the events (and replies) it was handed, then stops.
-		errs = append(errs, fmt.Errorf("dbactor: close: %w", err))
-	}
+	err := request.WaitStopped(ctx, r.caller.System, r.pid, true)
 	cancel()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("dbactor: close: stopping the registry actor: %w", request.Err(err)))
+	} else {
+		// It sends the events (and replies) it was handed, then stops.
+		ctx, cancel = stage()
+		if err := r.plan.WaitFanOut(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("dbactor: close: %w", err))
+		}
+		cancel()
+	}
 	if r.ownSystem && !r.caller.System.IsStopped() {
 		r.caller.System.Shutdown()
 	}

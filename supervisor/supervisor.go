@@ -167,7 +167,7 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	case *actor.Stopping:
 		a.stop()
 	case *actor.Stopped:
-		a.drain.Stopped(c.ActorSystem())
+		a.drain.Stopped(c.ActorSystem(), nil)
 	case *messages.Connect:
 		switch {
 		case m.GetTarget() != nil:

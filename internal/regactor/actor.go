@@ -118,8 +118,10 @@ type registryActor struct {
 	migrating int
 	// faults is the system's test fault injector: nil in production.
 	faults *faults.Injector
-	// fanout sends the events of registrations and subscriptions.
+	// fanout sends the events of registrations and subscriptions, and the
+	// replies to model and callback requests; fanRef is its record.
 	fanout *actor.PID
+	fanRef *fanOutRef
 }
 
 // Receive implements actor.Actor.
@@ -127,7 +129,7 @@ func (a *registryActor) Receive(c actor.Context) {
 	defer a.survive(c)
 	a.faults.Hit(faults.RegistryReceive, c.Self(), c.Message())
 	if deadline.Invalid(c.Message()) {
-		respond(c, failedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
+		a.reply(c, failedReply(c.Message(), &messages.Error{Code: messages.Code_CODE_INVALID_ARGUMENT, Message: "invalid deadline timestamp"}))
 		return
 	}
 	switch m := c.Message().(type) {
@@ -137,12 +139,15 @@ func (a *registryActor) Receive(c actor.Context) {
 		// Refuse from here on: a child spawned now would keep the registry
 		// from ever finishing its stop.
 		a.stopping = true
+	case *actor.Restarting:
+		a.handFanOutOver()
 	case *actor.Stopped:
 		a.stopFanOut(c)
 		if a.refusal == nil {
 			// Only the live registry: the drain belongs to the props, and a
 			// refused second spawn stopping must not switch it on for it.
-			a.drain.Stopped(c.ActorSystem())
+			// Its replies wait for the fan-out's: those are earlier.
+			a.drain.Stopped(c.ActorSystem(), a.fanRef.stopped)
 			a.p.release(c.ActorSystem())
 			for _, s := range a.p.Owned() {
 				s.Shutdown()
@@ -199,7 +204,7 @@ func (a *registryActor) Receive(c actor.Context) {
 	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *SpawnCallback, *RegisterHook,
 		*messages.CreateSchema, *messages.DropSchema, *messages.CreateAll, *messages.DropAll, *messages.GetSchemas:
 		if e := a.refuse(); e != nil {
-			respond(c, failedReply(m, e))
+			a.reply(c, failedReply(m, e))
 			return
 		}
 		a.handle(c, m)
@@ -290,7 +295,7 @@ func (a *registryActor) survive(c actor.Context) {
 	if sender := c.Sender(); sender != nil {
 		e := &messages.Error{Code: messages.Code_CODE_INTERNAL, Message: fmt.Sprintf("registry crashed handling %T: %s", c.Message(), reason)}
 		if reply := failedReply(c.Message(), e); reply != nil {
-			c.Respond(reply)
+			a.reply(c, reply)
 		}
 	}
 	sys := c.ActorSystem()
@@ -330,6 +335,9 @@ func (a *registryActor) start(c actor.Context) {
 			Message: "these registry props are already spawned as " + owner.GetId()}
 		return
 	}
+	// The props' drain answers for a registry that stopped: this one is
+	// live (a stopped registry's props may be spawned again, by name).
+	a.drain.Started()
 	for _, name := range a.p.sharedNames() {
 		if a.p.Systems[name] != c.ActorSystem() {
 			a.refusal = &messages.Error{Code: messages.Code_CODE_INVALID_CONFIG, Database: name,

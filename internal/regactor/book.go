@@ -29,8 +29,8 @@ type callbackTarget struct {
 	peer string
 }
 
-// delivery is one event for one callback actor. The deliveries of one
-// registration share one event, which nothing changes after it is built.
+// delivery is one event for one callback actor, fired by a subscription
+// (a registration's events go as a registered to the fan-out actor).
 type delivery struct {
 	target callbackTarget
 	event  *messages.ModelRegistered

@@ -43,6 +43,10 @@ type fanOut struct {
 type fanOutRef struct {
 	pid      *actor.PID
 	poisoned atomic.Bool
+	// handover is set by a registry actor that restarts: the next instance
+	// takes the fan-out over (and only that one: a registry spawned again
+	// after a stop starts a fan-out of its own).
+	handover atomic.Bool
 	stopped  chan struct{} // closed once it has stopped
 }
 
@@ -156,10 +160,11 @@ func (b eventBuilder) event(e catalog.Entry[*models.Model]) *messages.ModelRegis
 	}
 }
 
-// startFanOut takes over the fan-out of the instance before, or starts one.
+// startFanOut takes over the fan-out of the instance before, when this
+// one is its restart, or starts one.
 func (a *registryActor) startFanOut(c actor.Context) {
-	if f := a.p.fanOut.Load(); f != nil && !f.poisoned.Load() {
-		a.fanout = f.pid // restarted: the order goes on
+	if f := a.p.fanOut.Load(); f != nil && f.handover.CompareAndSwap(true, false) && !f.poisoned.Load() {
+		a.fanRef, a.fanout = f, f.pid // restarted: the order goes on
 		return
 	}
 	ref := &fanOutRef{stopped: make(chan struct{})}
@@ -167,14 +172,37 @@ func (a *registryActor) startFanOut(c actor.Context) {
 	f := &fanOut{p: a.p, events: eventBuilder{schema: a.p.book.schema}, stopped: func() { once.Do(func() { close(ref.stopped) }) }}
 	ref.pid = c.ActorSystem().Root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return f }), c.Self().GetId()+"-fanout")
 	a.p.fanOut.Store(ref)
-	a.fanout = ref.pid
+	a.fanRef, a.fanout = ref, ref.pid
 }
 
-// stopFanOut lets the fan-out actor send what it was handed, then stop.
-func (a *registryActor) stopFanOut(c actor.Context) {
-	if f := a.p.fanOut.Load(); f != nil && f.pid.Equal(a.fanout) && !f.poisoned.Swap(true) {
-		c.Poison(f.pid)
+// handFanOutOver leaves the fan-out to the instance that replaces this
+// one on a restart.
+func (a *registryActor) handFanOutOver() {
+	if a.fanRef != nil {
+		a.fanRef.handover.Store(true)
 	}
+}
+
+// stopFanOut lets this instance's fan-out actor send what it was handed,
+// then stop.
+func (a *registryActor) stopFanOut(c actor.Context) {
+	if a.fanRef != nil && !a.fanRef.poisoned.Swap(true) {
+		c.Poison(a.fanRef.pid)
+	}
+}
+
+// reply answers the request being handled: a model or callback request's
+// reply (a refusal, a crash's) goes through the fan-out, after the events
+// and replies of the requests before it; any other directly.
+func (a *registryActor) reply(c actor.Context, r any) {
+	switch c.Message().(type) {
+	case *messages.RegisterModel, *messages.DeleteModel, *messages.RegisterCallback, *SpawnCallback, *RegisterHook:
+		if a.fanout != nil {
+			a.respondAfter(c, r, nil)
+			return
+		}
+	}
+	respond(c, r)
 }
 
 // respondAfter answers a model or callback request through the fan-out
@@ -188,8 +216,8 @@ func (a *registryActor) respondAfter(c actor.Context, msg any, out []delivery) {
 	}
 }
 
-// WaitFanOut waits until the fan-out actor of a registry actor that
-// stopped has sent what it was handed and stopped.
+// WaitFanOut waits until the fan-out actor of the registry actor that
+// stopped last has sent what it was handed and stopped.
 func (p *Plan) WaitFanOut(ctx context.Context) error {
 	f := p.fanOut.Load()
 	if f == nil {
